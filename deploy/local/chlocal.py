@@ -419,12 +419,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return self._reply(200, b"Ok.\n", {"Content-Type": "text/plain; charset=UTF-8"})
             req = self._build(query, body, read_only)
             result = self.engine.execute(req)
-        except ClickHouseError as e:
+        except Exception as e:
+            error = e if isinstance(e, ClickHouseError) else server_error(
+                "STD_EXCEPTION", f"{type(e).__name__}: {e}")  # a malformed request
+            if not isinstance(e, ClickHouseError):
+                self.close_connection = True
             if self.verbose:
-                sys.stderr.write(f"chlocal: error {e.code}: {e.message}\n")
-            headers["X-ClickHouse-Exception-Code"] = str(e.code)
+                sys.stderr.write(f"chlocal: error {error.code}: {error.message}\n")
+            headers["X-ClickHouse-Exception-Code"] = str(error.code)
             headers["Content-Type"] = "text/plain; charset=UTF-8"
-            return self._reply(self.engine.status(e.code), e.message.encode() + b"\n", headers)
+            return self._reply(self.engine.status(error.code), error.message.encode() + b"\n",
+                               headers)
         payload = result.body
         headers["X-ClickHouse-Format"] = result.format
         headers["X-ClickHouse-Summary"] = json.dumps(result.summary, separators=(",", ":"))

@@ -324,3 +324,17 @@ def test_data_persists_across_restarts_and_directory_is_exclusive(tmp_path):
         assert s.sql("SELECT sum(x) FROM kept") == "6\n"
     finally:
         s.stop()
+
+
+def test_malformed_request_is_an_error_not_a_dropped_connection(server):
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    conn.putrequest("POST", "/")
+    conn.putheader("Content-Length", "not-a-number")
+    conn.endheaders()
+    resp = conn.getresponse()
+    data = resp.read()
+    conn.close()
+    assert resp.status == 500
+    assert resp.getheader("X-ClickHouse-Exception-Code") is not None
+    assert b"STD_EXCEPTION" in data
+    assert server.sql("SELECT 1") == "1\n"
