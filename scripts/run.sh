@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 
-ch_port=${MESURE_CLICKHOUSE_PORT:-8123}
+ch_port=${CLICKHOUSE_PORT:-8123}
 export MESURE_CLICKHOUSE_URL="http://127.0.0.1:$ch_port"
 pids=()
 cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait; }

@@ -1,9 +1,14 @@
 //! `mesure`: the one binary of Mesure. Each service and each operation is a
 //! subcommand; `mesure help <command>` documents it.
 
+mod config;
+
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use mesure_schema::{Migrator, Retention, Target};
+use config::Config;
+use mesure_collector::sites::{self, Mode, SiteRow};
+use mesure_schema::Migrator;
+use std::path::PathBuf;
 use tracing_subscriber::EnvFilter;
 
 #[derive(Debug, Parser)]
@@ -13,6 +18,10 @@ use tracing_subscriber::EnvFilter;
     about = "Privacy-first web audience measurement"
 )]
 struct Cli {
+    /// Configuration file (TOML). Default: MESURE_CONFIG, else ./mesure.toml when present.
+    /// Every key can also be set as MESURE_<SECTION>_<KEY>.
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -20,114 +29,203 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Create or upgrade the ClickHouse schema and apply the retention to its TTLs.
-    Migrate(MigrateArgs),
+    Migrate {
+        /// Print the statements for an empty database instead of running them.
+        #[arg(long)]
+        print: bool,
+    },
     /// Delete now the data past the retention, without waiting for TTL merges.
-    Expire(SchemaArgs),
+    Expire,
+    /// Run the collector: tracking endpoints, health and metrics.
+    Collector,
+    /// Manage the sites allowed to send hits.
+    #[command(subcommand)]
+    Site(SiteCommand),
+    /// Check the configuration and print it as applied (passwords hidden).
+    Config,
+}
+
+#[derive(Debug, Subcommand)]
+enum SiteCommand {
+    /// Add a site, or replace it when the id exists.
+    Put(SiteArgs),
+    /// List the sites.
+    List,
+    /// Remove a site: its hits are refused from now on; its data stays until it expires.
+    Remove {
+        /// Site id.
+        id: String,
+    },
 }
 
 #[derive(Debug, Args)]
-struct MigrateArgs {
-    #[command(flatten)]
-    schema: SchemaArgs,
-    /// Print the statements for an empty database instead of running them.
+struct SiteArgs {
+    /// Site id: lowercase letters, digits, '-', '_' or '.'.
+    id: String,
+    /// A host the site sends from; `*.example.fr` also matches its subdomains. Repeatable.
+    #[arg(long = "host", required = true)]
+    hosts: Vec<String>,
+    /// exempt (CNIL consent exemption, the default) or consent.
+    #[arg(long, default_value = "exempt", value_parser = ["exempt", "consent"])]
+    mode: String,
+    /// IANA time zone of the site's reports.
+    #[arg(long, default_value = "Europe/Paris")]
+    time_zone: String,
+    /// A query parameter kept in page URLs. Repeatable.
+    #[arg(long = "param")]
+    params: Vec<String>,
+    /// A custom event name accepted. Repeatable.
+    #[arg(long = "event")]
+    events: Vec<String>,
+    /// Store country and region only, not the city.
     #[arg(long)]
-    print: bool,
-}
-
-#[derive(Debug, Args)]
-struct SchemaArgs {
-    /// ClickHouse HTTP URL.
-    #[arg(
-        long,
-        env = "MESURE_CLICKHOUSE_URL",
-        default_value = "http://127.0.0.1:8123"
-    )]
-    clickhouse_url: String,
-    /// ClickHouse user.
-    #[arg(long, env = "MESURE_CLICKHOUSE_USER", default_value = "default")]
-    clickhouse_user: String,
-    /// ClickHouse password.
-    #[arg(
-        long,
-        env = "MESURE_CLICKHOUSE_PASSWORD",
-        default_value = "",
-        hide_env_values = true
-    )]
-    clickhouse_password: String,
-    /// Database that holds Mesure's tables.
-    #[arg(long, env = "MESURE_CLICKHOUSE_DATABASE", default_value = "mesure")]
-    database: String,
-    /// ClickHouse cluster to create replicated and distributed tables on.
-    #[arg(long, env = "MESURE_CLICKHOUSE_CLUSTER")]
-    cluster: Option<String>,
-    /// How long raw events and sessions are kept, in months (1 to 25).
-    #[arg(long, env = "MESURE_RETENTION_MONTHS", default_value_t = 6, value_parser = parse_retention)]
-    retention_months: u32,
-}
-
-fn parse_retention(value: &str) -> Result<u32, String> {
-    let months: u32 = value
-        .parse()
-        .map_err(|_| format!("{value:?} is not a number of months"))?;
-    Retention::months(months)
-        .map(Retention::as_months)
-        .map_err(|e| e.to_string())
-}
-
-impl SchemaArgs {
-    fn migrator(&self) -> anyhow::Result<Migrator> {
-        let target = Target::new(&self.database, self.cluster.as_deref())?;
-        let retention = Retention::months(self.retention_months)?;
-        let client = clickhouse::Client::default()
-            .with_url(&self.clickhouse_url)
-            .with_user(&self.clickhouse_user)
-            .with_password(&self.clickhouse_password)
-            .with_compression(clickhouse::Compression::Lz4);
-        Ok(Migrator::new(client, target, retention))
-    }
+    no_city: bool,
+    /// The idsite Matomo trackers of this site send.
+    #[arg(long)]
+    matomo_id: Option<u32>,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_env_filter(
+            EnvFilter::try_from_env("MESURE_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
+        )
         .with_writer(std::io::stderr)
         .init();
-    match Cli::parse().command {
-        Command::Migrate(args) => migrate(args).await,
-        Command::Expire(args) => expire(args).await,
+    let cli = Cli::parse();
+    let env = std::env::vars().collect();
+    let config = Config::load(cli.config.as_deref(), &env).context("configuration")?;
+    match cli.command {
+        Command::Migrate { print } => migrate(&config, print).await,
+        Command::Expire => expire(&config).await,
+        Command::Collector => collector(config).await,
+        Command::Site(command) => site(&config, command).await,
+        Command::Config => show_config(config),
     }
 }
 
-async fn migrate(args: MigrateArgs) -> anyhow::Result<()> {
-    let migrator = args.schema.migrator()?;
-    if args.print {
+fn migrator(config: &Config) -> anyhow::Result<Migrator> {
+    Ok(Migrator::new(
+        config.clickhouse.server_client(),
+        config.clickhouse.target()?,
+        config.retention()?,
+    ))
+}
+
+#[expect(clippy::print_stdout, reason = "printing is the command's output")]
+fn print(text: &str) {
+    println!("{text}");
+}
+
+async fn migrate(config: &Config, plan: bool) -> anyhow::Result<()> {
+    let migrator = migrator(config)?;
+    if plan {
         for statement in migrator.plan()? {
-            #[expect(
-                clippy::print_stdout,
-                reason = "printing the plan is the command's output"
-            )]
-            {
-                println!("{statement};\n");
-            }
+            print(&format!("{statement};\n"));
         }
         return Ok(());
     }
     let report = migrator
         .migrate()
         .await
-        .with_context(|| format!("migrating {}", args.schema.clickhouse_url))?;
+        .with_context(|| format!("migrating {}", config.clickhouse.url))?;
     tracing::info!(
         applied = ?report.applied,
         retention_changed = ?report.retention_changed,
-        database = %args.schema.database,
+        database = %config.clickhouse.database,
         "schema is up to date"
     );
     Ok(())
 }
 
-async fn expire(args: SchemaArgs) -> anyhow::Result<()> {
-    let expiry = args.migrator()?.expire().await.context("forcing expiry")?;
+async fn expire(config: &Config) -> anyhow::Result<()> {
+    let expiry = migrator(config)?.expire().await.context("forcing expiry")?;
     tracing::info!(dropped = ?expiry.dropped, materialized = ?expiry.materialized, "expired data deleted");
+    Ok(())
+}
+
+async fn collector(config: Config) -> anyhow::Result<()> {
+    let settings = mesure_collector::service::Settings {
+        client: config.clickhouse.client(),
+        collector: config.collector,
+        geoip: config.geoip,
+    };
+    mesure_collector::service::run(settings, shutdown_signal(), |_| {}).await?;
+    Ok(())
+}
+
+/// SIGTERM or Ctrl-C.
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+    tracing::info!("shutting down");
+}
+
+async fn site(config: &Config, command: SiteCommand) -> anyhow::Result<()> {
+    let client = config.clickhouse.client();
+    match command {
+        SiteCommand::Put(args) => {
+            let row = SiteRow {
+                site_id: args.id.clone(),
+                hostnames: args.hosts,
+                time_zone: args.time_zone,
+                mode: Mode::parse(&args.mode).unwrap_or(Mode::Exempt),
+                allowed_params: args.params,
+                allowed_events: args.events,
+                city: !args.no_city,
+                matomo_id: args.matomo_id,
+                updated_at: 0,
+                deleted: false,
+            };
+            sites::put(&client, row).await?;
+            tracing::info!(site = %args.id, "site saved");
+        }
+        SiteCommand::List => {
+            for row in sites::load(&client).await? {
+                print(&format!(
+                    "{}\t{}\t{}\thosts={}\tparams={}\tevents={}\tcity={}{}",
+                    row.site_id,
+                    row.mode.as_str(),
+                    row.time_zone,
+                    row.hostnames.join(","),
+                    row.allowed_params.join(","),
+                    row.allowed_events.join(","),
+                    row.city,
+                    row.matomo_id
+                        .map(|id| format!("\tmatomo_id={id}"))
+                        .unwrap_or_default(),
+                ));
+            }
+        }
+        SiteCommand::Remove { id } => {
+            sites::remove(&client, &id).await?;
+            tracing::info!(site = %id, "site removed");
+        }
+    }
+    Ok(())
+}
+
+fn show_config(mut config: Config) -> anyhow::Result<()> {
+    if !config.clickhouse.password.is_empty() {
+        config.clickhouse.password = "(hidden)".to_owned();
+    }
+    print(&toml::to_string(&config)?);
     Ok(())
 }

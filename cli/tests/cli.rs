@@ -3,13 +3,14 @@
 use mesure_testkit::LocalClickHouse;
 use std::process::{Command, Output};
 
-fn mesure(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mesure"))
-        .args(args)
-        .env("MESURE_CLICKHOUSE_URL", LocalClickHouse::shared().url())
-        .env_remove("MESURE_RETENTION_MONTHS")
-        .output()
-        .expect("run mesure")
+fn mesure(args: &[&str], vars: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_mesure"));
+    command.args(args).env_clear().env("MESURE_LOG", "warn");
+    command.env("MESURE_CLICKHOUSE_URL", LocalClickHouse::shared().url());
+    for (name, value) in vars {
+        command.env(name, value);
+    }
+    command.output().expect("run mesure")
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -22,8 +23,12 @@ fn every_command_has_help() {
         &["--help"][..],
         &["migrate", "--help"],
         &["expire", "--help"],
+        &["collector", "--help"],
+        &["site", "--help"],
+        &["site", "put", "--help"],
+        &["config", "--help"],
     ] {
-        let out = mesure(args);
+        let out = mesure(args, &[]);
         assert!(out.status.success(), "{args:?}");
         assert!(text(&out.stdout).contains("Usage: mesure"), "{args:?}");
     }
@@ -31,8 +36,8 @@ fn every_command_has_help() {
 
 #[test]
 fn a_retention_of_26_months_is_refused_with_a_clear_message() {
-    let out = mesure(&["migrate", "--retention-months", "26"]);
-    assert_eq!(out.status.code(), Some(2));
+    let out = mesure(&["migrate"], &[("MESURE_RETENTION_MONTHS", "26")]);
+    assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
     assert!(
         stderr.contains("retention of 26 months refused"),
@@ -42,15 +47,103 @@ fn a_retention_of_26_months_is_refused_with_a_clear_message() {
 }
 
 #[test]
-fn migrate_then_expire_against_the_local_clickhouse() {
+fn unknown_settings_are_refused_by_name() {
+    let out = mesure(&["config"], &[("MESURE_COLLECTOR_LISTN", "127.0.0.1:1")]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("listn"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn config_prints_the_applied_settings_without_the_password() {
+    let out = mesure(
+        &["config"],
+        &[
+            ("MESURE_CLICKHOUSE_PASSWORD", "s3cret"),
+            ("MESURE_RETENTION_MONTHS", "13"),
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("months = 13"), "{stdout}");
+    assert!(!stdout.contains("s3cret"), "{stdout}");
+}
+
+#[test]
+fn migrate_expire_and_sites_against_the_local_clickhouse() {
     let db = LocalClickHouse::unique_database("cli");
+    let vars = [
+        ("MESURE_CLICKHOUSE_DATABASE", db.as_str()),
+        ("MESURE_RETENTION_MONTHS", "13"),
+    ];
     for _ in 0..2 {
-        let out = mesure(&["migrate", "--database", &db, "--retention-months", "13"]);
+        let out = mesure(&["migrate"], &vars);
         assert!(out.status.success(), "{}", text(&out.stderr));
     }
-    let out = mesure(&["expire", "--database", &db, "--retention-months", "13"]);
+    let out = mesure(&["expire"], &vars);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let out = mesure(&["migrate", "--database", "bad-name"]);
+
+    let out = mesure(
+        &[
+            "site",
+            "put",
+            "mairie",
+            "--host",
+            "mairie.fr",
+            "--host",
+            "*.mairie.fr",
+            "--event",
+            "Inscription",
+        ],
+        &vars,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = mesure(
+        &[
+            "site",
+            "put",
+            "bad",
+            "--host",
+            "x.fr",
+            "--time-zone",
+            "Mars/Olympus",
+        ],
+        &vars,
+    );
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("Mars/Olympus"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = mesure(
+        &[
+            "site",
+            "put",
+            "bad",
+            "--host",
+            "x.fr",
+            "--param",
+            "utm_source",
+        ],
+        &vars,
+    );
+    assert!(
+        text(&out.stderr).contains("consent mode"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = mesure(&["site", "list"], &vars);
+    let listed = text(&out.stdout);
+    assert!(
+        listed.starts_with("mairie\texempt\tEurope/Paris\thosts=mairie.fr,*.mairie.fr"),
+        "{listed}"
+    );
+    assert_eq!(listed.lines().count(), 1, "{listed}");
+    let out = mesure(&["site", "remove", "mairie"], &vars);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&mesure(&["site", "list"], &vars).stdout), "");
+
+    let out = mesure(&["migrate"], &[("MESURE_CLICKHOUSE_DATABASE", "bad-name")]);
     assert!(!out.status.success());
     assert!(
         text(&out.stderr).contains("invalid name"),
@@ -61,17 +154,13 @@ fn migrate_then_expire_against_the_local_clickhouse() {
 
 #[test]
 fn print_shows_the_cluster_rendering_without_a_server() {
-    let out = Command::new(env!("CARGO_BIN_EXE_mesure"))
-        .args([
-            "migrate",
-            "--print",
-            "--cluster",
-            "prod",
-            "--clickhouse-url",
-            "http://127.0.0.1:9",
-        ])
-        .output()
-        .expect("run mesure");
+    let out = mesure(
+        &["migrate", "--print"],
+        &[
+            ("MESURE_CLICKHOUSE_CLUSTER", "prod"),
+            ("MESURE_CLICKHOUSE_URL", "http://127.0.0.1:9"),
+        ],
+    );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let sql = text(&out.stdout);
     assert!(

@@ -5,11 +5,13 @@
 //! Architecture invariant: only this crate names tables in DDL; the collector
 //! and the dashboard read and write the tables it creates.
 
+mod connection;
 mod migrate;
 mod migrations;
 mod render;
 mod retention;
 
+pub use connection::ClickHouseConfig;
 pub use migrate::{Expiry, MIGRATIONS_TABLE, MigrateError, Migrator, Report};
 pub use migrations::{MIGRATIONS, Migration, latest_version};
 pub use render::{RenderError, Target, render};

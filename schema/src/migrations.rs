@@ -34,6 +34,7 @@ pub const MIGRATIONS: &[Migration] = migrations![
     2 "0002_sessions",
     3 "0003_salts",
     4 "0004_hourly_stats",
+    5 "0005_sites",
 ];
 
 /// The newest schema version this build knows.

@@ -1,0 +1,146 @@
+//! Every metric the collector exposes, in one place. Labels are endpoints,
+//! drop reasons and error kinds: never visitor data.
+
+use crate::event::DropReason;
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+    TextEncoder,
+};
+
+#[derive(Debug, Clone)]
+pub struct Metrics {
+    registry: Registry,
+    pub hits_received: IntCounterVec,
+    pub hits_accepted: IntCounter,
+    pub hits_dropped: IntCounterVec,
+    pub queue_rows: IntGauge,
+    pub batch_rows: Histogram,
+    pub batch_bytes: Histogram,
+    pub insert_duration: Histogram,
+    pub insert_errors: IntCounterVec,
+    pub rows_inserted: IntCounter,
+    pub salt_age: IntGauge,
+    pub geoip_age: IntGauge,
+    pub sites: IntGauge,
+    pub sessions: IntGauge,
+}
+
+/// The endpoints counted in `mesure_hits_received_total`.
+pub const ENDPOINTS: &[&str] = &["pixel", "event"];
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let registry = Registry::new();
+        let counter_vec = |name: &str, help: &str, label: &str| {
+            let metric = IntCounterVec::new(Opts::new(name, help), &[label]).expect("valid metric");
+            registry
+                .register(Box::new(metric.clone()))
+                .expect("unique metric");
+            metric
+        };
+        let counter = |name: &str, help: &str| {
+            let metric = IntCounter::new(name, help).expect("valid metric");
+            registry
+                .register(Box::new(metric.clone()))
+                .expect("unique metric");
+            metric
+        };
+        let gauge = |name: &str, help: &str| {
+            let metric = IntGauge::new(name, help).expect("valid metric");
+            registry
+                .register(Box::new(metric.clone()))
+                .expect("unique metric");
+            metric
+        };
+        let histogram = |name: &str, help: &str, buckets: Vec<f64>| {
+            let metric = Histogram::with_opts(HistogramOpts::new(name, help).buckets(buckets))
+                .expect("valid metric");
+            registry
+                .register(Box::new(metric.clone()))
+                .expect("unique metric");
+            metric
+        };
+        let metrics = Metrics {
+            hits_received: counter_vec(
+                "mesure_hits_received_total",
+                "Tracking requests received, by endpoint.",
+                "endpoint",
+            ),
+            hits_accepted: counter("mesure_hits_accepted_total", "Hits accepted for storage."),
+            hits_dropped: counter_vec(
+                "mesure_hits_dropped_total",
+                "Hits acknowledged but not stored, by reason.",
+                "reason",
+            ),
+            queue_rows: gauge("mesure_queue_rows", "Rows waiting in the delivery queue."),
+            batch_rows: histogram(
+                "mesure_batch_rows",
+                "Rows per insert into ClickHouse.",
+                prometheus::exponential_buckets(1.0, 4.0, 10).expect("buckets"),
+            ),
+            batch_bytes: histogram(
+                "mesure_batch_bytes",
+                "Approximate bytes per insert into ClickHouse.",
+                prometheus::exponential_buckets(1024.0, 4.0, 10).expect("buckets"),
+            ),
+            insert_duration: histogram(
+                "mesure_insert_duration_seconds",
+                "Time to insert one batch into ClickHouse, retries included.",
+                prometheus::exponential_buckets(0.005, 2.0, 14).expect("buckets"),
+            ),
+            insert_errors: counter_vec(
+                "mesure_insert_errors_total",
+                "Failed insert attempts, by kind (transient: retried; data: not retried).",
+                "kind",
+            ),
+            rows_inserted: counter("mesure_rows_inserted_total", "Rows stored in ClickHouse."),
+            salt_age: gauge(
+                "mesure_salt_age_seconds",
+                "Age of the daily salt in use; -1 when there is none.",
+            ),
+            geoip_age: gauge(
+                "mesure_geoip_database_age_seconds",
+                "Age of the oldest GeoIP database, from its build time; -1 when none is loaded.",
+            ),
+            sites: gauge("mesure_sites", "Sites in the registry."),
+            sessions: gauge(
+                "mesure_sessions_active",
+                "Sessions held in memory by this replica.",
+            ),
+            registry,
+        };
+        // Every label exists from the start, so rates work before the first event.
+        for endpoint in ENDPOINTS {
+            metrics.hits_received.with_label_values(&[endpoint]);
+        }
+        for reason in DropReason::ALL {
+            metrics.hits_dropped.with_label_values(&[reason.as_str()]);
+        }
+        for kind in ["transient", "data"] {
+            metrics.insert_errors.with_label_values(&[kind]);
+        }
+        metrics.salt_age.set(-1);
+        metrics.geoip_age.set(-1);
+        metrics
+    }
+
+    pub fn dropped(&self, reason: DropReason) {
+        self.hits_dropped
+            .with_label_values(&[reason.as_str()])
+            .inc();
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn render(&self) -> String {
+        let mut out = Vec::new();
+        // Encoding into a Vec cannot fail for registered metrics.
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
+        String::from_utf8(out).unwrap_or_default()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}

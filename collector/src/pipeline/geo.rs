@@ -1,0 +1,177 @@
+//! Coarse geolocation of a truncated address: country, region and city,
+//! never coordinates, postcode or network. Reads MaxMind DB files in both
+//! record layouts: MaxMind's and DB-IP's (`country.iso_code`,
+//! `subdivisions[].names`, `city.names`) and ip-location-db's
+//! (`country_code`, `state1`, `city`). Lookups are cached by prefix.
+
+use quick_cache::sync::Cache;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Place {
+    pub country_code: String,
+    pub region: String,
+    pub city: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("GeoIP database {path}: {error}")]
+pub struct GeoError {
+    path: PathBuf,
+    error: maxminddb::MaxMindDbError,
+}
+
+struct Database {
+    path: PathBuf,
+    reader: maxminddb::Reader<Vec<u8>>,
+}
+
+pub struct Geo {
+    databases: Vec<Database>,
+    cache: Cache<IpAddr, Arc<Place>>,
+}
+
+impl std::fmt::Debug for Geo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let paths: Vec<_> = self.databases.iter().map(|d| &d.path).collect();
+        f.debug_struct("Geo").field("databases", &paths).finish()
+    }
+}
+
+/// Both layouts at once: absent fields stay `None`.
+#[derive(Deserialize)]
+struct Record<'a> {
+    #[serde(borrow)]
+    country: Option<Country<'a>>,
+    #[serde(borrow)]
+    subdivisions: Option<Vec<Named<'a>>>,
+    #[serde(borrow)]
+    city: Option<CityField<'a>>,
+    country_code: Option<&'a str>,
+    state1: Option<&'a str>,
+}
+
+#[derive(Deserialize)]
+struct Country<'a> {
+    iso_code: Option<&'a str>,
+}
+
+#[derive(Deserialize)]
+struct Named<'a> {
+    #[serde(borrow)]
+    names: Option<BTreeMap<&'a str, &'a str>>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum CityField<'a> {
+    Name(&'a str),
+    Record(#[serde(borrow)] Named<'a>),
+}
+
+fn english(named: &Named<'_>) -> Option<String> {
+    named.names.as_ref()?.get("en").map(|s| (*s).to_owned())
+}
+
+impl Geo {
+    /// Opens the databases, tried in order for each address.
+    pub fn open(paths: &[PathBuf], cache_entries: usize) -> Result<Geo, GeoError> {
+        let databases = paths
+            .iter()
+            .map(|path| {
+                maxminddb::Reader::open_readfile(path)
+                    .map(|reader| Database {
+                        path: path.clone(),
+                        reader,
+                    })
+                    .map_err(|error| GeoError {
+                        path: path.clone(),
+                        error,
+                    })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Geo {
+            databases,
+            cache: Cache::new(cache_entries.max(1)),
+        })
+    }
+
+    /// No database: every address is unknown.
+    pub fn empty() -> Geo {
+        Geo {
+            databases: Vec::new(),
+            cache: Cache::new(1),
+        }
+    }
+
+    pub fn is_loaded(&self) -> bool {
+        !self.databases.is_empty()
+    }
+
+    /// Build time of the oldest database, for its age metric.
+    pub fn oldest_build(&self) -> Option<SystemTime> {
+        self.databases
+            .iter()
+            .map(|d| {
+                SystemTime::UNIX_EPOCH
+                    + std::time::Duration::from_secs(d.reader.metadata().build_epoch)
+            })
+            .min()
+    }
+
+    pub fn paths(&self) -> impl Iterator<Item = &Path> {
+        self.databases.iter().map(|d| d.path.as_path())
+    }
+
+    /// The place of an already truncated address.
+    pub fn lookup(&self, truncated: IpAddr) -> Arc<Place> {
+        if let Some(place) = self.cache.get(&truncated) {
+            return place;
+        }
+        let place = Arc::new(self.find(truncated));
+        self.cache.insert(truncated, Arc::clone(&place));
+        place
+    }
+
+    fn find(&self, ip: IpAddr) -> Place {
+        for db in &self.databases {
+            let Ok(result) = db.reader.lookup(ip) else {
+                continue;
+            };
+            let Ok(Some(record)) = result.decode::<Record<'_>>() else {
+                continue;
+            };
+            let country_code = record
+                .country
+                .and_then(|c| c.iso_code)
+                .or(record.country_code)
+                .unwrap_or_default()
+                .to_owned();
+            let region = record
+                .subdivisions
+                .as_ref()
+                .and_then(|s| s.first())
+                .and_then(english)
+                .or_else(|| record.state1.map(str::to_owned))
+                .unwrap_or_default();
+            let city = match record.city {
+                Some(CityField::Name(name)) => name.to_owned(),
+                Some(CityField::Record(named)) => english(&named).unwrap_or_default(),
+                None => String::new(),
+            };
+            if !country_code.is_empty() {
+                return Place {
+                    country_code,
+                    region,
+                    city,
+                };
+            }
+        }
+        Place::default()
+    }
+}

@@ -1,0 +1,277 @@
+//! Page URLs as stored: the site's host and the path, with only the site's
+//! allow-listed query parameters, no fragment, and values that look like
+//! e-mail addresses or tokens redacted. Campaign parameters are read here.
+
+use crate::event::DropReason;
+use crate::sites::{Mode, Site};
+use url::Url;
+
+/// Longest stored path (with its kept query), in bytes.
+pub const MAX_PATH: usize = 1024;
+pub const EMAIL: &str = "[email]";
+pub const TOKEN: &str = "[token]";
+
+/// Campaign parameters of the page URL (consent mode only).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Campaign {
+    pub source: String,
+    pub medium: String,
+    pub campaign: String,
+    pub content: String,
+    pub term: String,
+}
+
+impl Campaign {
+    pub fn is_empty(&self) -> bool {
+        self.source.is_empty() && self.medium.is_empty() && self.campaign.is_empty()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page {
+    pub hostname: String,
+    pub path: String,
+    pub campaign: Campaign,
+}
+
+/// Parses an absolute http(s) URL; `None` for anything else.
+pub fn parse_web_url(text: &str) -> Option<Url> {
+    let url = Url::parse(text).ok()?;
+    (matches!(url.scheme(), "http" | "https") && url.host_str().is_some()).then_some(url)
+}
+
+/// The page as stored, or why the hit is dropped.
+pub fn sanitise(url: &str, site: &Site) -> Result<Page, DropReason> {
+    let url = parse_web_url(url).ok_or(DropReason::Invalid)?;
+    let hostname = url.host_str().unwrap_or_default().to_owned();
+    if !site.has_host(&hostname) {
+        return Err(DropReason::WrongOrigin);
+    }
+    let mut path = redact_path(url.path());
+    let mut campaign = Campaign::default();
+    let mut first = true;
+    for (key, value) in url.query_pairs() {
+        if site.mode == Mode::Consent {
+            read_campaign(&key, &value, &mut campaign);
+        }
+        if site.keeps_param(&key) {
+            path.push(if first { '?' } else { '&' });
+            first = false;
+            path.push_str(&key);
+            path.push('=');
+            path.push_str(&redact_value(&value));
+        }
+    }
+    truncate(&mut path, MAX_PATH);
+    Ok(Page {
+        hostname,
+        path,
+        campaign,
+    })
+}
+
+/// An outbound link or download target, stored as host and path only.
+pub fn target(url: &str) -> Option<String> {
+    let url = parse_web_url(url)?;
+    let mut out = url.host_str().unwrap_or_default().to_owned();
+    out.push_str(&redact_path(url.path()));
+    truncate(&mut out, MAX_PATH);
+    Some(out)
+}
+
+fn read_campaign(key: &str, value: &str, campaign: &mut Campaign) {
+    let field = match key {
+        "utm_source" | "mtm_source" | "pk_source" => &mut campaign.source,
+        "utm_medium" | "mtm_medium" | "pk_medium" => &mut campaign.medium,
+        "utm_campaign" | "mtm_campaign" | "pk_campaign" | "mtm_cmp" => &mut campaign.campaign,
+        "utm_content" | "mtm_content" | "pk_content" => &mut campaign.content,
+        "utm_term" | "mtm_keyword" | "pk_keyword" | "mtm_kwd" | "pk_kwd" => &mut campaign.term,
+        _ => return,
+    };
+    if field.is_empty() {
+        let mut value = redact_value(value).into_owned();
+        truncate(&mut value, 128);
+        *field = value;
+    }
+}
+
+/// Decodes the path for readability (when it decodes to clean UTF-8) and
+/// redacts its segments.
+fn redact_path(encoded: &str) -> String {
+    let decoded = percent_encoding::percent_decode_str(encoded)
+        .decode_utf8()
+        .ok()
+        .filter(|s| !s.chars().any(char::is_control));
+    let path = decoded.as_deref().unwrap_or(encoded);
+    let mut out = String::with_capacity(path.len());
+    for (i, segment) in path.split('/').enumerate() {
+        if i > 0 {
+            out.push('/');
+        }
+        out.push_str(redact_value(segment).as_ref());
+    }
+    out
+}
+
+/// A path segment or parameter value, or its redaction mark.
+pub fn redact_value(value: &str) -> std::borrow::Cow<'_, str> {
+    if looks_like_email(value) {
+        EMAIL.into()
+    } else if looks_like_token(value) {
+        TOKEN.into()
+    } else {
+        value.into()
+    }
+}
+
+fn looks_like_email(value: &str) -> bool {
+    let Some((local, domain)) = value.rsplit_once('@') else {
+        return false;
+    };
+    !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.')
+}
+
+/// UUIDs, and any word (between `-_.~+=`) of 16 or more characters that mixes
+/// digits and letters or is all digits: session ids, hashes, keys, JWTs,
+/// card numbers. Slugs of ordinary words are kept.
+fn looks_like_token(value: &str) -> bool {
+    if is_uuid(value) {
+        return true;
+    }
+    value
+        .split(['-', '_', '.', '~', '+', '=', ' ', ','])
+        .any(|word| {
+            let digits = word.bytes().filter(u8::is_ascii_digit).count();
+            let letters = word.bytes().filter(u8::is_ascii_alphabetic).count();
+            word.len() >= 16
+                && digits + letters == word.len()
+                && (digits == word.len() || (digits >= 2 && letters >= 2))
+        })
+}
+
+fn is_uuid(value: &str) -> bool {
+    let groups: Vec<&str> = value.split('-').collect();
+    groups.len() == 5
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// Cuts at a character boundary.
+pub fn truncate(text: &mut String, max: usize) {
+    if text.len() > max {
+        let mut end = max;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sites::SiteRow;
+
+    fn site(mode: Mode, params: &[&str]) -> Site {
+        let mut row = SiteRow::new("s", &["example.fr", "*.gouv.fr"]);
+        row.mode = mode;
+        row.allowed_params = params.iter().map(|p| (*p).to_owned()).collect();
+        Site::from_row(&row).expect("valid site")
+    }
+
+    #[test]
+    fn data_driven() {
+        let exempt = site(Mode::Exempt, &["page", "q"]);
+        let check = |url: &str, expected: Result<(&str, &str), DropReason>| {
+            let got = sanitise(url, &exempt).map(|p| (p.hostname, p.path));
+            let expected = expected.map(|(h, p)| (h.to_owned(), p.to_owned()));
+            assert_eq!(got, expected, "{url}");
+        };
+        check("https://example.fr/", Ok(("example.fr", "/")));
+        check(
+            "https://EXAMPLE.fr:8443/a/b#frag",
+            Ok(("example.fr", "/a/b")),
+        );
+        check(
+            "https://example.fr/a?secret=1&page=2&token=x",
+            Ok(("example.fr", "/a?page=2")),
+        );
+        check(
+            "https://example.fr/a?page=2&q=jean.dupont@mail.fr",
+            Ok(("example.fr", "/a?page=2&q=[email]")),
+        );
+        check(
+            "https://www.interieur.gouv.fr/actualit%C3%A9s",
+            Ok(("www.interieur.gouv.fr", "/actualités")),
+        );
+        check("https://example.fr/%FF%FE", Ok(("example.fr", "/%FF%FE")));
+        check(
+            "https://example.fr/u/jean.dupont@mail.fr/profil",
+            Ok(("example.fr", "/u/[email]/profil")),
+        );
+        check(
+            "https://example.fr/dossier/123e4567-e89b-12d3-a456-426614174000",
+            Ok(("example.fr", "/dossier/[token]")),
+        );
+        check(
+            "https://example.fr/reset/9f86d081884c7d659a2feaa0c55ad015",
+            Ok(("example.fr", "/reset/[token]")),
+        );
+        check(
+            "https://example.fr/pay/4970101234567890",
+            Ok(("example.fr", "/pay/[token]")),
+        );
+        check(
+            "https://example.fr/actualites-2024-decembre/reforme-des-retraites-12",
+            Ok((
+                "example.fr",
+                "/actualites-2024-decembre/reforme-des-retraites-12",
+            )),
+        );
+        check(
+            "https://example.fr/article/123456",
+            Ok(("example.fr", "/article/123456")),
+        );
+        check("https://evil.com/", Err(DropReason::WrongOrigin));
+        check("https://example.fr.evil.com/", Err(DropReason::WrongOrigin));
+        check("ftp://example.fr/", Err(DropReason::Invalid));
+        check("javascript:alert(1)", Err(DropReason::Invalid));
+        check("/relative", Err(DropReason::Invalid));
+        check("not a url", Err(DropReason::Invalid));
+        let long = format!("https://example.fr/{}", "é".repeat(700));
+        let page = sanitise(&long, &exempt).expect("valid");
+        assert!(page.path.len() <= MAX_PATH && page.path.starts_with("/é"));
+    }
+
+    #[test]
+    fn campaigns_only_in_consent_mode() {
+        let url = "https://example.fr/?utm_source=newsletter&utm_medium=email&utm_campaign=noel&mtm_kwd=x";
+        assert_eq!(
+            sanitise(url, &site(Mode::Exempt, &[])).map(|p| p.campaign),
+            Ok(Campaign::default())
+        );
+        let page = sanitise(url, &site(Mode::Consent, &[])).expect("valid");
+        assert_eq!(page.path, "/");
+        assert_eq!(
+            page.campaign,
+            Campaign {
+                source: "newsletter".into(),
+                medium: "email".into(),
+                campaign: "noel".into(),
+                content: String::new(),
+                term: "x".into(),
+            }
+        );
+    }
+
+    #[test]
+    fn targets_keep_host_and_path_only() {
+        assert_eq!(
+            target("https://ext.fr/doc.pdf?sig=abc#p2").as_deref(),
+            Some("ext.fr/doc.pdf")
+        );
+        assert_eq!(target("mailto:a@b.fr"), None);
+    }
+}

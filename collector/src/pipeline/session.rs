@@ -1,0 +1,163 @@
+//! Visits: a visitor's hits belong to one session until 30 minutes pass
+//! without a hit. The session's acquisition (referrer, channel, campaign) is
+//! decided by its first hit and stamped on every later one.
+//!
+//! State lives in this replica's memory: with several collector replicas,
+//! the load balancer must send a client address to the same replica (hash on
+//! the source address), which keeps a visitor on one replica.
+
+use super::referrer::Acquisition;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+const SHARDS: usize = 64;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionInfo {
+    pub id: u64,
+    /// First hit, milliseconds since the epoch.
+    pub start_ms: i64,
+    pub acquisition: Arc<Acquisition>,
+}
+
+#[derive(Debug)]
+struct State {
+    info: SessionInfo,
+    last_ms: i64,
+}
+
+#[derive(Debug)]
+pub struct Sessions {
+    shards: Vec<Mutex<HashMap<u64, State>>>,
+    timeout_ms: i64,
+    max_per_shard: usize,
+}
+
+impl Sessions {
+    pub fn new(timeout_minutes: u32, max_sessions: usize) -> Sessions {
+        Sessions {
+            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            timeout_ms: i64::from(timeout_minutes) * 60_000,
+            max_per_shard: (max_sessions / SHARDS).max(1),
+        }
+    }
+
+    /// The session of this hit; `acquisition` is called only for a new one.
+    pub fn assign(
+        &self,
+        visitor_id: u64,
+        now_ms: i64,
+        acquisition: impl FnOnce() -> Acquisition,
+    ) -> SessionInfo {
+        let shard = &self.shards[usize::try_from(visitor_id % SHARDS as u64).unwrap_or(0)];
+        let mut map = shard
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(state) = map.get_mut(&visitor_id)
+            && now_ms - state.last_ms < self.timeout_ms
+        {
+            state.last_ms = state.last_ms.max(now_ms);
+            return state.info.clone();
+        }
+        let info = SessionInfo {
+            id: session_id(visitor_id, now_ms),
+            start_ms: now_ms,
+            acquisition: Arc::new(acquisition()),
+        };
+        if map.len() >= self.max_per_shard && !map.contains_key(&visitor_id) {
+            let timeout = self.timeout_ms;
+            map.retain(|_, s| now_ms - s.last_ms < timeout);
+        }
+        if map.len() < self.max_per_shard || map.contains_key(&visitor_id) {
+            map.insert(
+                visitor_id,
+                State {
+                    info: info.clone(),
+                    last_ms: now_ms,
+                },
+            );
+        }
+        info
+    }
+
+    /// Forgets sessions idle past the timeout. Returns how many remain.
+    pub fn sweep(&self, now_ms: i64) -> usize {
+        let timeout = self.timeout_ms;
+        self.shards
+            .iter()
+            .map(|shard| {
+                let mut map = shard
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                map.retain(|_, s| now_ms - s.last_ms < timeout);
+                map.len()
+            })
+            .sum()
+    }
+}
+
+/// Derived, not random: the same visitor starting at the same millisecond
+/// gets the same id on replay, and the id reveals nothing the visitor id does not.
+fn session_id(visitor_id: u64, start_ms: i64) -> u64 {
+    // splitmix64 finaliser over both inputs.
+    let mut z = visitor_id ^ (start_ms as u64).rotate_left(32) ^ 0x9e37_79b9_7f4a_7c15;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::Channel;
+
+    const MINUTE: i64 = 60_000;
+
+    fn acquisition(channel: Channel) -> Acquisition {
+        Acquisition {
+            channel,
+            ..Acquisition::default()
+        }
+    }
+
+    #[test]
+    fn hits_within_30_minutes_share_a_session_and_its_acquisition() {
+        let sessions = Sessions::new(30, 1000);
+        let first = sessions.assign(1, 0, || acquisition(Channel::Search));
+        let second = sessions.assign(1, 29 * MINUTE, || acquisition(Channel::Direct));
+        let third = sessions.assign(1, 58 * MINUTE, || acquisition(Channel::Direct));
+        assert_eq!(first, second);
+        assert_eq!(first, third, "the timeout counts from the last hit");
+        assert_eq!(third.acquisition.channel, Channel::Search);
+        let later = sessions.assign(1, 88 * MINUTE, || acquisition(Channel::Social));
+        assert_ne!(later.id, first.id);
+        assert_eq!(later.start_ms, 88 * MINUTE);
+        assert_eq!(later.acquisition.channel, Channel::Social);
+    }
+
+    #[test]
+    fn visitors_have_their_own_sessions() {
+        let sessions = Sessions::new(30, 1000);
+        let a = sessions.assign(1, 0, Acquisition::default);
+        let b = sessions.assign(2, 0, Acquisition::default);
+        assert_ne!(a.id, b.id);
+    }
+
+    #[test]
+    fn memory_is_bounded_and_swept() {
+        let sessions = Sessions::new(30, 64);
+        for visitor in 0..10_000 {
+            sessions.assign(visitor, 0, Acquisition::default);
+        }
+        assert!(sessions.sweep(0) <= 64);
+        assert_eq!(sessions.sweep(31 * MINUTE), 0);
+    }
+
+    #[test]
+    fn late_hits_do_not_move_the_session_back() {
+        let sessions = Sessions::new(30, 1000);
+        let first = sessions.assign(1, 10 * MINUTE, Acquisition::default);
+        assert_eq!(sessions.assign(1, 5 * MINUTE, Acquisition::default), first);
+        assert_eq!(sessions.assign(1, 39 * MINUTE, Acquisition::default), first);
+    }
+}

@@ -1,0 +1,345 @@
+//! HTTP: the tracking endpoints, health, readiness and metrics.
+//!
+//! | route | answer |
+//! | --- | --- |
+//! | `GET`/`HEAD /p.gif` | always the 1×1 GIF, `Cache-Control: no-store`, whatever happened to the hit |
+//! | `POST /api/event` | `202` when accepted or acknowledged (DNT, GPC, opt-out, robots); a `4xx` JSON error for bad hits; `503` when overloaded |
+//! | `OPTIONS /api/event` | CORS preflight, allowed for registered site hosts |
+//! | `GET /healthz` | `200` while the process runs |
+//! | `GET /readyz` | `200` when ClickHouse answers, GeoIP is loaded and today's salt is known; `503` otherwise |
+//! | `GET /metrics` | Prometheus text format |
+//!
+//! No response ever sets a cookie.
+
+use crate::delivery::Sink;
+use crate::event::{DropReason, Tracker};
+use crate::metrics::Metrics;
+use crate::pipeline::visitor::utc_day;
+use crate::pipeline::{Pipeline, Request as HitRequest};
+use crate::wire::{self, WireError};
+use bytes::Bytes;
+use http::header::{self, HeaderValue};
+use http::{HeaderMap, Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, Limited};
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+/// The transparent 1×1 GIF.
+pub const GIF: &[u8] = &[
+    0x47, 0x49, 0x46, 0x38, 0x39, 0x61, 0x01, 0x00, 0x01, 0x00, 0x80, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0xff, 0xff, 0xff, 0x21, 0xf9, 0x04, 0x01, 0x00, 0x00, 0x00, 0x00, 0x2c, 0x00, 0x00, 0x00, 0x00,
+    0x01, 0x00, 0x01, 0x00, 0x00, 0x02, 0x02, 0x44, 0x01, 0x00, 0x3b,
+];
+
+/// How long a client may take to send a beacon's body.
+pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What readiness depends on, updated by background tasks.
+#[derive(Debug, Default)]
+pub struct Health {
+    pub clickhouse: AtomicBool,
+    pub sites_loaded: AtomicBool,
+}
+
+#[derive(Debug)]
+pub struct Collector {
+    pub pipeline: Pipeline,
+    pub sink: Arc<dyn Sink>,
+    pub metrics: Metrics,
+    pub health: Arc<Health>,
+}
+
+type Reply = Response<Full<Bytes>>;
+
+impl Collector {
+    pub async fn handle<B>(&self, request: Request<B>, peer: IpAddr) -> Reply
+    where
+        B: http_body::Body<Data = Bytes>,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let (parts, body) = request.into_parts();
+        match (parts.uri.path(), &parts.method) {
+            ("/p.gif", &Method::GET | &Method::HEAD) => self.pixel(
+                parts.uri.query().unwrap_or_default(),
+                &parts.headers,
+                peer,
+                parts.method == Method::HEAD,
+            ),
+            ("/api/event", &Method::POST) => self.beacon(&parts.headers, body, peer).await,
+            ("/api/event", &Method::OPTIONS) => self.preflight(&parts.headers),
+            ("/healthz", &Method::GET) => text(StatusCode::OK, "ok\n"),
+            ("/readyz", &Method::GET) => self.ready(),
+            ("/metrics", &Method::GET) => {
+                let mut reply = text(StatusCode::OK, self.metrics.render());
+                reply.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+                );
+                reply
+            }
+            ("/p.gif", _) => method_not_allowed("GET, HEAD"),
+            ("/api/event", _) => method_not_allowed("POST, OPTIONS"),
+            ("/healthz" | "/readyz" | "/metrics", _) => method_not_allowed("GET"),
+            _ => json_error(StatusCode::NOT_FOUND, "not_found", "no such endpoint"),
+        }
+    }
+
+    /// Runs the pipeline and hands the row over; the outcome is counted.
+    fn accept(
+        &self,
+        hit: Result<wire::Hit, WireError>,
+        headers: &HeaderMap,
+        peer: IpAddr,
+    ) -> Result<(), DropReason> {
+        let outcome = hit
+            .map_err(|_| DropReason::Invalid)
+            .and_then(|hit| self.pipeline.process(&hit, &HitRequest { peer, headers }))
+            .and_then(|row| self.sink.push(row));
+        match outcome {
+            Ok(()) => self.metrics.hits_accepted.inc(),
+            Err(reason) => self.metrics.dropped(reason),
+        }
+        outcome
+    }
+
+    fn pixel(&self, query: &str, headers: &HeaderMap, peer: IpAddr, head: bool) -> Reply {
+        self.metrics
+            .hits_received
+            .with_label_values(&["pixel"])
+            .inc();
+        let _ = self.accept(wire::parse_pixel(query), headers, peer);
+        let mut reply = Response::new(Full::new(if head {
+            Bytes::new()
+        } else {
+            Bytes::from_static(GIF)
+        }));
+        let h = reply.headers_mut();
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("image/gif"));
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        h.insert(
+            "cross-origin-resource-policy",
+            HeaderValue::from_static("cross-origin"),
+        );
+        if head {
+            h.insert(header::CONTENT_LENGTH, HeaderValue::from(GIF.len()));
+        }
+        reply
+    }
+
+    async fn beacon<B>(&self, headers: &HeaderMap, body: B, peer: IpAddr) -> Reply
+    where
+        B: http_body::Body<Data = Bytes>,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        self.metrics
+            .hits_received
+            .with_label_values(&["event"])
+            .inc();
+        let content_type = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        let essence = content_type.split(';').next().unwrap_or_default().trim();
+        if !matches!(essence, "" | "application/json" | "text/plain") {
+            self.metrics.dropped(DropReason::Invalid);
+            return json_error(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send the event as application/json or text/plain",
+            );
+        }
+        let limited = Limited::new(body, wire::MAX_BEACON_BODY);
+        let bytes = match tokio::time::timeout(BODY_TIMEOUT, limited.collect()).await {
+            Ok(Ok(collected)) => collected.to_bytes(),
+            Ok(Err(error)) => {
+                self.metrics.dropped(DropReason::Invalid);
+                return if error.is::<http_body_util::LengthLimitError>() {
+                    json_error(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "too_large",
+                        "the event body is over 16 KiB",
+                    )
+                } else {
+                    json_error(
+                        StatusCode::BAD_REQUEST,
+                        "invalid",
+                        "the event body could not be read",
+                    )
+                };
+            }
+            Err(_) => {
+                self.metrics.dropped(DropReason::Invalid);
+                return json_error(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "timeout",
+                    "the event body took too long",
+                );
+            }
+        };
+        let hit = wire::parse_beacon(&bytes, Tracker::Script);
+        let error_text = hit.as_ref().err().map(ToString::to_string);
+        let mut reply = match self.accept(hit, headers, peer) {
+            Ok(()) => accepted(),
+            Err(reason) => match reason {
+                DropReason::DoNotTrack
+                | DropReason::GlobalPrivacyControl
+                | DropReason::OptOut
+                | DropReason::Bot
+                | DropReason::Prefetch => accepted(),
+                DropReason::Invalid => json_error(
+                    StatusCode::BAD_REQUEST,
+                    reason.as_str(),
+                    error_text
+                        .as_deref()
+                        .unwrap_or("the event is not a valid hit"),
+                ),
+                DropReason::UnknownSite => json_error(
+                    StatusCode::NOT_FOUND,
+                    reason.as_str(),
+                    "no registered site has this id or domain",
+                ),
+                DropReason::WrongOrigin => json_error(
+                    StatusCode::FORBIDDEN,
+                    reason.as_str(),
+                    "the page or origin is not one of the site's hostnames",
+                ),
+                DropReason::EventNotAllowed => json_error(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    reason.as_str(),
+                    "this custom event name is not in the site's allow-list",
+                ),
+                DropReason::NoSalt | DropReason::Overloaded => {
+                    let mut reply = json_error(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        reason.as_str(),
+                        "try again shortly",
+                    );
+                    reply
+                        .headers_mut()
+                        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                    reply
+                }
+            },
+        };
+        self.cors(headers, reply.headers_mut());
+        reply
+    }
+
+    /// Allows the origin when it is a registered site's host.
+    fn cors(&self, request: &HeaderMap, reply: &mut HeaderMap) {
+        reply.insert(header::VARY, HeaderValue::from_static("Origin"));
+        let Some(origin) = request.get(header::ORIGIN) else {
+            return;
+        };
+        let host = origin
+            .to_str()
+            .ok()
+            .and_then(crate::pipeline::page::parse_web_url)
+            .and_then(|u| u.host_str().map(str::to_owned));
+        let known = host.is_some_and(|h| {
+            self.pipeline
+                .registry
+                .current()
+                .by_domain(&h)
+                .is_some_and(|s| s.has_host(&h))
+        });
+        if known {
+            reply.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+        }
+    }
+
+    fn preflight(&self, headers: &HeaderMap) -> Reply {
+        let mut reply = Response::new(Full::new(Bytes::new()));
+        *reply.status_mut() = StatusCode::NO_CONTENT;
+        self.cors(headers, reply.headers_mut());
+        let h = reply.headers_mut();
+        if h.contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN) {
+            h.insert(
+                header::ACCESS_CONTROL_ALLOW_METHODS,
+                HeaderValue::from_static("POST"),
+            );
+            h.insert(
+                header::ACCESS_CONTROL_ALLOW_HEADERS,
+                HeaderValue::from_static("Content-Type"),
+            );
+            h.insert(
+                header::ACCESS_CONTROL_MAX_AGE,
+                HeaderValue::from_static("86400"),
+            );
+        }
+        reply
+    }
+
+    fn ready(&self) -> Reply {
+        let today = utc_day(self.pipeline.clock.now_ms());
+        let checks = [
+            ("clickhouse", self.health.clickhouse.load(Ordering::Relaxed)),
+            ("sites", self.health.sites_loaded.load(Ordering::Relaxed)),
+            ("geoip", self.pipeline.geo.is_loaded()),
+            ("salt", self.pipeline.salts.salt(today).is_some()),
+        ];
+        let ready = checks.iter().all(|(_, ok)| *ok);
+        let body = serde_json::json!({
+            "ready": ready,
+            "checks": checks.iter().map(|(k, ok)| (k.to_string(), serde_json::Value::Bool(*ok))).collect::<serde_json::Map<_, _>>(),
+        });
+        json(
+            if ready {
+                StatusCode::OK
+            } else {
+                StatusCode::SERVICE_UNAVAILABLE
+            },
+            &body,
+        )
+    }
+}
+
+fn accepted() -> Reply {
+    json(StatusCode::ACCEPTED, &serde_json::json!({"ok": true}))
+}
+
+fn json(status: StatusCode, value: &serde_json::Value) -> Reply {
+    let mut reply = Response::new(Full::new(Bytes::from(value.to_string())));
+    *reply.status_mut() = status;
+    reply.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    reply
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    reply
+}
+
+/// A JSON error: `{"error": code, "message": text}`.
+pub fn json_error(status: StatusCode, code: &str, message: &str) -> Reply {
+    json(
+        status,
+        &serde_json::json!({"error": code, "message": message}),
+    )
+}
+
+fn text(status: StatusCode, body: impl Into<Bytes>) -> Reply {
+    let mut reply = Response::new(Full::new(body.into()));
+    *reply.status_mut() = status;
+    reply.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    reply
+}
+
+fn method_not_allowed(allow: &'static str) -> Reply {
+    let mut reply = json_error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this method is not allowed here",
+    );
+    reply
+        .headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static(allow));
+    reply
+}

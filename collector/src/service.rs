@@ -1,0 +1,290 @@
+//! The running collector: builds the pipeline, starts the background tasks
+//! (site registry, salts, sessions, ClickHouse health, the batcher), serves
+//! HTTP, and on shutdown stops accepting, then flushes what is queued.
+
+use crate::clock::{Clock, SystemClock};
+use crate::config::{CollectorConfig, ConfigError, GeoConfig};
+use crate::delivery::{self, Batcher};
+use crate::metrics::Metrics;
+use crate::pipeline::Pipeline;
+use crate::pipeline::agent::{Agents, AgentsError};
+use crate::pipeline::geo::{Geo, GeoError};
+use crate::pipeline::referrer::{Referrers, ReferrersError};
+use crate::pipeline::session::Sessions;
+use crate::salt::SharedSalts;
+use crate::server::{Collector, Health};
+use crate::sites::Registry;
+use clickhouse::Client;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, SystemTime};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+/// Largest request head (request line and headers) read.
+pub const MAX_HEAD: usize = 16 * 1024;
+/// How long a client may take to send its request head.
+pub const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Agents(#[from] AgentsError),
+    #[error(transparent)]
+    Geo(#[from] GeoError),
+    #[error(transparent)]
+    Referrers(#[from] ReferrersError),
+    #[error("cannot listen on {addr}: {error}")]
+    Listen {
+        addr: SocketAddr,
+        error: std::io::Error,
+    },
+}
+
+/// Everything the collector needs to run.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Bound to the Mesure database.
+    pub client: Client,
+    pub collector: CollectorConfig,
+    pub geoip: GeoConfig,
+}
+
+/// Runs until `shutdown` completes. `ready` receives the bound address.
+pub async fn run(
+    settings: Settings,
+    shutdown: impl Future<Output = ()>,
+    ready: impl FnOnce(SocketAddr),
+) -> Result<(), StartError> {
+    let config = &settings.collector;
+    config.validate()?;
+    let metrics = Metrics::new();
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let geo = Arc::new(Geo::open(
+        &settings.geoip.databases,
+        settings.geoip.cache.unwrap_or(100_000),
+    )?);
+    if let Some(built) = geo.oldest_build() {
+        let age = SystemTime::now()
+            .duration_since(built)
+            .map_or(0, |d| d.as_secs());
+        metrics
+            .geoip_age
+            .set(i64::try_from(age).unwrap_or(i64::MAX));
+    }
+    let salts = Arc::new(SharedSalts::default());
+    let registry = Arc::new(Registry::default());
+    let sessions = Arc::new(Sessions::new(
+        config.session_timeout_minutes,
+        config.max_sessions,
+    ));
+    let health = Arc::new(Health::default());
+    let pipeline = Pipeline {
+        registry: Arc::clone(&registry),
+        agents: Arc::new(Agents::new(config.user_agent_cache)?),
+        geo,
+        referrers: Arc::new(Referrers::new()?),
+        salts: Arc::clone(&salts) as _,
+        sessions: Arc::clone(&sessions),
+        network: config.network().map_err(ConfigError::from)?,
+        clock: Arc::clone(&clock),
+        honor_signals: config.honor_dnt_and_gpc,
+    };
+    let (sink, rx) = delivery::queue(config.queue_rows, metrics.clone());
+    let batcher = tokio::spawn(
+        Batcher {
+            rx,
+            client: settings.client.clone(),
+            limits: config.batch_limits(),
+            metrics: metrics.clone(),
+            shutdown_grace: Duration::from_secs(config.shutdown_grace_seconds),
+        }
+        .run(),
+    );
+    let background = spawn_background(
+        &settings, &registry, &salts, &sessions, &health, &metrics, &clock,
+    );
+
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|error| StartError::Listen {
+            addr: config.listen,
+            error,
+        })?;
+    let addr = listener.local_addr().map_err(|error| StartError::Listen {
+        addr: config.listen,
+        error,
+    })?;
+    tracing::info!(%addr, "collector listening");
+    ready(addr);
+    let collector = Arc::new(Collector {
+        pipeline,
+        sink: Arc::new(sink),
+        metrics,
+        health,
+    });
+    serve(listener, collector, shutdown).await;
+
+    for task in background {
+        task.abort();
+    }
+    // Every sender is gone once the connections are: the batcher flushes and ends.
+    let _ = batcher.await;
+    tracing::info!("collector stopped");
+    Ok(())
+}
+
+async fn serve(
+    listener: TcpListener,
+    collector: Arc<Collector>,
+    shutdown: impl Future<Output = ()>,
+) {
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, peer) = match accepted {
+                    Ok(pair) => pair,
+                    Err(error) => {
+                        tracing::warn!(%error, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let collector = Arc::clone(&collector);
+                let service = service_fn(move |request| {
+                    let collector = Arc::clone(&collector);
+                    async move { Ok::<_, Infallible>(collector.handle(request, peer.ip()).await) }
+                });
+                let connection = http1::Builder::new()
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(HEAD_TIMEOUT)
+                    .max_buf_size(MAX_HEAD)
+                    .serve_connection(TokioIo::new(stream), service);
+                let connection = graceful.watch(connection);
+                tokio::spawn(async move {
+                    // Client errors (resets, malformed requests) end only their connection.
+                    let _ = connection.await;
+                });
+            }
+            () = &mut shutdown => break,
+        }
+    }
+    drop(listener);
+    drop(collector);
+    if tokio::time::timeout(Duration::from_secs(10), graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("connections still open after 10 s, closing them");
+    }
+}
+
+/// Runs `tick` now, then every `period`, until aborted.
+fn spawn_every<F, Fut>(period: Duration, mut tick: F) -> JoinHandle<()>
+where
+    F: FnMut() -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send,
+{
+    tokio::spawn(async move {
+        let mut interval = tokio::time::interval(period);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            interval.tick().await;
+            tick().await;
+        }
+    })
+}
+
+fn spawn_background(
+    settings: &Settings,
+    registry: &Arc<Registry>,
+    salts: &Arc<SharedSalts>,
+    sessions: &Arc<Sessions>,
+    health: &Arc<Health>,
+    metrics: &Metrics,
+    clock: &Arc<dyn Clock>,
+) -> Vec<JoinHandle<()>> {
+    let sites = {
+        let (client, registry, health, metrics) = (
+            settings.client.clone(),
+            Arc::clone(registry),
+            Arc::clone(health),
+            metrics.clone(),
+        );
+        spawn_every(
+            Duration::from_secs(settings.collector.sites_refresh_seconds),
+            move || {
+                let (client, registry, health, metrics) = (
+                    client.clone(),
+                    Arc::clone(&registry),
+                    Arc::clone(&health),
+                    metrics.clone(),
+                );
+                async move {
+                    match registry.reload(&client).await {
+                        Ok(count) => {
+                            health.sites_loaded.store(true, Ordering::Relaxed);
+                            metrics.sites.set(i64::try_from(count).unwrap_or(i64::MAX));
+                        }
+                        Err(error) => tracing::warn!(%error, "site registry not reloaded"),
+                    }
+                }
+            },
+        )
+    };
+    let salt = {
+        let (client, salts, metrics, clock) = (
+            settings.client.clone(),
+            Arc::clone(salts),
+            metrics.clone(),
+            Arc::clone(clock),
+        );
+        spawn_every(Duration::from_secs(60), move || {
+            let (client, salts, metrics, clock) = (
+                client.clone(),
+                Arc::clone(&salts),
+                metrics.clone(),
+                Arc::clone(&clock),
+            );
+            async move {
+                let now = clock.now_ms();
+                if let Err(error) = salts.refresh(&client, now).await {
+                    tracing::warn!(%error, "daily salt not refreshed");
+                }
+                metrics.salt_age.set(salts.age_seconds(now).unwrap_or(-1));
+            }
+        })
+    };
+    let sweep = {
+        let (sessions, metrics, clock) = (Arc::clone(sessions), metrics.clone(), Arc::clone(clock));
+        spawn_every(Duration::from_secs(60), move || {
+            let remaining = sessions.sweep(clock.now_ms());
+            metrics
+                .sessions
+                .set(i64::try_from(remaining).unwrap_or(i64::MAX));
+            std::future::ready(())
+        })
+    };
+    let ping = {
+        let (client, health) = (settings.client.clone(), Arc::clone(health));
+        spawn_every(Duration::from_secs(5), move || {
+            let (client, health) = (client.clone(), Arc::clone(&health));
+            async move {
+                let ok = client.query("SELECT 1").fetch_one::<u8>().await.is_ok();
+                health.clickhouse.store(ok, Ordering::Relaxed);
+            }
+        })
+    };
+    vec![sites, salt, sweep, ping]
+}

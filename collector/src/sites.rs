@@ -1,0 +1,523 @@
+//! The site registry: which sites may send hits, from which hosts, and under
+//! which rules. It lives in ClickHouse (`sites`), so every collector replica
+//! sees the same sites; each replica reloads it every few seconds and swaps
+//! the new index in without blocking hits.
+
+use arc_swap::ArcSwap;
+use clickhouse::{Client, Row};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// How a site stands towards the CNIL's consent exemption.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// The default: no campaign parameters, no event properties, an
+    /// allow-list of event names; no consent needed.
+    Exempt,
+    /// The site collects consent itself: campaigns and event properties kept.
+    Consent,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Exempt => "exempt",
+            Mode::Consent => "consent",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Mode> {
+        match text {
+            "exempt" => Some(Mode::Exempt),
+            "consent" => Some(Mode::Consent),
+            _ => None,
+        }
+    }
+}
+
+impl Serialize for Mode {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_i8(match self {
+            Mode::Exempt => 1,
+            Mode::Consent => 2,
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for Mode {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        match i8::deserialize(deserializer)? {
+            1 => Ok(Mode::Exempt),
+            2 => Ok(Mode::Consent),
+            other => Err(serde::de::Error::custom(format!(
+                "invalid site mode {other}"
+            ))),
+        }
+    }
+}
+
+/// One version of a site, as stored in the `sites` table.
+#[derive(Debug, Clone, PartialEq, Row, Serialize, Deserialize)]
+pub struct SiteRow {
+    pub site_id: String,
+    pub hostnames: Vec<String>,
+    pub time_zone: String,
+    pub mode: Mode,
+    pub allowed_params: Vec<String>,
+    pub allowed_events: Vec<String>,
+    pub city: bool,
+    pub matomo_id: Option<u32>,
+    pub updated_at: i64,
+    pub deleted: bool,
+}
+
+impl SiteRow {
+    /// A site in exempt mode, with city precision, in Paris time.
+    pub fn new(site_id: &str, hostnames: &[&str]) -> SiteRow {
+        SiteRow {
+            site_id: site_id.to_owned(),
+            hostnames: hostnames.iter().map(|h| (*h).to_owned()).collect(),
+            time_zone: "Europe/Paris".to_owned(),
+            mode: Mode::Exempt,
+            allowed_params: Vec::new(),
+            allowed_events: Vec::new(),
+            city: true,
+            matomo_id: None,
+            updated_at: 0,
+            deleted: false,
+        }
+    }
+}
+
+/// Query parameters that identify campaigns or ad clicks: never kept for a
+/// site in exempt mode (CNIL self-assessment criteria).
+pub const CAMPAIGN_PARAMS: &[&str] = &[
+    "utm_", "gclid", "fbclid", "msclkid", "pk_", "mtm_", "matomo_",
+];
+
+/// How many custom event names an exempt site may allow.
+pub const MAX_EXEMPT_EVENTS: usize = 30;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SiteError {
+    #[error("site id {0:?} is invalid: use 1 to 64 lowercase letters, digits, '-', '_' or '.'")]
+    Id(String),
+    #[error("site {0} needs at least one hostname")]
+    NoHostname(String),
+    #[error(
+        "hostname {0:?} is invalid: give a host like example.fr or *.example.fr, without scheme or port"
+    )]
+    Hostname(String),
+    #[error("query parameter {0:?} is invalid")]
+    Param(String),
+    #[error(
+        "query parameter {0:?} identifies campaigns and cannot be kept in exempt mode; use consent mode"
+    )]
+    CampaignParam(String),
+    #[error("event name {0:?} is invalid: 1 to 64 printable characters")]
+    Event(String),
+    #[error("an exempt site allows at most {MAX_EXEMPT_EVENTS} event names")]
+    TooManyEvents,
+    #[error("time zone {0:?} is unknown")]
+    TimeZone(String),
+}
+
+/// Reading or writing the registry.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error(transparent)]
+    Site(#[from] SiteError),
+    #[error("clickhouse: {0}")]
+    ClickHouse(#[from] clickhouse::error::Error),
+}
+
+/// A host a site sends from: exact, or a domain and its subdomains.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum HostPattern {
+    Exact(String),
+    Subdomains(String),
+}
+
+impl HostPattern {
+    fn parse(text: &str) -> Result<HostPattern, SiteError> {
+        let lower = text.trim().to_ascii_lowercase();
+        let (pattern, host) = match lower.strip_prefix("*.") {
+            Some(host) => (HostPattern::Subdomains(host.to_owned()), host),
+            None => (HostPattern::Exact(lower.clone()), lower.as_str()),
+        };
+        let valid = !host.is_empty()
+            && host.len() <= 253
+            && host.split('.').all(|label| {
+                !label.is_empty()
+                    && label.len() <= 63
+                    && label
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            });
+        if valid {
+            Ok(pattern)
+        } else {
+            Err(SiteError::Hostname(text.to_owned()))
+        }
+    }
+
+    fn matches(&self, host: &str) -> bool {
+        match self {
+            HostPattern::Exact(exact) => host == exact,
+            HostPattern::Subdomains(domain) => {
+                host == domain
+                    || host
+                        .strip_suffix(domain.as_str())
+                        .is_some_and(|prefix| prefix.ends_with('.'))
+            }
+        }
+    }
+}
+
+/// A validated site, as the pipeline uses it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Site {
+    pub id: String,
+    hosts: Vec<HostPattern>,
+    pub time_zone: String,
+    pub mode: Mode,
+    pub allowed_params: Vec<String>,
+    pub allowed_events: Vec<String>,
+    pub city: bool,
+    pub matomo_id: Option<u32>,
+}
+
+impl Site {
+    pub fn from_row(row: &SiteRow) -> Result<Site, SiteError> {
+        let id = &row.site_id;
+        let id_ok = !id.is_empty()
+            && id.len() <= 64
+            && id.bytes().all(|b| {
+                b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_' | b'.')
+            });
+        if !id_ok {
+            return Err(SiteError::Id(id.clone()));
+        }
+        if row.hostnames.is_empty() {
+            return Err(SiteError::NoHostname(id.clone()));
+        }
+        let hosts = row
+            .hostnames
+            .iter()
+            .map(|h| HostPattern::parse(h))
+            .collect::<Result<Vec<_>, _>>()?;
+        for param in &row.allowed_params {
+            let ok = !param.is_empty()
+                && param.len() <= 64
+                && param.bytes().all(|b| {
+                    b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'[' | b']')
+                });
+            if !ok {
+                return Err(SiteError::Param(param.clone()));
+            }
+            if row.mode == Mode::Exempt && is_campaign_param(param) {
+                return Err(SiteError::CampaignParam(param.clone()));
+            }
+        }
+        for event in &row.allowed_events {
+            if event.is_empty() || event.chars().count() > 64 || event.chars().any(char::is_control)
+            {
+                return Err(SiteError::Event(event.clone()));
+            }
+        }
+        if row.mode == Mode::Exempt && row.allowed_events.len() > MAX_EXEMPT_EVENTS {
+            return Err(SiteError::TooManyEvents);
+        }
+        if row.time_zone.is_empty() {
+            return Err(SiteError::TimeZone(row.time_zone.clone()));
+        }
+        Ok(Site {
+            id: id.clone(),
+            hosts,
+            time_zone: row.time_zone.clone(),
+            mode: row.mode,
+            allowed_params: row.allowed_params.clone(),
+            allowed_events: row.allowed_events.clone(),
+            city: row.city,
+            matomo_id: row.matomo_id,
+        })
+    }
+
+    /// Whether a page or origin host (lowercase, without port) is the site's.
+    pub fn has_host(&self, host: &str) -> bool {
+        self.hosts.iter().any(|p| p.matches(host))
+    }
+
+    pub fn keeps_param(&self, name: &str) -> bool {
+        self.allowed_params.iter().any(|p| p == name)
+    }
+
+    /// Whether a custom event of this name is accepted: exempt sites accept
+    /// only their allow-list; consent sites accept any name unless they list some.
+    pub fn allows_event(&self, name: &str) -> bool {
+        match self.mode {
+            Mode::Exempt => self.allowed_events.iter().any(|e| e == name),
+            Mode::Consent => {
+                self.allowed_events.is_empty() || self.allowed_events.iter().any(|e| e == name)
+            }
+        }
+    }
+}
+
+pub fn is_campaign_param(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    CAMPAIGN_PARAMS.iter().any(|p| {
+        if p.ends_with('_') {
+            lower.starts_with(p)
+        } else {
+            lower == *p
+        }
+    })
+}
+
+/// The sites known at one moment, indexed for the hot path.
+#[derive(Debug, Default)]
+pub struct SiteIndex {
+    by_id: HashMap<String, Arc<Site>>,
+    by_host: HashMap<String, Arc<Site>>,
+    by_matomo_id: HashMap<u32, Arc<Site>>,
+}
+
+impl SiteIndex {
+    pub fn new(sites: impl IntoIterator<Item = Site>) -> SiteIndex {
+        let mut index = SiteIndex::default();
+        for site in sites {
+            let site = Arc::new(site);
+            for host in &site.hosts {
+                let (HostPattern::Exact(host) | HostPattern::Subdomains(host)) = host;
+                index.by_host.insert(host.clone(), Arc::clone(&site));
+            }
+            if let Some(matomo_id) = site.matomo_id {
+                index.by_matomo_id.insert(matomo_id, Arc::clone(&site));
+            }
+            index.by_id.insert(site.id.clone(), site);
+        }
+        index
+    }
+
+    pub fn by_id(&self, id: &str) -> Option<&Arc<Site>> {
+        self.by_id.get(id)
+    }
+
+    /// The site a domain belongs to (Plausible's `d`): the domain itself, or
+    /// its closest parent registered with `*.`.
+    pub fn by_domain(&self, domain: &str) -> Option<&Arc<Site>> {
+        let domain = domain.trim().trim_start_matches("www.");
+        let mut candidate = domain;
+        loop {
+            if let Some(site) = self.by_host.get(candidate).filter(|s| s.has_host(domain)) {
+                return Some(site);
+            }
+            candidate = candidate.split_once('.')?.1;
+        }
+    }
+
+    pub fn by_matomo_id(&self, id: u32) -> Option<&Arc<Site>> {
+        self.by_matomo_id.get(&id)
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_id.is_empty()
+    }
+}
+
+/// The current sites, swapped atomically when reloaded.
+#[derive(Debug, Default)]
+pub struct Registry {
+    current: ArcSwap<SiteIndex>,
+}
+
+impl Registry {
+    pub fn new(index: SiteIndex) -> Registry {
+        Registry {
+            current: ArcSwap::from_pointee(index),
+        }
+    }
+
+    pub fn current(&self) -> arc_swap::Guard<Arc<SiteIndex>> {
+        self.current.load()
+    }
+
+    pub fn replace(&self, index: SiteIndex) {
+        self.current.store(Arc::new(index));
+    }
+
+    /// Reloads the sites from ClickHouse. Invalid rows are skipped and logged.
+    pub async fn reload(&self, client: &Client) -> Result<usize, RegistryError> {
+        let rows = load(client).await?;
+        let sites = rows.iter().filter_map(|row| match Site::from_row(row) {
+            Ok(site) => Some(site),
+            Err(error) => {
+                tracing::warn!(site = %row.site_id, %error, "invalid site skipped");
+                None
+            }
+        });
+        let index = SiteIndex::new(sites);
+        let count = index.len();
+        self.replace(index);
+        Ok(count)
+    }
+}
+
+/// The newest version of every site not deleted. `client` is bound to the
+/// Mesure database.
+pub async fn load(client: &Client) -> Result<Vec<SiteRow>, RegistryError> {
+    Ok(client
+        .query(
+            "SELECT ?fields FROM (SELECT * FROM sites ORDER BY site_id, updated_at DESC \
+             LIMIT 1 BY site_id) WHERE NOT deleted ORDER BY site_id",
+        )
+        .fetch_all()
+        .await?)
+}
+
+/// Adds or replaces a site, after validating it (the time zone by ClickHouse).
+pub async fn put(client: &Client, mut row: SiteRow) -> Result<(), RegistryError> {
+    Site::from_row(&row)?;
+    let valid_zone: u64 = client
+        .query("SELECT count() FROM system.time_zones WHERE time_zone = ?")
+        .bind(&row.time_zone)
+        .fetch_one()
+        .await?;
+    if valid_zone == 0 {
+        return Err(SiteError::TimeZone(row.time_zone).into());
+    }
+    row.updated_at = now_millis();
+    row.deleted = false;
+    write(client, &row).await
+}
+
+/// Removes a site: no more hits are accepted for it. Its data stays until
+/// the retention deletes it.
+pub async fn remove(client: &Client, site_id: &str) -> Result<(), RegistryError> {
+    let mut row = SiteRow::new(site_id, &[]);
+    row.updated_at = now_millis();
+    row.deleted = true;
+    write(client, &row).await
+}
+
+async fn write(client: &Client, row: &SiteRow) -> Result<(), RegistryError> {
+    let mut insert = client.insert::<SiteRow>("sites").await?;
+    insert.write(row).await?;
+    insert.end().await?;
+    Ok(())
+}
+
+fn now_millis() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn site(hosts: &[&str]) -> Site {
+        Site::from_row(&SiteRow::new("s", hosts)).expect("valid site")
+    }
+
+    #[test]
+    fn host_patterns() {
+        let s = site(&["example.fr", "*.gouv.fr"]);
+        for (host, expected) in [
+            ("example.fr", true),
+            ("www.example.fr", false),
+            ("gouv.fr", true),
+            ("www.interieur.gouv.fr", true),
+            ("evilgouv.fr", false),
+            ("gouv.fr.evil.com", false),
+            ("", false),
+        ] {
+            assert_eq!(s.has_host(host), expected, "{host}");
+        }
+    }
+
+    #[test]
+    fn invalid_sites_are_refused_with_the_reason() {
+        let check = |edit: &dyn Fn(&mut SiteRow), expected: SiteError| {
+            let mut row = SiteRow::new("ok", &["example.fr"]);
+            edit(&mut row);
+            assert_eq!(Site::from_row(&row), Err(expected));
+        };
+        check(
+            &|r| r.site_id = "Bad Id".into(),
+            SiteError::Id("Bad Id".into()),
+        );
+        check(&|r| r.hostnames.clear(), SiteError::NoHostname("ok".into()));
+        for bad in [
+            "https://example.fr",
+            "example.fr:8080",
+            "exa mple.fr",
+            "*.",
+            "a..b",
+        ] {
+            check(
+                &|r| r.hostnames = vec![bad.into()],
+                SiteError::Hostname(bad.into()),
+            );
+        }
+        check(
+            &|r| r.allowed_params = vec!["a b".into()],
+            SiteError::Param("a b".into()),
+        );
+        for campaign in ["utm_source", "gclid", "pk_campaign", "mtm_kwd", "FBCLID"] {
+            check(
+                &|r| r.allowed_params = vec![campaign.into()],
+                SiteError::CampaignParam(campaign.into()),
+            );
+        }
+        check(
+            &|r| r.allowed_events = (0..31).map(|i| format!("e{i}")).collect(),
+            SiteError::TooManyEvents,
+        );
+        check(
+            &|r| r.allowed_events = vec!["a\nb".into()],
+            SiteError::Event("a\nb".into()),
+        );
+    }
+
+    #[test]
+    fn consent_mode_may_keep_campaign_params_and_any_event() {
+        let mut row = SiteRow::new("ok", &["example.fr"]);
+        row.mode = Mode::Consent;
+        row.allowed_params = vec!["utm_source".into()];
+        let site = Site::from_row(&row).expect("valid");
+        assert!(site.allows_event("anything"));
+        let exempt = Site::from_row(&SiteRow {
+            allowed_events: vec!["signup".into()],
+            ..SiteRow::new("ok", &["example.fr"])
+        })
+        .expect("valid");
+        assert!(exempt.allows_event("signup"));
+        assert!(!exempt.allows_event("anything"));
+    }
+
+    #[test]
+    fn index_finds_sites_by_id_domain_and_matomo_id() {
+        let mut a = SiteRow::new("a", &["a.fr"]);
+        a.matomo_id = Some(7);
+        let b = SiteRow::new("b", &["*.b.gouv.fr"]);
+        let index = SiteIndex::new([a, b].iter().map(|r| Site::from_row(r).expect("valid")));
+        let id = |s: Option<&Arc<Site>>| s.map(|s| s.id.clone());
+        assert_eq!(id(index.by_id("a")), Some("a".into()));
+        assert_eq!(id(index.by_domain("a.fr")), Some("a".into()));
+        assert_eq!(id(index.by_domain("www.a.fr")), Some("a".into()));
+        assert_eq!(id(index.by_domain("x.b.gouv.fr")), Some("b".into()));
+        assert_eq!(id(index.by_domain("gouv.fr")), None);
+        assert_eq!(id(index.by_domain("c.fr")), None);
+        assert_eq!(id(index.by_matomo_id(7)), Some("a".into()));
+        assert_eq!(id(index.by_matomo_id(8)), None);
+    }
+}
