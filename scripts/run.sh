@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Runs Mesure locally: the local ClickHouse (data kept in .data/clickhouse),
-# the schema migrated, then Mesure's services. Ctrl-C stops everything.
+# the schema migrated, the collector, and a demo site that sends it hits.
+# Ctrl-C stops everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 
 ch_port=${CLICKHOUSE_PORT:-8123}
 export MESURE_CLICKHOUSE_URL="http://127.0.0.1:$ch_port"
+export MESURE_GEOIP_DATABASES=".data/geoip/GeoLite2-City.mmdb"
+export MESURE_COLLECTOR_LISTEN="127.0.0.1:8080"
 pids=()
 cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait; }
 trap cleanup EXIT INT TERM
@@ -23,13 +26,26 @@ else
 fi
 
 cargo build --release --locked -p mesure
-target/release/mesure migrate
+mesure=target/release/mesure
+$mesure migrate
+$mesure site put demo --host 127.0.0.1 --host localhost --param page --event Inscription
+
+$mesure collector &
+pids+=($!)
+.venv/bin/python -m http.server 8000 --bind 127.0.0.1 --directory deploy/local/demo >/dev/null 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do
+  curl -fsS http://127.0.0.1:8080/readyz >/dev/null 2>&1 && break
+  sleep 0.1
+done
 
 cat <<MSG
 
 Mesure is running:
+  demo site                  http://127.0.0.1:8000/      (open it: each view is measured)
+  collector                  http://127.0.0.1:8080/      (/readyz, /metrics)
   ClickHouse (local engine)  $MESURE_CLICKHOUSE_URL   database: mesure
-  GeoIP data                 .data/geoip/
+Rows: curl -d 'SELECT path, count() FROM mesure.events GROUP BY path' $MESURE_CLICKHOUSE_URL
 Press Ctrl-C to stop.
 MSG
 wait

@@ -15,6 +15,9 @@ trap cleanup EXIT
 
 step() { printf '\n== %s\n' "$*"; }
 
+step "vendored data matches its npm sources"
+node scripts/vendor-data.mjs --check
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 

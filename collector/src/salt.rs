@@ -89,7 +89,10 @@ fn date(day: i64) -> u16 {
 
 async fn oldest(client: &Client, day: i64) -> Result<Option<SaltRow>, clickhouse::error::Error> {
     client
-        .query("SELECT ?fields FROM salts WHERE day = ? ORDER BY created_at, salt LIMIT 1")
+        .query(
+            "SELECT ?fields FROM salts WHERE day = addDays(toDate('1970-01-01'), ?) \
+             ORDER BY created_at, salt LIMIT 1",
+        )
         .bind(date(day))
         .fetch_optional()
         .await
@@ -131,13 +134,13 @@ async fn ensure(
 
 async fn destroy_before(client: &Client, today: i64) -> Result<(), clickhouse::error::Error> {
     let stale: u64 = client
-        .query("SELECT count() FROM salts WHERE day < ?")
+        .query("SELECT count() FROM salts WHERE day < addDays(toDate('1970-01-01'), ?)")
         .bind(date(today))
         .fetch_one()
         .await?;
     if stale > 0 {
         client
-            .query("ALTER TABLE salts DELETE WHERE day < ?")
+            .query("ALTER TABLE salts DELETE WHERE day < addDays(toDate('1970-01-01'), ?)")
             .bind(date(today))
             .with_setting("mutations_sync", "2")
             .execute()

@@ -142,7 +142,8 @@ pub async fn run(
     Ok(())
 }
 
-async fn serve(
+/// Serves HTTP until `shutdown`, then lets open connections finish (10 s at most).
+pub async fn serve(
     listener: TcpListener,
     collector: Arc<Collector>,
     shutdown: impl Future<Output = ()>,

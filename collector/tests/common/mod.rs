@@ -1,0 +1,306 @@
+//! Shared by the collector's integration tests: an in-process collector with
+//! fixed time and salt, and a raw HTTP/1.1 client.
+#![allow(dead_code)] // each test file uses a part
+
+use clickhouse::Client;
+use mesure_collector::clock::FixedClock;
+use mesure_collector::config::{CollectorConfig, GeoConfig};
+use mesure_collector::delivery::{MemorySink, Sink};
+use mesure_collector::metrics::Metrics;
+use mesure_collector::pipeline::Pipeline;
+use mesure_collector::pipeline::agent::Agents;
+use mesure_collector::pipeline::geo::Geo;
+use mesure_collector::pipeline::network::Network;
+use mesure_collector::pipeline::referrer::Referrers;
+use mesure_collector::pipeline::session::Sessions;
+use mesure_collector::pipeline::visitor::SaltSource;
+use mesure_collector::server::{Collector, Health};
+use mesure_collector::service::{Settings, run};
+use mesure_collector::sites;
+use mesure_collector::sites::{Mode, Registry, Site, SiteIndex, SiteRow};
+use mesure_schema::{Migrator, Retention, Target};
+use mesure_testkit::{LocalClickHouse, geoip_dir};
+use std::io::{Read, Write};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// 2026-11-23 10:00:00 UTC.
+pub const NOW_MS: i64 = 1_795_428_000_000;
+pub const SALT: [u8; 16] = *b"fixed-test-salt!";
+
+/// Sites of the tests: an exempt prefecture and a consent-mode city.
+pub fn sites() -> Vec<SiteRow> {
+    let mut prefecture = SiteRow::new(
+        "prefecture",
+        &["www.prefecture.gouv.fr", "prefecture.gouv.fr"],
+    );
+    prefecture.allowed_params = vec!["page".into()];
+    prefecture.allowed_events = vec!["Inscription".into()];
+    prefecture.matomo_id = Some(3);
+    let mut ville = SiteRow::new("ville", &["*.ville.fr"]);
+    ville.mode = Mode::Consent;
+    ville.city = false;
+    vec![prefecture, ville]
+}
+
+pub fn index(rows: &[SiteRow]) -> SiteIndex {
+    SiteIndex::new(rows.iter().map(|r| Site::from_row(r).expect("valid site")))
+}
+
+pub struct TestCollector {
+    pub collector: Arc<Collector>,
+    pub sink: Arc<MemorySink>,
+    pub clock: Arc<FixedClock>,
+}
+
+pub fn collector_with(
+    sink: Arc<dyn Sink>,
+    salts: Arc<dyn SaltSource>,
+    clock: Arc<FixedClock>,
+) -> Collector {
+    let geo = Geo::open(&[geoip_dir().join("GeoLite2-City.mmdb")], 1000).expect("GeoIP");
+    let pipeline = Pipeline {
+        registry: Arc::new(Registry::new(index(&sites()))),
+        agents: Arc::new(Agents::new(1000).expect("agents")),
+        geo: Arc::new(geo),
+        referrers: Arc::new(Referrers::new().expect("referrers")),
+        salts,
+        sessions: Arc::new(Sessions::new(30, 10_000)),
+        network: Network::new(vec!["127.0.0.0/8".parse().expect("net")], 24, 48).expect("network"),
+        clock: clock as _,
+        honor_signals: true,
+    };
+    let health = Health::default();
+    health
+        .clickhouse
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    health
+        .sites_loaded
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    Collector {
+        pipeline,
+        sink,
+        metrics: Metrics::new(),
+        health: Arc::new(health),
+    }
+}
+
+/// A different fixed salt every day, as the real rotation gives.
+#[derive(Debug)]
+pub struct DailySalt;
+
+impl SaltSource for DailySalt {
+    fn salt(&self, day: i64) -> Option<[u8; 16]> {
+        let mut salt = SALT;
+        for (byte, d) in salt.iter_mut().zip(day.to_le_bytes()) {
+            *byte ^= d;
+        }
+        Some(salt)
+    }
+}
+
+pub fn test_collector() -> TestCollector {
+    let sink = Arc::new(MemorySink::default());
+    let clock = Arc::new(FixedClock::new(NOW_MS));
+    let collector = collector_with(
+        Arc::clone(&sink) as _,
+        Arc::new(DailySalt),
+        Arc::clone(&clock),
+    );
+    TestCollector {
+        collector: Arc::new(collector),
+        sink,
+        clock,
+    }
+}
+
+/// Serves the collector on a free loopback port until the returned sender is dropped.
+pub async fn serve(collector: Arc<Collector>) -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(mesure_collector::service::serve(
+        listener,
+        collector,
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    (addr, stop)
+}
+
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub head: String,
+    pub body: Vec<u8>,
+}
+
+impl Answer {
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.head.lines().find_map(|line| {
+            let (k, v) = line.split_once(':')?;
+            k.eq_ignore_ascii_case(name).then(|| v.trim().to_owned())
+        })
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+/// Sends raw bytes as one request (the connection is closed after it) and
+/// reads the answer. Blocking: call from `spawn_blocking` in async tests.
+pub fn raw_request(addr: SocketAddr, request: &[u8]) -> Answer {
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    // The server may answer and close before reading everything (too large).
+    let _ = stream.write_all(request);
+    let mut raw = Vec::new();
+    let _ = stream.read_to_end(&mut raw);
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or(raw.len());
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let body = raw.get(split + 4..).unwrap_or_default().to_vec();
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    Answer { status, head, body }
+}
+
+/// A browser-like request: the headers every browser sends, plus `extra`.
+pub fn browser_request(method: &str, target: &str, extra: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
+    let mut out =
+        format!("{method} {target} HTTP/1.1\r\nHost: collector.test\r\nConnection: close\r\n");
+    let has = |name: &str| extra.iter().any(|(k, _)| k.eq_ignore_ascii_case(name));
+    if !has("user-agent") {
+        out.push_str("User-Agent: Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36\r\n");
+    }
+    if !has("accept-language") {
+        out.push_str("Accept-Language: fr-FR,fr;q=0.9\r\n");
+    }
+    for (k, v) in extra {
+        out.push_str(&format!("{k}: {v}\r\n"));
+    }
+    if !body.is_empty() || method == "POST" {
+        out.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    out.push_str("\r\n");
+    let mut bytes = out.into_bytes();
+    bytes.extend_from_slice(body);
+    bytes
+}
+
+pub async fn send(addr: SocketAddr, request: Vec<u8>) -> Answer {
+    tokio::task::spawn_blocking(move || raw_request(addr, &request))
+        .await
+        .expect("request task")
+}
+
+/// A migrated database with the test sites.
+pub async fn prepared_database(prefix: &str) -> (String, Client) {
+    let db = LocalClickHouse::unique_database(prefix);
+    let server = LocalClickHouse::shared();
+    Migrator::new(
+        server.client(),
+        Target::new(&db, None).expect("target"),
+        Retention::DEFAULT,
+    )
+    .migrate()
+    .await
+    .expect("migrate");
+    let client = server.client().with_database(&db);
+    for site in sites() {
+        sites::put(&client, site).await.expect("put site");
+    }
+    (db, client)
+}
+
+pub struct Running {
+    pub addr: SocketAddr,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    /// Stops the collector; it flushes what is queued before returning.
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        tokio::time::timeout(Duration::from_secs(60), self.task)
+            .await
+            .expect("the collector stops in time")
+            .expect("collector task");
+    }
+}
+
+pub async fn start(client: Client) -> Running {
+    let collector = CollectorConfig {
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        trusted_proxies: vec!["127.0.0.0/8".parse().expect("net")],
+        batch_delay_ms: 100,
+        sites_refresh_seconds: 1,
+        ..CollectorConfig::default()
+    };
+    let settings = Settings {
+        client,
+        collector,
+        geoip: GeoConfig {
+            databases: vec![geoip_dir().join("GeoLite2-City.mmdb")],
+            cache: None,
+        },
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let (bound, addr) = tokio::sync::oneshot::channel();
+    let task = tokio::spawn(async move {
+        run(
+            settings,
+            async {
+                let _ = stopped.await;
+            },
+            move |a| {
+                let _ = bound.send(a);
+            },
+        )
+        .await
+        .expect("collector runs");
+    });
+    let addr = addr.await.expect("collector started");
+    // Ready once the sites, the salt and ClickHouse are known.
+    let mut last = None;
+    for _ in 0..200 {
+        let answer = send(addr, browser_request("GET", "/readyz", &[], b"")).await;
+        if answer.status == 200 {
+            return Running { addr, stop, task };
+        }
+        last = Some(answer.json());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the collector never became ready: {last:?}");
+}
+
+pub async fn pixel(addr: SocketAddr, query: &str, client_ip: &str) -> Answer {
+    let answer = send(
+        addr,
+        browser_request(
+            "GET",
+            &format!("/p.gif?{query}"),
+            &[("X-Forwarded-For", client_ip)],
+            b"",
+        ),
+    )
+    .await;
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.body, mesure_collector::server::GIF);
+    // Distinct milliseconds keep entry and exit pages unambiguous.
+    tokio::time::sleep(Duration::from_millis(3)).await;
+    answer
+}
