@@ -243,6 +243,30 @@ mod tests {
     }
 
     #[test]
+    fn the_example_file_is_valid_and_documents_the_defaults() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/mesure.example.toml");
+        let example = Config::load(Some(&path), &env(&[])).expect("the example loads");
+        let mut defaults = toml::Table::try_from(Config::default()).expect("defaults");
+        let mut loaded = toml::Table::try_from(example).expect("example");
+        // The GeoIP section is the one the example fills in.
+        defaults.remove("geoip");
+        loaded.remove("geoip");
+        assert_eq!(
+            loaded, defaults,
+            "the example's values must be the defaults"
+        );
+        let text = std::fs::read_to_string(&path).expect("read example");
+        for (section, keys) in &toml::Table::try_from(Config::default()).expect("defaults") {
+            for key in keys.as_table().expect("section").keys() {
+                assert!(
+                    text.contains(&format!("\n{key} = ")),
+                    "{section}.{key} is not in the example"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn unknown_keys_are_refused_by_name() {
         let error = load_text("[collector]\nlisten_port = 1\n", &[]).expect_err("unknown key");
         assert!(error.to_string().contains("listen_port"), "{error}");

@@ -2,11 +2,12 @@
 //!
 //! | route | answer |
 //! | --- | --- |
-//! | `GET`/`HEAD /p.gif` | always the 1×1 GIF, `Cache-Control: no-store`, whatever happened to the hit |
+//! | `GET /p.gif` | always the 1×1 GIF, `Cache-Control: no-store`, whatever happened to the hit |
+//! | `HEAD /p.gif` | the GIF's headers; not counted as a view |
 //! | `POST /api/event` | `202` when accepted or acknowledged (DNT, GPC, opt-out, robots); a `4xx` JSON error for bad hits; `503` when overloaded |
 //! | `OPTIONS /api/event` | CORS preflight, allowed for registered site hosts |
 //! | `GET /healthz` | `200` while the process runs |
-//! | `GET /readyz` | `200` when ClickHouse answers, GeoIP is loaded and today's salt is known; `503` otherwise |
+//! | `GET /readyz` | `200` when ClickHouse answers, the sites are loaded, the configured GeoIP files are loaded and today's salt is known; `503` otherwise |
 //! | `GET /metrics` | Prometheus text format |
 //!
 //! No response ever sets a cookie.
@@ -41,6 +42,8 @@ pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct Health {
     pub clickhouse: AtomicBool,
     pub sites_loaded: AtomicBool,
+    /// No GeoIP file is configured: places stay empty, and that is not an outage.
+    pub geoip_optional: bool,
 }
 
 #[derive(Debug)]
@@ -105,11 +108,14 @@ impl Collector {
     }
 
     fn pixel(&self, query: &str, headers: &HeaderMap, peer: IpAddr, head: bool) -> Reply {
-        self.metrics
-            .hits_received
-            .with_label_values(&["pixel"])
-            .inc();
-        let _ = self.accept(wire::parse_pixel(query), headers, peer);
+        // A HEAD (link checkers, prefetchers) gets the headers but is not a view.
+        if !head {
+            self.metrics
+                .hits_received
+                .with_label_values(&["pixel"])
+                .inc();
+            let _ = self.accept(wire::parse_pixel(query), headers, peer);
+        }
         let mut reply = Response::new(Full::new(if head {
             Bytes::new()
         } else {
@@ -278,7 +284,10 @@ impl Collector {
         let checks = [
             ("clickhouse", self.health.clickhouse.load(Ordering::Relaxed)),
             ("sites", self.health.sites_loaded.load(Ordering::Relaxed)),
-            ("geoip", self.pipeline.geo.is_loaded()),
+            (
+                "geoip",
+                self.health.geoip_optional || self.pipeline.geo.is_loaded(),
+            ),
             ("salt", self.pipeline.salts.salt(today).is_some()),
         ];
         let ready = checks.iter().all(|(_, ok)| *ok);

@@ -86,7 +86,13 @@ pub async fn run(
         config.session_timeout_minutes,
         config.max_sessions,
     ));
-    let health = Arc::new(Health::default());
+    if settings.geoip.databases.is_empty() {
+        tracing::warn!("no GeoIP database configured: countries, regions and cities stay empty");
+    }
+    let health = Arc::new(Health {
+        geoip_optional: settings.geoip.databases.is_empty(),
+        ..Health::default()
+    });
     let pipeline = Pipeline {
         registry: Arc::clone(&registry),
         agents: Arc::new(Agents::new(config.user_agent_cache)?),
