@@ -216,7 +216,9 @@ impl Batcher {
             .client
             .insert::<EventRow>(EVENTS_TABLE)
             .await?
-            .with_setting("insert_deduplication_token", token);
+            .with_setting("insert_deduplication_token", token)
+            // The sessions and hourly rollups fed by views are deduplicated too.
+            .with_setting("deduplicate_blocks_in_dependent_materialized_views", "1");
         for row in rows {
             insert.write(row).await?;
         }

@@ -28,7 +28,9 @@ CREATE TABLE IF NOT EXISTS ${db}.${sharded:sessions} ${on_cluster}
 ENGINE = ${engine:AggregatingMergeTree}
 PARTITION BY toYYYYMM(started)
 ORDER BY (site_id, toDate(started), session_id)
-TTL started + toIntervalMonth(${retention_months});
+TTL started + toIntervalMonth(${retention_months})
+-- Retried inserts into events are deduplicated here too (see delivery).
+SETTINGS non_replicated_deduplication_window = 1000;
 
 ${distributed:sessions:session_id};
 

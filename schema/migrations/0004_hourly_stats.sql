@@ -12,7 +12,8 @@ CREATE TABLE IF NOT EXISTS ${db}.${sharded:hourly_stats} ${on_cluster}
 ENGINE = ${engine:AggregatingMergeTree}
 PARTITION BY toYYYYMM(hour)
 ORDER BY (site_id, hour)
-TTL hour + toIntervalMonth(${retention_months});
+TTL hour + toIntervalMonth(${retention_months})
+SETTINGS non_replicated_deduplication_window = 1000;
 
 ${distributed:hourly_stats:rand()};
 

@@ -78,7 +78,8 @@ CREATE TABLE IF NOT EXISTS mesure.sessions_local ON CLUSTER mesure_cluster
 ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')
 PARTITION BY toYYYYMM(started)
 ORDER BY (site_id, toDate(started), session_id)
-TTL started + toIntervalMonth(6);
+TTL started + toIntervalMonth(6)
+SETTINGS non_replicated_deduplication_window = 1000;
 
 CREATE TABLE IF NOT EXISTS mesure.sessions ON CLUSTER mesure_cluster AS mesure.sessions_local
 ENGINE = Distributed(mesure_cluster, mesure, sessions_local, session_id);
@@ -135,7 +136,8 @@ CREATE TABLE IF NOT EXISTS mesure.hourly_stats_local ON CLUSTER mesure_cluster
 ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')
 PARTITION BY toYYYYMM(hour)
 ORDER BY (site_id, hour)
-TTL hour + toIntervalMonth(6);
+TTL hour + toIntervalMonth(6)
+SETTINGS non_replicated_deduplication_window = 1000;
 
 CREATE TABLE IF NOT EXISTS mesure.hourly_stats ON CLUSTER mesure_cluster AS mesure.hourly_stats_local
 ENGINE = Distributed(mesure_cluster, mesure, hourly_stats_local, rand());

@@ -48,7 +48,7 @@ ENGINE = AggregatingMergeTree
 PARTITION BY toYYYYMM(hour)
 ORDER BY (site_id, hour)
 TTL hour + toIntervalMonth(6)
-SETTINGS index_granularity = 8192;
+SETTINGS non_replicated_deduplication_window = 1000, index_granularity = 8192;
 
 CREATE MATERIALIZED VIEW mesure.hourly_stats_mv TO mesure.hourly_stats
 (
@@ -122,7 +122,7 @@ ENGINE = AggregatingMergeTree
 PARTITION BY toYYYYMM(started)
 ORDER BY (site_id, toDate(started), session_id)
 TTL started + toIntervalMonth(6)
-SETTINGS index_granularity = 8192;
+SETTINGS non_replicated_deduplication_window = 1000, index_granularity = 8192;
 
 CREATE MATERIALIZED VIEW mesure.sessions_mv TO mesure.sessions
 (
