@@ -10,6 +10,7 @@ ch_port=${CLICKHOUSE_PORT:-8123}
 export MESURE_CLICKHOUSE_URL="http://127.0.0.1:$ch_port"
 export MESURE_GEOIP_DATABASES=".data/geoip/GeoLite2-City.mmdb"
 export MESURE_COLLECTOR_LISTEN="127.0.0.1:8080"
+export MESURE_SPOOL_DIR=".data/spool"
 pids=()
 cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait; }
 trap cleanup EXIT INT TERM

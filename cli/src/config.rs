@@ -4,6 +4,7 @@
 //! Parsed and validated once; unknown keys are refused by name.
 
 use mesure_collector::config::{CollectorConfig, GeoConfig};
+use mesure_collector::spool::SpoolConfig;
 use mesure_schema::{ClickHouseConfig, Retention};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -21,6 +22,7 @@ pub struct Config {
     pub retention: RetentionConfig,
     pub collector: CollectorConfig,
     pub geoip: GeoConfig,
+    pub spool: SpoolConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -104,6 +106,7 @@ impl Config {
         self.retention()?;
         self.clickhouse.target()?;
         self.collector.validate()?;
+        self.spool.validate()?;
         Ok(())
     }
 
@@ -302,7 +305,12 @@ mod tests {
             &[("MESURE_CLICKHOUSE_DATABASE", "bad-name")],
             "invalid name",
         );
-        check(&[("MESURE_COLLECTOR_QUEUE_ROWS", "0")], "queue_rows");
+        check(
+            &[("MESURE_COLLECTOR_BATCH_ROWS", "0")],
+            "collector.batch_rows",
+        );
+        check(&[("MESURE_SPOOL_MAX_BYTES", "1000")], "spool.max_bytes");
+        check(&[("MESURE_SPOOL_FSYNC", "sometimes")], "fsync");
         check(
             &[("MESURE_CONFIG", "/nonexistent/mesure.toml")],
             "cannot read",

@@ -150,6 +150,7 @@ async fn collector(config: Config) -> anyhow::Result<()> {
         client: config.clickhouse.client(),
         collector: config.collector,
         geoip: config.geoip,
+        spool: config.spool,
     };
     mesure_collector::service::run(settings, shutdown_signal(), |_| {}).await?;
     Ok(())

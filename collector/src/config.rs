@@ -29,8 +29,6 @@ pub struct CollectorConfig {
     pub max_sessions: usize,
     /// User agents whose parsed facts are cached.
     pub user_agent_cache: usize,
-    /// Rows waiting for ClickHouse at most; beyond, hits are shed.
-    pub queue_rows: usize,
     /// A batch is inserted when it has this many rows...
     pub batch_rows: usize,
     /// ...or this many bytes...
@@ -55,7 +53,6 @@ impl Default for CollectorConfig {
             session_timeout_minutes: 30,
             max_sessions: 1_000_000,
             user_agent_cache: 50_000,
-            queue_rows: 200_000,
             batch_rows: limits.max_rows,
             batch_bytes: limits.max_bytes,
             batch_delay_ms: u64::try_from(limits.max_delay.as_millis()).unwrap_or(1000),
@@ -79,7 +76,7 @@ pub struct GeoConfig {
 pub enum ConfigError {
     #[error("collector: {0}")]
     Network(#[from] NetworkError),
-    #[error("collector: {key} must be at least {min}")]
+    #[error("{key} must be at least {min}")]
     TooSmall { key: &'static str, min: u64 },
 }
 
@@ -92,12 +89,15 @@ impl CollectorConfig {
                 u64::from(self.session_timeout_minutes),
                 1,
             ),
-            ("max_sessions", self.max_sessions as u64, 1),
-            ("queue_rows", self.queue_rows as u64, 1),
-            ("batch_rows", self.batch_rows as u64, 1),
-            ("batch_bytes", self.batch_bytes as u64, 1024),
-            ("batch_delay_ms", self.batch_delay_ms, 1),
-            ("sites_refresh_seconds", self.sites_refresh_seconds, 1),
+            ("collector.max_sessions", self.max_sessions as u64, 1),
+            ("collector.batch_rows", self.batch_rows as u64, 1),
+            ("collector.batch_bytes", self.batch_bytes as u64, 1024),
+            ("collector.batch_delay_ms", self.batch_delay_ms, 1),
+            (
+                "collector.sites_refresh_seconds",
+                self.sites_refresh_seconds,
+                1,
+            ),
         ] {
             if value < min {
                 return Err(ConfigError::TooSmall { key, min });

@@ -17,4 +17,5 @@ pub mod salt;
 pub mod server;
 pub mod service;
 pub mod sites;
+pub mod spool;
 pub mod wire;

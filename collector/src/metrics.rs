@@ -19,6 +19,12 @@ pub struct Metrics {
     pub insert_duration: Histogram,
     pub insert_errors: IntCounterVec,
     pub rows_inserted: IntCounter,
+    pub spool_bytes: IntGauge,
+    pub spool_write_errors: IntCounter,
+    pub spool_replays: IntCounter,
+    pub spool_corrupt: IntCounter,
+    pub quarantined_batches: IntCounter,
+    pub quarantined_rows: IntCounter,
     pub salt_age: IntGauge,
     pub geoip_age: IntGauge,
     pub sites: IntGauge,
@@ -57,7 +63,10 @@ impl Metrics {
                 "Hits acknowledged but not stored, by reason.",
                 "reason",
             ),
-            queue_rows: gauge("mesure_queue_rows", "Rows waiting in the delivery queue."),
+            queue_rows: gauge(
+                "mesure_queue_rows",
+                "Rows waiting to be written to the spool.",
+            ),
             batch_rows: histogram(
                 "mesure_batch_rows",
                 "Rows per insert into ClickHouse.",
@@ -79,6 +88,27 @@ impl Metrics {
                 "kind",
             ),
             rows_inserted: counter("mesure_rows_inserted_total", "Rows stored in ClickHouse."),
+            spool_bytes: gauge("mesure_spool_bytes", "Size of the spool on disk."),
+            spool_write_errors: counter(
+                "mesure_spool_write_errors_total",
+                "Failed writes to the spool (disk full, I/O errors); their hits are shed.",
+            ),
+            spool_replays: counter(
+                "mesure_spool_replays_total",
+                "Batches sent again from the spool, after a failed insert or a restart.",
+            ),
+            spool_corrupt: counter(
+                "mesure_spool_corrupt_records_total",
+                "Corrupt spool records skipped (torn writes after a crash).",
+            ),
+            quarantined_batches: counter(
+                "mesure_quarantined_batches_total",
+                "Batches ClickHouse refused as wrong data, set aside in the spool's quarantine.",
+            ),
+            quarantined_rows: counter(
+                "mesure_quarantined_rows_total",
+                "Rows in quarantined batches.",
+            ),
             salt_age: gauge(
                 "mesure_salt_age_seconds",
                 "Age of the daily salt in use; -1 when there is none.",

@@ -64,12 +64,15 @@ impl Collector {
     {
         let (parts, body) = request.into_parts();
         match (parts.uri.path(), &parts.method) {
-            ("/p.gif", &Method::GET | &Method::HEAD) => self.pixel(
-                parts.uri.query().unwrap_or_default(),
-                &parts.headers,
-                peer,
-                parts.method == Method::HEAD,
-            ),
+            ("/p.gif", &Method::GET | &Method::HEAD) => {
+                self.pixel(
+                    parts.uri.query().unwrap_or_default(),
+                    &parts.headers,
+                    peer,
+                    parts.method == Method::HEAD,
+                )
+                .await
+            }
             ("/api/event", &Method::POST) => self.beacon(&parts.headers, body, peer).await,
             ("/api/event", &Method::OPTIONS) => self.preflight(&parts.headers),
             ("/healthz", &Method::GET) => text(StatusCode::OK, "ok\n"),
@@ -89,17 +92,21 @@ impl Collector {
         }
     }
 
-    /// Runs the pipeline and hands the row over; the outcome is counted.
-    fn accept(
+    /// Runs the pipeline and hands the row over; the outcome is counted. The
+    /// hit is accepted once the sink has it durably.
+    async fn accept(
         &self,
         hit: Result<wire::Hit, WireError>,
         headers: &HeaderMap,
         peer: IpAddr,
     ) -> Result<(), DropReason> {
-        let outcome = hit
+        let row = hit
             .map_err(|_| DropReason::Invalid)
-            .and_then(|hit| self.pipeline.process(&hit, &HitRequest { peer, headers }))
-            .and_then(|row| self.sink.push(row));
+            .and_then(|hit| self.pipeline.process(&hit, &HitRequest { peer, headers }));
+        let outcome = match row {
+            Ok(row) => self.sink.push(row).outcome().await,
+            Err(reason) => Err(reason),
+        };
         match outcome {
             Ok(()) => self.metrics.hits_accepted.inc(),
             Err(reason) => self.metrics.dropped(reason),
@@ -107,14 +114,14 @@ impl Collector {
         outcome
     }
 
-    fn pixel(&self, query: &str, headers: &HeaderMap, peer: IpAddr, head: bool) -> Reply {
+    async fn pixel(&self, query: &str, headers: &HeaderMap, peer: IpAddr, head: bool) -> Reply {
         // A HEAD (link checkers, prefetchers) gets the headers but is not a view.
         if !head {
             self.metrics
                 .hits_received
                 .with_label_values(&["pixel"])
                 .inc();
-            let _ = self.accept(wire::parse_pixel(query), headers, peer);
+            let _ = self.accept(wire::parse_pixel(query), headers, peer).await;
         }
         let mut reply = Response::new(Full::new(if head {
             Bytes::new()
@@ -187,7 +194,7 @@ impl Collector {
         };
         let hit = wire::parse_beacon(&bytes, Tracker::Script);
         let error_text = hit.as_ref().err().map(ToString::to_string);
-        let mut reply = match self.accept(hit, headers, peer) {
+        let mut reply = match self.accept(hit, headers, peer).await {
             Ok(()) => accepted(),
             Err(reason) => match reason {
                 DropReason::DoNotTrack

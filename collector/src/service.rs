@@ -4,7 +4,6 @@
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::{CollectorConfig, ConfigError, GeoConfig};
-use crate::delivery::{self, Batcher};
 use crate::metrics::Metrics;
 use crate::pipeline::Pipeline;
 use crate::pipeline::agent::{Agents, AgentsError};
@@ -14,6 +13,7 @@ use crate::pipeline::session::Sessions;
 use crate::salt::SharedSalts;
 use crate::server::{Collector, Health};
 use crate::sites::Registry;
+use crate::spool::{Spool, SpoolConfig, SpoolError};
 use clickhouse::Client;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -42,6 +42,8 @@ pub enum StartError {
     Geo(#[from] GeoError),
     #[error(transparent)]
     Referrers(#[from] ReferrersError),
+    #[error(transparent)]
+    Spool(#[from] SpoolError),
     #[error("cannot listen on {addr}: {error}")]
     Listen {
         addr: SocketAddr,
@@ -56,6 +58,7 @@ pub struct Settings {
     pub client: Client,
     pub collector: CollectorConfig,
     pub geoip: GeoConfig,
+    pub spool: SpoolConfig,
 }
 
 /// Runs until `shutdown` completes. `ready` receives the bound address.
@@ -66,6 +69,7 @@ pub async fn run(
 ) -> Result<(), StartError> {
     let config = &settings.collector;
     config.validate()?;
+    settings.spool.validate()?;
     let metrics = Metrics::new();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let geo = Arc::new(Geo::open(
@@ -104,17 +108,16 @@ pub async fn run(
         clock: Arc::clone(&clock),
         honor_signals: config.honor_dnt_and_gpc,
     };
-    let (sink, rx) = delivery::queue(config.queue_rows, metrics.clone());
-    let batcher = tokio::spawn(
-        Batcher {
-            rx,
-            client: settings.client.clone(),
-            limits: config.batch_limits(),
-            metrics: metrics.clone(),
-            shutdown_grace: Duration::from_secs(config.shutdown_grace_seconds),
-        }
-        .run(),
-    );
+    let spool = Spool::open(
+        &settings.spool,
+        settings.client.clone(),
+        config.batch_limits(),
+        metrics.clone(),
+        Duration::from_secs(config.shutdown_grace_seconds),
+    )?;
+    let (stopping_tx, stopping) = tokio::sync::watch::channel(false);
+    let shipper = tokio::spawn(spool.shipper.run(stopping));
+    let sink = spool.sink;
     let background = spawn_background(
         &settings, &registry, &salts, &sessions, &health, &metrics, &clock,
     );
@@ -133,17 +136,29 @@ pub async fn run(
     ready(addr);
     let collector = Arc::new(Collector {
         pipeline,
-        sink: Arc::new(sink),
-        metrics,
+        sink: Arc::new(sink.clone()),
+        metrics: metrics.clone(),
         health,
+    });
+    let depth = spawn_every(Duration::from_secs(1), move || {
+        metrics
+            .queue_rows
+            .set(i64::try_from(sink.queued()).unwrap_or(i64::MAX));
+        std::future::ready(())
     });
     serve(listener, collector, shutdown).await;
 
     for task in background {
         task.abort();
     }
-    // Every sender is gone once the connections are: the batcher flushes and ends.
-    let _ = batcher.await;
+    depth.abort();
+    // The connections are gone, and with them every sender: the writer ends
+    // once it has written what it holds; then the shipper drains the spool.
+    let writer = spool.writer;
+    let _ = tokio::task::spawn_blocking(move || writer.join()).await;
+    let _ = stopping_tx.send(true);
+    let _ = shipper.await;
+    drop(spool._lock);
     tracing::info!("collector stopped");
     Ok(())
 }

@@ -18,6 +18,7 @@ use mesure_collector::server::{Collector, Health};
 use mesure_collector::service::{Settings, run};
 use mesure_collector::sites;
 use mesure_collector::sites::{Mode, Registry, Site, SiteIndex, SiteRow};
+use mesure_collector::spool::SpoolConfig;
 use mesure_schema::{Migrator, Retention, Target};
 use mesure_testkit::{LocalClickHouse, geoip_dir};
 use std::io::{Read, Write};
@@ -242,7 +243,18 @@ impl Running {
     }
 }
 
+/// A new spool directory under the system's temporary directory.
+pub fn temp_dir(prefix: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(LocalClickHouse::unique_database(prefix));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
 pub async fn start(client: Client) -> Running {
+    start_with_spool(client, &temp_dir("spool")).await
+}
+
+pub async fn start_with_spool(client: Client, spool_dir: &std::path::Path) -> Running {
     let collector = CollectorConfig {
         listen: "127.0.0.1:0".parse().expect("addr"),
         trusted_proxies: vec!["127.0.0.0/8".parse().expect("net")],
@@ -256,6 +268,10 @@ pub async fn start(client: Client) -> Running {
         geoip: GeoConfig {
             databases: vec![geoip_dir().join("GeoLite2-City.mmdb")],
             cache: None,
+        },
+        spool: SpoolConfig {
+            dir: spool_dir.to_path_buf(),
+            ..SpoolConfig::default()
         },
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -1,0 +1,163 @@
+//! The spool's on-disk format: numbered segment files of checksummed records,
+//! one accepted row each.
+//!
+//! A record is `MSR1`, the payload length (u32 LE), the CRC-32 of the
+//! payload (u32 LE), then the payload: the row as JSON. Segments are only
+//! appended to, by one writer, and never reopened for writing: a torn record
+//! at the end of a segment (a crash mid-write) is detected by its length or
+//! checksum and skipped.
+
+use crate::row::EventRow;
+use std::fs::File;
+use std::io::{self, BufReader, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+pub const MAGIC: [u8; 4] = *b"MSR1";
+pub const HEADER: usize = 12;
+/// Largest payload accepted when reading: anything larger is corruption.
+pub const MAX_PAYLOAD: usize = 1 << 20;
+
+/// A place in the spool: a segment and a byte offset in it.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+pub struct Position {
+    pub segment: u64,
+    pub offset: u64,
+}
+
+pub fn segment_path(dir: &Path, segment: u64) -> PathBuf {
+    dir.join(format!("{segment:020}.seg"))
+}
+
+/// The segments present, in order.
+pub fn segments(dir: &Path) -> io::Result<Vec<u64>> {
+    let mut found: Vec<u64> = std::fs::read_dir(dir)?
+        .filter_map(|entry| entry.ok())
+        .filter_map(|entry| {
+            let name = entry.file_name();
+            let name = name.to_str()?;
+            name.strip_suffix(".seg")?.parse().ok()
+        })
+        .collect();
+    found.sort_unstable();
+    Ok(found)
+}
+
+/// Appends one record for `row` to `out`.
+pub fn encode(row: &EventRow, out: &mut Vec<u8>) {
+    let start = out.len();
+    out.extend_from_slice(&MAGIC);
+    out.extend_from_slice(&[0; 8]);
+    // Serialising plain data into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, row);
+    let payload = &out[start + HEADER..];
+    let len = u32::try_from(payload.len())
+        .unwrap_or(u32::MAX)
+        .to_le_bytes();
+    let crc = crc32fast::hash(payload).to_le_bytes();
+    out[start + 4..start + 8].copy_from_slice(&len);
+    out[start + 8..start + 12].copy_from_slice(&crc);
+}
+
+/// What reading at a position found.
+#[derive(Debug)]
+pub enum Next {
+    Row(Box<EventRow>),
+    /// Nothing more below the limit.
+    End,
+    /// Bytes that are not a valid record: the rest of the segment is lost.
+    Corrupt(String),
+}
+
+/// Reads records of one segment, from an offset, up to a limit.
+#[derive(Debug)]
+pub struct SegmentReader {
+    segment: u64,
+    offset: u64,
+    len: u64,
+    file: BufReader<File>,
+}
+
+impl SegmentReader {
+    pub fn open(dir: &Path, at: Position) -> io::Result<SegmentReader> {
+        let mut file = File::open(segment_path(dir, at.segment))?;
+        let len = file.metadata()?.len();
+        file.seek(SeekFrom::Start(at.offset))?;
+        Ok(SegmentReader {
+            segment: at.segment,
+            offset: at.offset,
+            len,
+            file: BufReader::with_capacity(256 * 1024, file),
+        })
+    }
+
+    pub fn position(&self) -> Position {
+        Position {
+            segment: self.segment,
+            offset: self.offset,
+        }
+    }
+
+    /// The segment's length when opened.
+    pub fn file_len(&self) -> u64 {
+        self.len
+    }
+
+    /// The next record that ends at or before `limit` bytes. Records below
+    /// the limit must be whole: a short one is corruption (a torn write).
+    pub fn next(&mut self, limit: u64) -> io::Result<Next> {
+        if self.offset >= limit {
+            return Ok(Next::End);
+        }
+        if self.offset + HEADER as u64 > limit {
+            return Ok(Next::Corrupt("truncated record header".into()));
+        }
+        let mut header = [0u8; HEADER];
+        if let Err(error) = self.file.read_exact(&mut header) {
+            return short(error, "truncated record header");
+        }
+        if header[..4] != MAGIC {
+            return Ok(Next::Corrupt("bad record magic".into()));
+        }
+        let len = u32::from_le_bytes([header[4], header[5], header[6], header[7]]) as usize;
+        let crc = u32::from_le_bytes([header[8], header[9], header[10], header[11]]);
+        if len > MAX_PAYLOAD {
+            return Ok(Next::Corrupt(format!("record of {len} bytes")));
+        }
+        let end = self.offset + (HEADER + len) as u64;
+        if end > limit {
+            return Ok(Next::Corrupt("record runs past the end".into()));
+        }
+        let mut payload = vec![0u8; len];
+        if let Err(error) = self.file.read_exact(&mut payload) {
+            return short(error, "truncated record");
+        }
+        if crc32fast::hash(&payload) != crc {
+            return Ok(Next::Corrupt("checksum mismatch".into()));
+        }
+        let row: EventRow = match serde_json::from_slice(&payload) {
+            Ok(row) => row,
+            Err(error) => return Ok(Next::Corrupt(format!("undecodable record: {error}"))),
+        };
+        self.offset = end;
+        Ok(Next::Row(Box::new(row)))
+    }
+}
+
+fn short(error: io::Error, what: &str) -> io::Result<Next> {
+    if error.kind() == io::ErrorKind::UnexpectedEof {
+        Ok(Next::Corrupt(what.to_owned()))
+    } else {
+        Err(error)
+    }
+}

@@ -1,0 +1,184 @@
+//! The spool: every accepted row is written to a log on local disk before the
+//! hit is acknowledged, and shipped from there to ClickHouse. A ClickHouse
+//! outage, a slow insert or a collector crash loses nothing accepted; the
+//! log is bounded, and when it is full hits are shed, not buffered in memory.
+//!
+//! Durability by `fsync` policy (a hit is acknowledged once its group of
+//! rows is written to the log, in every mode, so a crash or `SIGKILL` of the
+//! collector loses nothing acknowledged; the policy decides what a power cut
+//! or a kernel crash can lose):
+//!
+//! | policy | written to disk | a power cut loses |
+//! | --- | --- | --- |
+//! | `always` | before each acknowledgement | nothing acknowledged |
+//! | `interval` (default) | at most `fsync_interval_ms` after | the last interval (1 s by default) |
+//! | `never` | when the kernel flushes | up to the kernel's writeback delay (about 30 s on Linux) |
+
+mod log;
+mod shipper;
+mod writer;
+
+pub use log::Position;
+pub use shipper::{Cursor, QUARANTINE_DIR, Shipper};
+pub use writer::SpoolSink;
+
+use crate::delivery::BatchLimits;
+use crate::metrics::Metrics;
+use clickhouse::Client;
+use serde::{Deserialize, Serialize};
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
+use tokio::sync::watch;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Fsync {
+    Always,
+    Interval,
+    Never,
+}
+
+/// `[spool]`, as written.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SpoolConfig {
+    /// Directory of the log; one collector per directory.
+    pub dir: PathBuf,
+    /// Largest size of the log on disk; beyond, hits are shed.
+    pub max_bytes: u64,
+    /// Size at which a new segment file is started.
+    pub segment_bytes: u64,
+    /// When written rows are forced to disk: always, interval or never.
+    pub fsync: Fsync,
+    /// With `fsync = "interval"`: how often.
+    pub fsync_interval_ms: u64,
+    /// Rows waiting for the log writer at most; beyond, hits are shed.
+    pub writer_queue: usize,
+}
+
+impl Default for SpoolConfig {
+    fn default() -> Self {
+        SpoolConfig {
+            dir: PathBuf::from("spool"),
+            max_bytes: 1 << 30,
+            segment_bytes: 64 << 20,
+            fsync: Fsync::Interval,
+            fsync_interval_ms: 1000,
+            writer_queue: 65_536,
+        }
+    }
+}
+
+impl SpoolConfig {
+    pub fn validate(&self) -> Result<(), crate::config::ConfigError> {
+        use crate::config::ConfigError::TooSmall;
+        for (key, value, min) in [
+            ("spool.segment_bytes", self.segment_bytes, 64 * 1024),
+            (
+                "spool.max_bytes",
+                self.max_bytes,
+                self.segment_bytes.max(64 * 1024),
+            ),
+            ("spool.fsync_interval_ms", self.fsync_interval_ms, 1),
+            ("spool.writer_queue", self.writer_queue as u64, 1),
+        ] {
+            if value < min {
+                return Err(TooSmall { key, min });
+            }
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SpoolError {
+    #[error("spool {dir}: {error}")]
+    Io { dir: PathBuf, error: std::io::Error },
+    #[error("spool {0} is used by another collector")]
+    Locked(PathBuf),
+}
+
+/// An open spool: the sink for the HTTP side, the shipper for the ClickHouse side.
+#[derive(Debug)]
+pub struct Spool {
+    pub sink: SpoolSink,
+    pub writer: std::thread::JoinHandle<()>,
+    pub shipper: Shipper,
+    /// Held while the spool is open: one collector per directory.
+    pub _lock: File,
+}
+
+impl Spool {
+    pub fn open(
+        config: &SpoolConfig,
+        client: Client,
+        limits: BatchLimits,
+        metrics: Metrics,
+        shutdown_grace: Duration,
+    ) -> Result<Spool, SpoolError> {
+        let dir = config.dir.clone();
+        let io = |error| SpoolError::Io {
+            dir: dir.clone(),
+            error,
+        };
+        std::fs::create_dir_all(&dir).map_err(io)?;
+        let lock = File::create(dir.join("lock")).map_err(io)?;
+        if lock.try_lock().is_err() {
+            return Err(SpoolError::Locked(dir));
+        }
+        let segments = log::segments(&dir).map_err(io)?;
+        let size: u64 = segments
+            .iter()
+            .filter_map(|s| std::fs::metadata(log::segment_path(&dir, *s)).ok())
+            .map(|m| m.len())
+            .sum();
+        metrics
+            .spool_bytes
+            .set(i64::try_from(size).unwrap_or(i64::MAX));
+        let size = Arc::new(AtomicU64::new(size));
+        // Never append to a segment written before: a torn tail stays a tail.
+        let first = segments.last().map_or(0, |s| s + 1);
+        let (committed_tx, committed) = watch::channel(Position {
+            segment: first,
+            offset: 0,
+        });
+        let (sink, writer) = writer::start(
+            &dir,
+            config,
+            metrics.clone(),
+            Arc::clone(&size),
+            committed_tx,
+            first,
+        )
+        .map_err(io)?;
+        let shipper = Shipper {
+            dir: dir.clone(),
+            client,
+            limits,
+            metrics,
+            size,
+            committed,
+            shutdown_grace,
+        };
+        Ok(Spool {
+            sink,
+            writer,
+            shipper,
+            _lock: lock,
+        })
+    }
+}
+
+/// For tests and tools: the directory's segments and their total size.
+pub fn disk_usage(dir: &Path) -> std::io::Result<(usize, u64)> {
+    let segments = log::segments(dir)?;
+    let size = segments
+        .iter()
+        .filter_map(|s| std::fs::metadata(log::segment_path(dir, *s)).ok())
+        .map(|m| m.len())
+        .sum();
+    Ok((segments.len(), size))
+}

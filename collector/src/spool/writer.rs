@@ -1,0 +1,211 @@
+//! The spool writer: one thread appends accepted rows in groups, and a hit
+//! is acknowledged only once its group is written (and synced, per policy).
+
+use super::log::{self, Position};
+use super::{Fsync, SpoolConfig};
+use crate::delivery::{Pending, Sink};
+use crate::event::DropReason;
+use crate::metrics::Metrics;
+use crate::row::EventRow;
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, oneshot, watch};
+
+/// Rows taken into one write at most.
+const MAX_GROUP: usize = 4096;
+/// How often a disk error is logged at most.
+const ERROR_LOG_EVERY: Duration = Duration::from_secs(10);
+
+struct Entry {
+    row: EventRow,
+    done: oneshot::Sender<Result<(), DropReason>>,
+}
+
+/// The collector's sink: hands rows to the writer thread.
+#[derive(Debug, Clone)]
+pub struct SpoolSink {
+    tx: mpsc::Sender<Entry>,
+}
+
+impl std::fmt::Debug for Entry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Entry")
+    }
+}
+
+impl SpoolSink {
+    /// Rows waiting for the writer.
+    pub fn queued(&self) -> usize {
+        self.tx.max_capacity() - self.tx.capacity()
+    }
+}
+
+impl Sink for SpoolSink {
+    fn push(&self, row: EventRow) -> Pending {
+        let (done, wait) = oneshot::channel();
+        match self.tx.try_send(Entry { row, done }) {
+            Ok(()) => Pending::Wait(wait),
+            // The writer is behind: shed rather than grow memory.
+            Err(_) => Pending::Done(Err(DropReason::Overloaded)),
+        }
+    }
+}
+
+struct Writer {
+    dir: PathBuf,
+    config: SpoolConfig,
+    metrics: Metrics,
+    size: Arc<AtomicU64>,
+    committed: watch::Sender<Position>,
+    segment: u64,
+    offset: u64,
+    file: Option<File>,
+    last_sync: Instant,
+    last_error_log: Option<Instant>,
+}
+
+/// Starts the writer thread. `size` counts the spool's bytes on disk;
+/// `committed` follows the end of what is written.
+pub(super) fn start(
+    dir: &Path,
+    config: &SpoolConfig,
+    metrics: Metrics,
+    size: Arc<AtomicU64>,
+    committed: watch::Sender<Position>,
+    first_segment: u64,
+) -> std::io::Result<(SpoolSink, std::thread::JoinHandle<()>)> {
+    let (tx, rx) = mpsc::channel(config.writer_queue.max(1));
+    let mut writer = Writer {
+        dir: dir.to_path_buf(),
+        config: config.clone(),
+        metrics,
+        size,
+        committed,
+        segment: first_segment,
+        offset: 0,
+        file: None,
+        last_sync: Instant::now(),
+        last_error_log: None,
+    };
+    let handle = std::thread::Builder::new()
+        .name("spool-writer".into())
+        .spawn(move || writer.run(rx))?;
+    Ok((SpoolSink { tx }, handle))
+}
+
+impl Writer {
+    fn run(&mut self, mut rx: mpsc::Receiver<Entry>) {
+        let mut group = Vec::with_capacity(MAX_GROUP);
+        let mut buf = Vec::with_capacity(1 << 20);
+        while let Some(first) = rx.blocking_recv() {
+            group.push(first);
+            while group.len() < MAX_GROUP {
+                match rx.try_recv() {
+                    Ok(entry) => group.push(entry),
+                    Err(_) => break,
+                }
+            }
+            buf.clear();
+            for entry in &group {
+                log::encode(&entry.row, &mut buf);
+            }
+            let outcome = self.append(&buf);
+            for entry in group.drain(..) {
+                let _ = entry.done.send(outcome);
+            }
+        }
+        // The service is stopping: make what was written durable.
+        if let Some(file) = &self.file {
+            let _ = file.sync_all();
+        }
+    }
+
+    fn append(&mut self, buf: &[u8]) -> Result<(), DropReason> {
+        let size = self.size.load(Ordering::Relaxed);
+        if size + buf.len() as u64 > self.config.max_bytes {
+            return Err(DropReason::Overloaded);
+        }
+        match self.write(buf) {
+            Ok(()) => {
+                self.size.fetch_add(buf.len() as u64, Ordering::Relaxed);
+                self.metrics
+                    .spool_bytes
+                    .set(i64::try_from(self.size.load(Ordering::Relaxed)).unwrap_or(i64::MAX));
+                self.committed.send_replace(Position {
+                    segment: self.segment,
+                    offset: self.offset,
+                });
+                Ok(())
+            }
+            Err(error) => {
+                self.metrics.spool_write_errors.inc();
+                let now = Instant::now();
+                if self
+                    .last_error_log
+                    .is_none_or(|at| now - at > ERROR_LOG_EVERY)
+                {
+                    self.last_error_log = Some(now);
+                    tracing::error!(%error, dir = %self.dir.display(), "cannot write the spool: hits are shed until it can");
+                }
+                // What was half-written stays behind as a torn tail; start afresh.
+                self.seal();
+                Err(DropReason::Overloaded)
+            }
+        }
+    }
+
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        if self.file.is_some() && self.offset + buf.len() as u64 > self.config.segment_bytes {
+            self.seal();
+        }
+        if self.file.is_none() {
+            let path = log::segment_path(&self.dir, self.segment);
+            let file = OpenOptions::new()
+                .create_new(true)
+                .append(true)
+                .open(&path)?;
+            if self.config.fsync != Fsync::Never {
+                File::open(&self.dir)?.sync_all()?;
+            }
+            self.file = Some(file);
+            self.offset = 0;
+        }
+        let Some(file) = self.file.as_mut() else {
+            return Err(std::io::Error::other("no segment open"));
+        };
+        file.write_all(buf)?;
+        self.offset += buf.len() as u64;
+        let due = match self.config.fsync {
+            Fsync::Always => true,
+            Fsync::Interval => {
+                self.last_sync.elapsed() >= Duration::from_millis(self.config.fsync_interval_ms)
+            }
+            Fsync::Never => false,
+        };
+        if due {
+            file.sync_data()?;
+            self.last_sync = Instant::now();
+        }
+        Ok(())
+    }
+
+    /// Closes the current segment, if one is open; the next write opens a
+    /// new one. After a failed write this leaves any torn record behind.
+    fn seal(&mut self) {
+        if let Some(file) = self.file.take()
+            && self.config.fsync != Fsync::Never
+        {
+            let _ = file.sync_all();
+        }
+        self.segment += 1;
+        self.offset = 0;
+        self.committed.send_replace(Position {
+            segment: self.segment,
+            offset: 0,
+        });
+    }
+}
