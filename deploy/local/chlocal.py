@@ -275,6 +275,8 @@ class Engine:
     database and settings never leak into another request."""
 
     def __init__(self, path: str):
+        self.tmp = os.path.join(path, "tmp-inserts")
+        os.makedirs(self.tmp, exist_ok=True)
         try:
             self.session = chdb.session.Session(path)
         except Exception as e:  # another process holds the directory, most often
@@ -331,19 +333,16 @@ class Engine:
                       {k: str(v) for k, v in summary.items()})
 
     def _insert(self, req: Request):
+        # INSERT ... FROM INFILE, not chdb's streaming insert, which silently
+        # drops rows that violate a constraint instead of failing.
+        with tempfile.NamedTemporaryFile(prefix="insert-", dir=self.tmp, delete=False) as f:
+            f.write(req.data)
+            path = f.name
         try:
-            inserter = self.session.send_insert(req.insert_prefix, req.insert_format)
-        except Exception as e:
-            raise engine_error(e) from e
-        try:
-            inserter.append(req.data)
-            return inserter.finish()
-        except Exception as e:
-            try:
-                inserter.cancel()  # else the connection refuses every later insert
-            except Exception:
-                pass  # already closed by the failure
-            raise engine_error(e) from e
+            return self._run(
+                f"{req.insert_prefix} FROM INFILE {quote(path)} FORMAT {req.insert_format}")
+        finally:
+            os.unlink(path)
 
     def _reset(self):
         """Puts the session back as the server started: a request's SET, USE

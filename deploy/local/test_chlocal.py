@@ -121,6 +121,24 @@ def test_rejected_insert_data_is_an_error_and_stores_nothing(server, table):
     assert server.sql(f"SELECT count() FROM {table}") == "0\n"
 
 
+def test_insert_violating_a_constraint_is_an_error(server, table):
+    server.sql(f"ALTER TABLE {table} ADD CONSTRAINT no_x CHECK s != 'x'")
+    resp, data = server.request(body=b"1\tok\n2\tx\n", query=f"INSERT INTO {table} FORMAT TSV")
+    assert resp.getheader("X-ClickHouse-Exception-Code") == "469", data
+    assert b"VIOLATED_CONSTRAINT" in data
+    assert server.sql(f"SELECT count() FROM {table}") == "0\n"
+
+
+def test_insert_deduplication_token(server):
+    server.sql("CREATE TABLE dedup (a UInt32) ENGINE = MergeTree ORDER BY a "
+               "SETTINGS non_replicated_deduplication_window = 10")
+    for _ in range(3):
+        resp, _ = server.request(body=b"1\n2\n", query="INSERT INTO dedup FORMAT TSV",
+                                 insert_deduplication_token="batch-1")
+        assert resp.status == 200
+    assert server.sql("SELECT count() FROM dedup") == "2\n"
+
+
 def test_database_parameter_applies_to_that_request_only(server):
     server.sql("CREATE DATABASE IF NOT EXISTS other")
     server.sql("CREATE TABLE IF NOT EXISTS other.only_here (x UInt8) ENGINE = Memory")

@@ -7,6 +7,8 @@
 //! Each test works in a database of its own. A test never skips: if the
 //! server cannot be had, it fails and says how to install it.
 
+pub mod http;
+
 use clickhouse::Client;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -111,4 +113,87 @@ pub fn geoip_dir() -> PathBuf {
         dir.display()
     );
     dir
+}
+
+/// A local ClickHouse of one test's own, on a fixed port and data directory,
+/// that the test may stop and start again (fault tests).
+#[derive(Debug)]
+pub struct PrivateClickHouse {
+    pub port: u16,
+    pub data_dir: PathBuf,
+    child: Option<Child>,
+}
+
+impl PrivateClickHouse {
+    /// Starts a server on a free port with a new data directory.
+    pub fn start(data_dir: &Path) -> PrivateClickHouse {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free port");
+        let mut server = PrivateClickHouse {
+            port,
+            data_dir: data_dir.to_path_buf(),
+            child: None,
+        };
+        server.restart();
+        server
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn client(&self) -> Client {
+        Client::default()
+            .with_url(self.url())
+            .with_compression(clickhouse::Compression::Lz4)
+    }
+
+    /// Starts the server again, same port, same data.
+    pub fn restart(&mut self) {
+        assert!(self.child.is_none(), "the server is running");
+        let root = repo_root();
+        let python = root.join(".venv/bin/python");
+        assert!(
+            python.exists(),
+            "the local ClickHouse is not installed: run `make setup`"
+        );
+        let mut child = Command::new(&python)
+            .arg(root.join("deploy/local/chlocal.py"))
+            .args([
+                "--port",
+                &self.port.to_string(),
+                "--exit-with-parent",
+                "--data-dir",
+            ])
+            .arg(&self.data_dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", python.display()));
+        let mut line = String::new();
+        if let Some(stdout) = child.stdout.take() {
+            let _ = BufReader::new(stdout).read_line(&mut line);
+        }
+        assert!(
+            line.contains("listening"),
+            "the local ClickHouse did not start: {line:?}"
+        );
+        self.child = Some(child);
+    }
+
+    /// Stops the server (SIGKILL: as abrupt as a crash).
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for PrivateClickHouse {
+    fn drop(&mut self) {
+        self.kill();
+    }
 }

@@ -151,8 +151,7 @@ impl Writer {
                     self.last_error_log = Some(now);
                     tracing::error!(%error, dir = %self.dir.display(), "cannot write the spool: hits are shed until it can");
                 }
-                // What was half-written stays behind as a torn tail; start afresh.
-                self.seal();
+                self.abandon();
                 Err(DropReason::Overloaded)
             }
         }
@@ -193,8 +192,22 @@ impl Writer {
         Ok(())
     }
 
+    /// After a failed write: an empty segment is removed (its number is used
+    /// again); one with records is sealed, any torn record left as its tail.
+    fn abandon(&mut self) {
+        let Some(file) = self.file.take() else {
+            return;
+        };
+        let empty = file.metadata().is_ok_and(|m| m.len() == 0);
+        drop(file);
+        if empty && std::fs::remove_file(log::segment_path(&self.dir, self.segment)).is_ok() {
+            return;
+        }
+        self.seal();
+    }
+
     /// Closes the current segment, if one is open; the next write opens a
-    /// new one. After a failed write this leaves any torn record behind.
+    /// new one.
     fn seal(&mut self) {
         if let Some(file) = self.file.take()
             && self.config.fsync != Fsync::Never

@@ -20,8 +20,8 @@ use mesure_collector::sites;
 use mesure_collector::sites::{Mode, Registry, Site, SiteIndex, SiteRow};
 use mesure_collector::spool::SpoolConfig;
 use mesure_schema::{Migrator, Retention, Target};
+pub use mesure_testkit::http::*;
 use mesure_testkit::{LocalClickHouse, geoip_dir};
-use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -133,97 +133,28 @@ pub async fn serve(collector: Arc<Collector>) -> (SocketAddr, tokio::sync::onesh
     (addr, stop)
 }
 
-#[derive(Debug)]
-pub struct Answer {
-    pub status: u16,
-    pub head: String,
-    pub body: Vec<u8>,
-}
-
-impl Answer {
-    pub fn header(&self, name: &str) -> Option<String> {
-        self.head.lines().find_map(|line| {
-            let (k, v) = line.split_once(':')?;
-            k.eq_ignore_ascii_case(name).then(|| v.trim().to_owned())
-        })
-    }
-
-    pub fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body).unwrap_or(serde_json::Value::Null)
-    }
-}
-
-/// Sends raw bytes as one request (the connection is closed after it) and
-/// reads the answer. Blocking: call from `spawn_blocking` in async tests.
-pub fn raw_request(addr: SocketAddr, request: &[u8]) -> Answer {
-    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(20)))
-        .expect("timeout");
-    // The server may answer and close before reading everything (too large).
-    let _ = stream.write_all(request);
-    let mut raw = Vec::new();
-    let _ = stream.read_to_end(&mut raw);
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .unwrap_or(raw.len());
-    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
-    let body = raw.get(split + 4..).unwrap_or_default().to_vec();
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    Answer { status, head, body }
-}
-
-/// A browser-like request: the headers every browser sends, plus `extra`.
-pub fn browser_request(method: &str, target: &str, extra: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
-    let mut out =
-        format!("{method} {target} HTTP/1.1\r\nHost: collector.test\r\nConnection: close\r\n");
-    let has = |name: &str| extra.iter().any(|(k, _)| k.eq_ignore_ascii_case(name));
-    if !has("user-agent") {
-        out.push_str("User-Agent: Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36\r\n");
-    }
-    if !has("accept-language") {
-        out.push_str("Accept-Language: fr-FR,fr;q=0.9\r\n");
-    }
-    for (k, v) in extra {
-        out.push_str(&format!("{k}: {v}\r\n"));
-    }
-    if !body.is_empty() || method == "POST" {
-        out.push_str(&format!("Content-Length: {}\r\n", body.len()));
-    }
-    out.push_str("\r\n");
-    let mut bytes = out.into_bytes();
-    bytes.extend_from_slice(body);
-    bytes
-}
-
-pub async fn send(addr: SocketAddr, request: Vec<u8>) -> Answer {
-    tokio::task::spawn_blocking(move || raw_request(addr, &request))
-        .await
-        .expect("request task")
-}
-
-/// A migrated database with the test sites.
+/// A migrated database with the test sites, on the shared local ClickHouse.
 pub async fn prepared_database(prefix: &str) -> (String, Client) {
     let db = LocalClickHouse::unique_database(prefix);
-    let server = LocalClickHouse::shared();
+    let client = prepared_database_on(LocalClickHouse::shared().client(), &db).await;
+    (db, client)
+}
+
+/// A migrated database with the test sites on `server`; the client is bound to it.
+pub async fn prepared_database_on(server: Client, db: &str) -> Client {
     Migrator::new(
-        server.client(),
-        Target::new(&db, None).expect("target"),
+        server.clone(),
+        Target::new(db, None).expect("target"),
         Retention::DEFAULT,
     )
     .migrate()
     .await
     .expect("migrate");
-    let client = server.client().with_database(&db);
+    let client = server.with_database(db);
     for site in sites() {
         sites::put(&client, site).await.expect("put site");
     }
-    (db, client)
+    client
 }
 
 pub struct Running {
@@ -255,6 +186,14 @@ pub async fn start(client: Client) -> Running {
 }
 
 pub async fn start_with_spool(client: Client, spool_dir: &std::path::Path) -> Running {
+    start_with(client, spool_dir, |_| {}).await
+}
+
+pub async fn start_with(
+    client: Client,
+    spool_dir: &std::path::Path,
+    edit: impl FnOnce(&mut Settings),
+) -> Running {
     let collector = CollectorConfig {
         listen: "127.0.0.1:0".parse().expect("addr"),
         trusted_proxies: vec!["127.0.0.0/8".parse().expect("net")],
@@ -274,6 +213,8 @@ pub async fn start_with_spool(client: Client, spool_dir: &std::path::Path) -> Ru
             ..SpoolConfig::default()
         },
     };
+    let mut settings = settings;
+    edit(&mut settings);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let (bound, addr) = tokio::sync::oneshot::channel();
     let task = tokio::spawn(async move {

@@ -1,0 +1,229 @@
+//! Faults under load, against a local ClickHouse of each test's own: an
+//! outage, refused data, a full disk. Nothing accepted is lost or doubled.
+
+mod common;
+
+use common::{
+    Load, assert_exactly_once, browser_request, prepared_database_on, send, start_with_spool,
+    temp_dir, wait_for_rows,
+};
+use mesure_testkit::PrivateClickHouse;
+use std::time::Duration;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_60_second_clickhouse_outage_loses_nothing() {
+    let dir = temp_dir("outage");
+    let mut clickhouse = PrivateClickHouse::start(&dir.join("clickhouse"));
+    let client = prepared_database_on(clickhouse.client(), "mesure").await;
+    let running = start_with_spool(client.clone(), &dir.join("spool")).await;
+    let load = Load::start(running.addr, 100);
+
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    clickhouse.kill();
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    let during = send(running.addr, browser_request("GET", "/readyz", &[], b"")).await;
+    assert_eq!(during.status, 503, "not ready while ClickHouse is down");
+    clickhouse.restart();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let report = load.stop();
+    assert!(report.accepted.len() > 5000, "{report:?}");
+    assert!(
+        report.refused.is_empty(),
+        "hits refused during the outage: {:?}",
+        report.refused
+    );
+
+    let stored = wait_for_rows(
+        &client,
+        report.accepted.len() as u64,
+        Duration::from_secs(60),
+    )
+    .await;
+    assert_eq!(stored, report.accepted.len() as u64);
+    let metrics = String::from_utf8(
+        send(running.addr, browser_request("GET", "/metrics", &[], b""))
+            .await
+            .body,
+    )
+    .expect("text");
+    let replays = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("mesure_spool_replays_total "))
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(0);
+    assert!(replays > 0, "batches were replayed after the outage");
+    running.stop().await;
+    assert_exactly_once(&client, &report.accepted).await;
+    let visits: u64 = client
+        .query("SELECT sum(pageviews) FROM sessions")
+        .fetch_one()
+        .await
+        .expect("sessions");
+    assert_eq!(
+        visits,
+        report.accepted.len() as u64,
+        "the session rollup counts each hit once"
+    );
+}
+
+#[tokio::test]
+async fn refused_data_is_quarantined_and_the_rest_flows() {
+    let dir = temp_dir("quarantine");
+    let clickhouse = PrivateClickHouse::start(&dir.join("clickhouse"));
+    let client = prepared_database_on(clickhouse.client(), "mesure").await;
+    // ClickHouse refuses this one page as wrong data.
+    client
+        .query("ALTER TABLE events ADD CONSTRAINT no_poison CHECK path != '/poison'")
+        .execute()
+        .await
+        .expect("constraint");
+    let running = start_with_spool(client.clone(), &dir.join("spool")).await;
+    let beacon = |path: &str| {
+        browser_request(
+            "POST",
+            "/api/event",
+            &[("Content-Type", "application/json")],
+            format!(r#"{{"s":"prefecture","u":"https://www.prefecture.gouv.fr{path}"}}"#)
+                .as_bytes(),
+        )
+    };
+    assert_eq!(send(running.addr, beacon("/before")).await.status, 202);
+    assert_eq!(wait_for_rows(&client, 1, Duration::from_secs(20)).await, 1);
+    assert_eq!(send(running.addr, beacon("/poison")).await.status, 202);
+    let quarantine = dir
+        .join("spool")
+        .join(mesure_collector::spool::QUARANTINE_DIR);
+    for _ in 0..100 {
+        if quarantine.exists() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for i in 0..20 {
+        assert_eq!(
+            send(running.addr, beacon(&format!("/after/{i}")))
+                .await
+                .status,
+            202
+        );
+    }
+    assert_eq!(
+        wait_for_rows(&client, 21, Duration::from_secs(20)).await,
+        21
+    );
+    let metrics = String::from_utf8(
+        send(running.addr, browser_request("GET", "/metrics", &[], b""))
+            .await
+            .body,
+    )
+    .expect("text");
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l == "mesure_quarantined_batches_total 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l == "mesure_insert_errors_total{kind=\"data\"} 1"),
+        "{metrics}"
+    );
+    running.stop().await;
+    let files: Vec<_> = std::fs::read_dir(&quarantine)
+        .expect("quarantine")
+        .collect();
+    assert_eq!(files.len(), 1);
+    let kept = std::fs::read_to_string(files[0].as_ref().expect("entry").path()).expect("read");
+    assert!(kept.contains("\"/poison\""), "{kept}");
+}
+
+/// Mounts a small tmpfs for the spool: a real "no space left on device".
+fn small_disk(dir: &std::path::Path, size: &str) -> Mount {
+    std::fs::create_dir_all(dir).expect("mount point");
+    let status = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+        .arg(dir)
+        .status()
+        .expect("run mount");
+    assert!(
+        status.success(),
+        "mounting a tmpfs failed: this test needs root (as make test has here and in CI)"
+    );
+    Mount(dir.to_path_buf())
+}
+
+struct Mount(std::path::PathBuf);
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_spool_disk_sheds_hits_without_crashing() {
+    let dir = temp_dir("diskfull");
+    let mut clickhouse = PrivateClickHouse::start(&dir.join("clickhouse"));
+    let client = prepared_database_on(clickhouse.client(), "mesure").await;
+    let spool = dir.join("spool");
+    let _mount = small_disk(&spool, "256k");
+    let running = common::start_with(client.clone(), &spool, |s| {
+        s.spool.segment_bytes = 64 * 1024;
+    })
+    .await;
+    clickhouse.kill();
+    let load = Load::start(running.addr, 200);
+    // Until writes fail for want of space.
+    let mut shed = false;
+    for _ in 0..300 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let metrics = String::from_utf8(
+            send(running.addr, browser_request("GET", "/metrics", &[], b""))
+                .await
+                .body,
+        )
+        .expect("text");
+        if metrics
+            .lines()
+            .any(|l| l.starts_with("mesure_spool_write_errors_total ") && !l.ends_with(" 0"))
+        {
+            shed = true;
+            break;
+        }
+    }
+    assert!(shed, "the spool never filled the disk");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let health = send(running.addr, browser_request("GET", "/healthz", &[], b"")).await;
+    assert_eq!(health.status, 200, "still alive with a full disk");
+    // ClickHouse back: the spool drains, space frees up, hits are accepted again.
+    clickhouse.restart();
+    tokio::time::sleep(Duration::from_secs(15)).await;
+    let report = load.stop();
+    assert!(
+        report.refused.get(&503).copied().unwrap_or(0) > 0,
+        "hits were shed: {:?}",
+        report.refused
+    );
+    assert!(
+        report.refused.keys().all(|s| *s == 503),
+        "only 503 while shedding: {:?}",
+        report.refused
+    );
+    let last = *report.accepted.last().expect("accepted hits");
+    assert!(
+        report.refused.values().sum::<u64>() < last,
+        "accepting again after the disk drained"
+    );
+    wait_for_rows(
+        &client,
+        report.accepted.len() as u64,
+        Duration::from_secs(60),
+    )
+    .await;
+    running.stop().await;
+    assert_exactly_once(&client, &report.accepted).await;
+}
