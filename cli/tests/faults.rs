@@ -17,7 +17,7 @@ struct Collector {
 }
 
 fn spawn(db: &str, addr: SocketAddr, spool: &std::path::Path, fsync: &str) -> Collector {
-    let child = Command::new(env!("CARGO_BIN_EXE_mesure"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mesure"))
         .arg("collector")
         .env_clear()
         .env("MESURE_LOG", "warn")
@@ -40,6 +40,8 @@ fn spawn(db: &str, addr: SocketAddr, spool: &std::path::Path, fsync: &str) -> Co
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("the collector did not become ready");
 }
 
