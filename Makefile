@@ -1,5 +1,5 @@
 # Two commands on a fresh machine: `make run` and `make test`.
-.PHONY: run test setup clickhouse migrate fmt
+.PHONY: run test setup clickhouse migrate fmt fuzz
 
 run: ## install what is missing and run Mesure locally with a demo site
 	@scripts/run.sh
@@ -15,3 +15,6 @@ clickhouse: setup ## run only the local ClickHouse on 127.0.0.1:8123
 
 fmt: ## format the Rust code
 	@cargo fmt --all
+
+fuzz: ## fuzz every parser of untrusted input (60 s per target)
+	@scripts/fuzz.sh

@@ -15,6 +15,10 @@ use std::time::Duration;
 pub struct CollectorConfig {
     /// Address and port to listen on.
     pub listen: SocketAddr,
+    /// Connections served at once; more wait in the kernel's backlog.
+    pub max_connections: usize,
+    /// Time a client has to send a request's head, then its body.
+    pub read_timeout_ms: u64,
     /// Proxies whose `Forwarded` / `X-Forwarded-For` headers are believed (CIDR).
     pub trusted_proxies: Vec<IpNet>,
     /// IPv4 prefix kept before geolocation: 24 or coarser.
@@ -46,6 +50,8 @@ impl Default for CollectorConfig {
         let limits = BatchLimits::default();
         CollectorConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            max_connections: 10_000,
+            read_timeout_ms: 10_000,
             trusted_proxies: Vec::new(),
             ipv4_prefix: 24,
             ipv6_prefix: 48,

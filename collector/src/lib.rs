@@ -10,6 +10,7 @@ pub mod clock;
 pub mod config;
 pub mod delivery;
 pub mod event;
+pub mod fuzz;
 pub mod metrics;
 pub mod pipeline;
 pub mod row;

@@ -34,9 +34,6 @@ pub const GIF: &[u8] = &[
     0x01, 0x00, 0x01, 0x00, 0x00, 0x02, 0x02, 0x44, 0x01, 0x00, 0x3b,
 ];
 
-/// How long a client may take to send a beacon's body.
-pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// What readiness depends on, updated by background tasks.
 #[derive(Debug, Default)]
 pub struct Health {
@@ -52,6 +49,25 @@ pub struct Collector {
     pub sink: Arc<dyn Sink>,
     pub metrics: Metrics,
     pub health: Arc<Health>,
+    pub limits: Limits,
+}
+
+/// What one client may take of the server.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Connections served at once.
+    pub max_connections: usize,
+    /// Time to send a request's head, then its body.
+    pub read_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_connections: 10_000,
+            read_timeout: Duration::from_secs(10),
+        }
+    }
 }
 
 type Reply = Response<Full<Bytes>>;
@@ -165,7 +181,7 @@ impl Collector {
             );
         }
         let limited = Limited::new(body, wire::MAX_BEACON_BODY);
-        let bytes = match tokio::time::timeout(BODY_TIMEOUT, limited.collect()).await {
+        let bytes = match tokio::time::timeout(self.limits.read_timeout, limited.collect()).await {
             Ok(Ok(collected)) => collected.to_bytes(),
             Ok(Err(error)) => {
                 self.metrics.dropped(DropReason::Invalid);

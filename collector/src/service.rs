@@ -29,8 +29,6 @@ use tokio::task::JoinHandle;
 
 /// Largest request head (request line and headers) read.
 pub const MAX_HEAD: usize = 16 * 1024;
-/// How long a client may take to send its request head.
-pub const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -139,6 +137,10 @@ pub async fn run(
         sink: Arc::new(sink.clone()),
         metrics: metrics.clone(),
         health,
+        limits: crate::server::Limits {
+            max_connections: config.max_connections,
+            read_timeout: Duration::from_millis(config.read_timeout_ms),
+        },
     });
     let depth = spawn_every(Duration::from_secs(1), move || {
         metrics
@@ -170,8 +172,18 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let slots = Arc::new(tokio::sync::Semaphore::new(
+        collector.limits.max_connections,
+    ));
+    let read_timeout = collector.limits.read_timeout;
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
+        // At the limit, new connections wait in the kernel's backlog.
+        let slot = tokio::select! {
+            slot = Arc::clone(&slots).acquire_owned() => slot,
+            () = &mut shutdown => break,
+        };
+        let Ok(slot) = slot else { break };
         tokio::select! {
             accepted = listener.accept() => {
                 let (stream, peer) = match accepted {
@@ -190,13 +202,14 @@ pub async fn serve(
                 });
                 let connection = http1::Builder::new()
                     .timer(TokioTimer::new())
-                    .header_read_timeout(HEAD_TIMEOUT)
+                    .header_read_timeout(read_timeout)
                     .max_buf_size(MAX_HEAD)
                     .serve_connection(TokioIo::new(stream), service);
                 let connection = graceful.watch(connection);
                 tokio::spawn(async move {
                     // Client errors (resets, malformed requests) end only their connection.
                     let _ = connection.await;
+                    drop(slot);
                 });
             }
             () = &mut shutdown => break,

@@ -227,3 +227,79 @@ async fn a_full_spool_disk_sheds_hits_without_crashing() {
     running.stop().await;
     assert_exactly_once(&client, &report.accepted).await;
 }
+
+#[tokio::test]
+async fn a_full_spool_sheds_load_explicitly() {
+    let dir = temp_dir("shed");
+    let mut clickhouse = PrivateClickHouse::start(&dir.join("clickhouse"));
+    let client = prepared_database_on(clickhouse.client(), "mesure").await;
+    let running = common::start_with(client.clone(), &dir.join("spool"), |s| {
+        s.spool.max_bytes = 64 * 1024;
+        s.spool.segment_bytes = 64 * 1024;
+    })
+    .await;
+    clickhouse.kill();
+    let beacon = |i: u32| {
+        browser_request(
+            "POST",
+            "/api/event",
+            &[("Content-Type", "application/json")],
+            format!(r#"{{"s":"prefecture","u":"https://www.prefecture.gouv.fr/full/{i}"}}"#)
+                .as_bytes(),
+        )
+    };
+    let mut accepted = 0;
+    let mut shed = None;
+    for i in 0..2000 {
+        let answer = send(running.addr, beacon(i)).await;
+        match answer.status {
+            202 => accepted += 1,
+            503 => {
+                shed = Some(answer);
+                break;
+            }
+            other => panic!("unexpected {other}"),
+        }
+    }
+    let shed = shed.expect("the spool filled up");
+    assert!(accepted > 10, "{accepted}");
+    assert_eq!(shed.header("retry-after").as_deref(), Some("1"));
+    assert_eq!(shed.json()["error"], "overloaded");
+    let pixel = send(
+        running.addr,
+        browser_request(
+            "GET",
+            "/p.gif?s=prefecture&u=https%3A%2F%2Fwww.prefecture.gouv.fr%2F",
+            &[],
+            b"",
+        ),
+    )
+    .await;
+    assert_eq!(pixel.status, 200);
+    assert_eq!(pixel.body, mesure_collector::server::GIF);
+    let metrics = String::from_utf8(
+        send(running.addr, browser_request("GET", "/metrics", &[], b""))
+            .await
+            .body,
+    )
+    .expect("text");
+    let shed_count = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("mesure_hits_dropped_total{reason=\"overloaded\"} "))
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(0);
+    assert!(shed_count >= 2, "{shed_count}");
+    let size = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("mesure_spool_bytes "))
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(0);
+    assert!(size > 0 && size <= 64 * 1024, "{size}");
+    // ClickHouse back: every accepted hit lands.
+    clickhouse.restart();
+    assert_eq!(
+        wait_for_rows(&client, accepted, Duration::from_secs(60)).await,
+        accepted
+    );
+    running.stop().await;
+}

@@ -2,7 +2,10 @@
 
 mod common;
 
-use common::{browser_request, send, serve, test_collector};
+use common::{browser_request, send, serve, test_collector, test_collector_with};
+use mesure_collector::server::Limits;
+use std::io::Write;
+use std::time::{Duration, Instant};
 
 #[tokio::test]
 async fn preflight_allows_registered_origins_only() {
@@ -89,4 +92,42 @@ async fn health_ready_and_metrics() {
     assert_eq!(head.status, 200);
     assert_eq!(head.header("content-type").as_deref(), Some("image/gif"));
     assert!(t.sink.take().is_empty(), "a HEAD is not a view");
+}
+
+#[tokio::test]
+async fn slow_clients_cannot_exhaust_the_server() {
+    let limits = Limits {
+        max_connections: 4,
+        read_timeout: Duration::from_millis(500),
+    };
+    let t = test_collector_with(limits);
+    let (addr, _stop) = serve(t.collector.clone()).await;
+    // Every slot taken by a client that never finishes its headers.
+    let slow: Vec<std::net::TcpStream> = (0..4)
+        .map(|_| {
+            let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+            stream
+                .write_all(b"GET /p.gif?s=prefecture HTTP/1.1\r\nHost: x\r\n")
+                .expect("write");
+            stream
+        })
+        .collect();
+    let started = Instant::now();
+    let answer = send(addr, browser_request("GET", "/healthz", &[], b"")).await;
+    assert_eq!(answer.status, 200, "served once the slow clients timed out");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    drop(slow);
+    // A body that never comes: 408 with a JSON error.
+    let answer = send(
+        addr,
+        b"POST /api/event HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"s\":".to_vec(),
+    )
+    .await;
+    assert_eq!(answer.status, 408);
+    assert_eq!(answer.json()["error"], "timeout");
+    assert!(t.sink.take().is_empty());
 }

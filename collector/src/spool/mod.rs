@@ -14,7 +14,7 @@
 //! | `interval` (default) | at most `fsync_interval_ms` after | the last interval (1 s by default) |
 //! | `never` | when the kernel flushes | up to the kernel's writeback delay (about 30 s on Linux) |
 
-mod log;
+pub mod log;
 mod shipper;
 mod writer;
 

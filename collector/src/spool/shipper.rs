@@ -92,6 +92,8 @@ impl Shipper {
             self.ship(&mut cursor, batch, token).await;
         }
         let mut grace_until = None;
+        // When the rows at the cursor were first seen, to time batches.
+        let mut waiting: Option<(Position, tokio::time::Instant)> = None;
         loop {
             let committed = *self.committed.borrow_and_update();
             let done = cursor.position >= committed;
@@ -125,16 +127,26 @@ impl Shipper {
                 .await;
             if batch.rows.is_empty() {
                 // Only corrupt bytes: move past them.
+                self.metrics.spool_corrupt.inc_by(batch.corrupt);
                 cursor.position = batch.end;
                 self.store(&cursor);
                 self.drop_consumed(cursor.position);
                 continue;
             }
             let full = batch.rows.len() >= self.limits.max_rows;
-            let oldest = batch.rows.first().map_or(0, |r| r.ts);
-            let age = Duration::from_millis(u64::try_from(now_ms() - oldest).unwrap_or(0));
+            // Measured on this clock, not from the rows' timestamps, which
+            // may come from a clock that moved.
+            let since = match waiting {
+                Some((at, since)) if at == cursor.position => since,
+                _ => {
+                    let now = tokio::time::Instant::now();
+                    waiting = Some((cursor.position, now));
+                    now
+                }
+            };
+            let age = since.elapsed();
             if !full && age < self.limits.max_delay && !*stopping.borrow() {
-                // Let the batch grow until its oldest row has waited enough.
+                // Let the batch grow until its first row has waited enough.
                 tokio::select! {
                     () = tokio::time::sleep(self.limits.max_delay - age) => {}
                     _ = stopping.changed() => {}
@@ -158,12 +170,7 @@ impl Shipper {
             tokio::task::spawn_blocking(move || read_batch(&dir, from, limit, max_rows, max_bytes))
                 .await;
         match result {
-            Ok(Ok(batch)) => {
-                if batch.corrupt > 0 {
-                    self.metrics.spool_corrupt.inc_by(batch.corrupt);
-                }
-                batch
-            }
+            Ok(Ok(batch)) => batch,
             Ok(Err(error)) => {
                 tracing::error!(%error, "cannot read the spool");
                 tokio::time::sleep(Duration::from_secs(1)).await;
@@ -222,6 +229,8 @@ impl Shipper {
                 },
             }
         }
+        // Counted once, as the cursor moves past them.
+        self.metrics.spool_corrupt.inc_by(batch.corrupt);
         cursor.position = batch.end;
         cursor.pending = None;
         self.store(cursor);
@@ -383,10 +392,4 @@ fn read_batch(
     }
     batch.end = position.min(limit).max(from);
     Ok(batch)
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }

@@ -14,7 +14,7 @@ use mesure_collector::pipeline::network::Network;
 use mesure_collector::pipeline::referrer::Referrers;
 use mesure_collector::pipeline::session::Sessions;
 use mesure_collector::pipeline::visitor::SaltSource;
-use mesure_collector::server::{Collector, Health};
+use mesure_collector::server::{Collector, Health, Limits};
 use mesure_collector::service::{Settings, run};
 use mesure_collector::sites;
 use mesure_collector::sites::{Mode, Registry, Site, SiteIndex, SiteRow};
@@ -84,6 +84,7 @@ pub fn collector_with(
         sink,
         metrics: Metrics::new(),
         health: Arc::new(health),
+        limits: Limits::default(),
     }
 }
 
@@ -102,13 +103,18 @@ impl SaltSource for DailySalt {
 }
 
 pub fn test_collector() -> TestCollector {
+    test_collector_with(Limits::default())
+}
+
+pub fn test_collector_with(limits: Limits) -> TestCollector {
     let sink = Arc::new(MemorySink::default());
     let clock = Arc::new(FixedClock::new(NOW_MS));
-    let collector = collector_with(
+    let mut collector = collector_with(
         Arc::clone(&sink) as _,
         Arc::new(DailySalt),
         Arc::clone(&clock),
     );
+    collector.limits = limits;
     TestCollector {
         collector: Arc::new(collector),
         sink,

@@ -1,0 +1,151 @@
+//! The spool on disk: torn tails after a crash are skipped and counted; a
+//! batch that was being inserted at the crash is resent with its token and
+//! stored once.
+
+mod common;
+
+use common::{prepared_database, temp_dir, wait_for_rows};
+use mesure_collector::delivery::BatchLimits;
+use mesure_collector::metrics::Metrics;
+use mesure_collector::row::EventRow;
+use mesure_collector::spool::log::{encode, segment_path};
+use mesure_collector::spool::{Cursor, Position, Spool, SpoolConfig};
+use std::time::Duration;
+
+fn row(path: &str) -> EventRow {
+    static COLLECTOR: std::sync::LazyLock<common::TestCollector> =
+        std::sync::LazyLock::new(common::test_collector);
+    let t = &*COLLECTOR;
+    let hit = mesure_collector::wire::parse_pixel(&format!(
+        "s=prefecture&u=https%3A%2F%2Fwww.prefecture.gouv.fr{path}"
+    ))
+    .expect("hit");
+    let mut headers = http::HeaderMap::new();
+    headers.insert("accept-language", "fr".parse().expect("value"));
+    headers.insert(
+        "user-agent",
+        "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
+            .parse()
+            .expect("value"),
+    );
+    let request = mesure_collector::pipeline::Request {
+        peer: [193, 50, 60, 1].into(),
+        headers: &headers,
+    };
+    t.collector.pipeline.process(&hit, &request).expect("row")
+}
+
+fn records(paths: &[&str]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for path in paths {
+        encode(&row(path), &mut out);
+    }
+    out
+}
+
+/// Ships the spool in `dir` until `rows` are stored, then stops.
+async fn ship(dir: &std::path::Path, client: clickhouse::Client, rows: u64) -> Metrics {
+    let metrics = Metrics::new();
+    let config = SpoolConfig {
+        dir: dir.to_path_buf(),
+        ..SpoolConfig::default()
+    };
+    let limits = BatchLimits {
+        max_delay: Duration::from_millis(50),
+        ..BatchLimits::default()
+    };
+    let spool = Spool::open(
+        &config,
+        client.clone(),
+        limits,
+        metrics.clone(),
+        Duration::from_secs(5),
+    )
+    .expect("open");
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    let shipper = tokio::spawn(spool.shipper.run(stopping));
+    assert_eq!(
+        wait_for_rows(&client, rows, Duration::from_secs(30)).await,
+        rows
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    drop(spool.sink);
+    let _ = stop.send(true);
+    shipper.await.expect("shipper");
+    metrics
+}
+
+#[tokio::test]
+async fn a_torn_tail_is_skipped_and_counted() {
+    let (_db, client) = prepared_database("torn").await;
+    let dir = temp_dir("torn-spool");
+    let mut first = records(&["/a", "/b", "/c"]);
+    // A record cut short by a crash: its header promises more than is there.
+    let torn = records(&["/torn"]);
+    first.extend_from_slice(&torn[..torn.len() / 2]);
+    std::fs::write(segment_path(&dir, 0), &first).expect("segment 0");
+    std::fs::write(segment_path(&dir, 1), records(&["/d", "/e"])).expect("segment 1");
+    // A flipped byte in a later record.
+    let mut flipped = records(&["/f", "/g"]);
+    let last = flipped.len() - 3;
+    flipped[last] ^= 0x55;
+    std::fs::write(segment_path(&dir, 2), &flipped).expect("segment 2");
+
+    let metrics = ship(&dir, client.clone(), 6).await;
+    let paths: Vec<String> = client
+        .query("SELECT path FROM events ORDER BY path")
+        .fetch_all()
+        .await
+        .expect("paths");
+    assert_eq!(paths, ["/a", "/b", "/c", "/d", "/e", "/f"]);
+    assert_eq!(metrics.spool_corrupt.get(), 2);
+    // Shipped segments are deleted.
+    let left: Vec<_> = std::fs::read_dir(&dir)
+        .expect("dir")
+        .filter_map(Result::ok)
+        .filter(|e| e.path().extension().is_some_and(|x| x == "seg"))
+        .collect();
+    assert!(left.len() <= 1, "{left:?}");
+}
+
+#[tokio::test]
+async fn a_batch_cut_off_mid_insert_is_resent_and_stored_once() {
+    let (_db, client) = prepared_database("pending").await;
+    let dir = temp_dir("pending-spool");
+    let bytes = records(&["/1", "/2", "/3", "/4"]);
+    std::fs::write(segment_path(&dir, 0), &bytes).expect("segment");
+    let end = Position {
+        segment: 0,
+        offset: bytes.len() as u64,
+    };
+    let token = "0123456789abcdef0123456789abcdef".to_owned();
+    Cursor {
+        position: Position::default(),
+        pending: Some((end, token.clone())),
+    }
+    .store(&dir)
+    .expect("cursor");
+    // The insert had landed before the crash.
+    let mut insert = client
+        .insert::<EventRow>("events")
+        .await
+        .expect("insert")
+        .with_setting("insert_deduplication_token", token.as_str())
+        .with_setting("deduplicate_blocks_in_dependent_materialized_views", "1");
+    for path in ["/1", "/2", "/3", "/4"] {
+        insert.write(&row(path)).await.expect("write");
+    }
+    insert.end().await.expect("end");
+
+    let metrics = ship(&dir, client.clone(), 4).await;
+    assert_eq!(metrics.spool_replays.get(), 1);
+    let count: u64 = client
+        .query("SELECT count() FROM events")
+        .fetch_one()
+        .await
+        .expect("count");
+    assert_eq!(count, 4, "the resent batch is deduplicated");
+    let cursor = Cursor::load(&dir).expect("cursor");
+    assert_eq!(cursor.pending, None);
+    assert!(cursor.position >= end, "{cursor:?}");
+}
