@@ -145,6 +145,7 @@ async fn nothing_identifying_is_stored_or_logged() {
             assert!(answer.header("set-cookie").is_none());
         }
     }
+    let spool = running.spool.clone();
     running.stop().await;
 
     let stored: u64 = client
@@ -171,6 +172,23 @@ async fn nothing_identifying_is_stored_or_logged() {
         }
     }
     assert!(!dump.is_empty());
+    // And the spool on disk: its log, cursor and any quarantine.
+    let mut spooled = Vec::new();
+    let mut dirs = vec![spool];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir)
+            .expect("spool dir")
+            .filter_map(Result::ok)
+        {
+            let path = entry.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else {
+                spooled.extend(std::fs::read(&path).expect("spool file"));
+            }
+        }
+    }
+    dump.extend_from_slice(&spooled);
     let salts: Vec<Vec<u8>> = client
         .query("SELECT lower(hex(salt)) FROM salts")
         .fetch_all::<String>()

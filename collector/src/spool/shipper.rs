@@ -20,6 +20,9 @@ use tokio::sync::watch;
 
 pub const CURSOR_FILE: &str = "cursor.json";
 pub const QUARANTINE_DIR: &str = "quarantine";
+/// Quarantined rows are deleted after this long: kept for diagnosis, not
+/// for ever (well within any retention).
+pub const QUARANTINE_DAYS: u64 = 30;
 
 /// Where shipping stands, kept in `cursor.json`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -75,6 +78,7 @@ impl Shipper {
     /// Ships until `stopping` turns true and the spool is drained (or the
     /// grace period ends: what is left stays on disk for the next start).
     pub async fn run(mut self, mut stopping: watch::Receiver<bool>) {
+        forget_old_quarantine(&self.dir.join(QUARANTINE_DIR));
         let mut cursor = match Cursor::load(&self.dir) {
             Ok(cursor) => cursor,
             Err(error) => {
@@ -277,6 +281,7 @@ impl Shipper {
             }
             std::fs::write(&path, out)
         });
+        forget_old_quarantine(&dir);
         match written {
             Ok(()) => {
                 tracing::error!(%error, rows = rows.len(), file = %path.display(), "batch refused by clickhouse, quarantined")
@@ -284,6 +289,25 @@ impl Shipper {
             Err(io) => {
                 tracing::error!(%error, %io, rows = rows.len(), "batch refused by clickhouse and could not be quarantined")
             }
+        }
+    }
+}
+
+/// Deletes quarantine files older than [`QUARANTINE_DAYS`].
+pub fn forget_old_quarantine(dir: &Path) {
+    let limit = Duration::from_secs(QUARANTINE_DAYS * 86_400);
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.filter_map(Result::ok) {
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > limit);
+        if old {
+            let _ = std::fs::remove_file(entry.path());
         }
     }
 }

@@ -17,6 +17,9 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 /// Rows taken into one write at most.
 const MAX_GROUP: usize = 4096;
+/// A segment is closed after this long even if not full, so that shipped
+/// rows leave the disk soon on a quiet site too.
+const SEGMENT_MAX_AGE: Duration = Duration::from_secs(3600);
 /// How often a disk error is logged at most.
 const ERROR_LOG_EVERY: Duration = Duration::from_secs(10);
 
@@ -64,6 +67,7 @@ struct Writer {
     segment: u64,
     offset: u64,
     file: Option<File>,
+    opened: Instant,
     last_sync: Instant,
     last_error_log: Option<Instant>,
 }
@@ -88,6 +92,7 @@ pub(super) fn start(
         segment: first_segment,
         offset: 0,
         file: None,
+        opened: Instant::now(),
         last_sync: Instant::now(),
         last_error_log: None,
     };
@@ -158,7 +163,8 @@ impl Writer {
     }
 
     fn write(&mut self, buf: &[u8]) -> std::io::Result<()> {
-        if self.file.is_some() && self.offset + buf.len() as u64 > self.config.segment_bytes {
+        let full = self.offset + buf.len() as u64 > self.config.segment_bytes;
+        if self.file.is_some() && (full || self.opened.elapsed() > SEGMENT_MAX_AGE) {
             self.seal();
         }
         if self.file.is_none() {
@@ -172,6 +178,7 @@ impl Writer {
             }
             self.file = Some(file);
             self.offset = 0;
+            self.opened = Instant::now();
         }
         let Some(file) = self.file.as_mut() else {
             return Err(std::io::Error::other("no segment open"));

@@ -165,6 +165,7 @@ pub async fn prepared_database_on(server: Client, db: &str) -> Client {
 
 pub struct Running {
     pub addr: SocketAddr,
+    pub spool: std::path::PathBuf,
     stop: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -242,7 +243,12 @@ pub async fn start_with(
     for _ in 0..200 {
         let answer = send(addr, browser_request("GET", "/readyz", &[], b"")).await;
         if answer.status == 200 {
-            return Running { addr, stop, task };
+            return Running {
+                addr,
+                spool: spool_dir.to_path_buf(),
+                stop,
+                task,
+            };
         }
         last = Some(answer.json());
         tokio::time::sleep(Duration::from_millis(50)).await;
