@@ -1,0 +1,194 @@
+//! A realistic mix of hits: pixel GETs and beacon POSTs, over many pages,
+//! referrers, client addresses (through a trusted-proxy header) and real
+//! user agents. Deterministic for a given seed.
+
+use bytes::Bytes;
+use http::{Method, Request};
+use http_body_util::Full;
+use std::path::Path;
+use std::sync::Arc;
+
+/// Site and host the benchmarks register.
+pub const SITE: &str = "bench";
+pub const HOST: &str = "www.bench.gouv.fr";
+
+const REFERRERS: &[&str] = &[
+    "",
+    "",
+    "",
+    "https://www.google.fr/",
+    "https://www.google.com/",
+    "https://www.qwant.com/?q=demarches",
+    "https://www.bing.com/search?q=carte+grise",
+    "https://m.facebook.com/",
+    "https://t.co/abc",
+    "https://www.linkedin.com/feed/",
+    "https://mail.google.com/mail/u/0/",
+    "https://www.service-public.fr/particuliers/vosdroits/F1234",
+    "https://www.bench.gouv.fr/accueil",
+];
+
+/// Real user-agent strings.
+#[derive(Debug)]
+pub struct Corpus {
+    pub user_agents: Vec<String>,
+}
+
+impl Corpus {
+    /// From the `user-agents` npm package's `user-agents.json`.
+    pub fn load(path: &Path) -> anyhow::Result<Corpus> {
+        let text = std::fs::read_to_string(path)?;
+        let entries: Vec<serde_json::Value> = serde_json::from_str(&text)?;
+        let user_agents: Vec<String> = entries
+            .iter()
+            .filter_map(|e| e["userAgent"].as_str().map(str::to_owned))
+            .collect();
+        anyhow::ensure!(!user_agents.is_empty(), "no user agents in {}", path.display());
+        Ok(Corpus { user_agents })
+    }
+
+    /// The corpus installed by `scripts/setup.sh`.
+    pub fn default_path(repo: &Path) -> std::path::PathBuf {
+        repo.join("node_modules/user-agents/dist/user-agents.json")
+    }
+}
+
+/// xorshift64*: fast, deterministic, good enough to spread a workload.
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    pub fn below(&mut self, n: usize) -> usize {
+        usize::try_from(self.next_u64() % n.max(1) as u64).unwrap_or(0)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Mix {
+    corpus: Arc<Corpus>,
+    /// Percentage of hits sent as beacons; the rest are pixels.
+    beacon_percent: u8,
+    rng: Rng,
+}
+
+impl Mix {
+    pub fn new(corpus: Arc<Corpus>, beacon_percent: u8, seed: u64) -> Mix {
+        Mix {
+            corpus,
+            beacon_percent: beacon_percent.min(100),
+            rng: Rng::new(seed),
+        }
+    }
+
+    /// A client address: visitors come back, so addresses repeat.
+    fn client_ip(&mut self) -> String {
+        let n = self.rng.below(50_000);
+        match n % 5 {
+            0 => format!("2a01:cb00:{:x}:{:x}::1", n / 256, n % 256),
+            1 => format!("86.246.{}.{}", (n / 250) % 250, n % 250),
+            2 => format!("193.50.{}.{}", (n / 250) % 250, n % 250),
+            3 => format!("78.192.{}.{}", (n / 250) % 250, n % 250),
+            _ => format!("90.84.{}.{}", (n / 250) % 250, n % 250),
+        }
+    }
+
+    /// A page: a few are popular, most are rare.
+    fn page(&mut self) -> String {
+        let popular = self.rng.below(10) < 7;
+        let n = if popular { self.rng.below(20) } else { self.rng.below(5000) };
+        format!("https://{HOST}/rubrique-{}/page-{n}", n % 12)
+    }
+
+    pub fn next_request(&mut self) -> Request<Full<Bytes>> {
+        let ua_index = self.rng.below(self.corpus.user_agents.len());
+        let ip = self.client_ip();
+        let page = self.page();
+        let referrer = REFERRERS[self.rng.below(REFERRERS.len())];
+        let width = [390, 414, 768, 1280, 1440, 1920][self.rng.below(6)];
+        let beacon = self.rng.below(100) < usize::from(self.beacon_percent);
+        let builder = Request::builder()
+            .header("host", "collector.bench")
+            .header("user-agent", &self.corpus.user_agents[ua_index])
+            .header("accept-language", "fr-FR,fr;q=0.9,en;q=0.8")
+            .header("x-forwarded-for", ip);
+        let request = if beacon {
+            let body = serde_json::json!({"s": SITE, "u": page, "r": referrer, "w": width}).to_string();
+            builder
+                .method(Method::POST)
+                .uri("/api/event")
+                .header("content-type", "text/plain;charset=UTF-8")
+                .header("origin", format!("https://{HOST}"))
+                .body(Full::new(Bytes::from(body)))
+        } else {
+            let query: String = [("s", SITE), ("u", page.as_str()), ("r", referrer)]
+                .iter()
+                .map(|(k, v)| format!("{k}={}&", encode(v)))
+                .collect();
+            builder
+                .method(Method::GET)
+                .uri(format!("/p.gif?{query}w={width}"))
+                .body(Full::new(Bytes::new()))
+        };
+        request.unwrap_or_default()
+    }
+}
+
+fn encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() * 3);
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn corpus() -> Arc<Corpus> {
+        Arc::new(Corpus {
+            user_agents: vec!["Mozilla/5.0 A".into(), "Mozilla/5.0 B".into()],
+        })
+    }
+
+    #[test]
+    fn the_mix_follows_its_ratio_and_seed() {
+        let mut mix = Mix::new(corpus(), 20, 7);
+        let beacons = (0..10_000)
+            .filter(|_| mix.next_request().method() == Method::POST)
+            .count();
+        assert!((1700..2300).contains(&beacons), "{beacons}");
+        let first = |seed| Mix::new(corpus(), 50, seed).next_request().uri().to_string();
+        assert_eq!(first(1), first(1));
+        assert_ne!(first(1), first(2));
+    }
+
+    #[test]
+    fn requests_look_like_browsers() {
+        let mut mix = Mix::new(corpus(), 50, 3);
+        for _ in 0..100 {
+            let request = mix.next_request();
+            for header in ["user-agent", "accept-language", "x-forwarded-for"] {
+                assert!(request.headers().contains_key(header), "{header}");
+            }
+            if request.method() == Method::GET {
+                assert!(request.uri().to_string().starts_with("/p.gif?s=bench&u=https%3A%2F%2F"));
+            }
+        }
+    }
+}
