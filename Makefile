@@ -1,5 +1,5 @@
 # Two commands on a fresh machine: `make run` and `make test`.
-.PHONY: run test setup clickhouse migrate fmt fuzz
+.PHONY: run test setup clickhouse migrate fmt fuzz bench
 
 run: ## install what is missing and run Mesure locally with a demo site
 	@scripts/run.sh
@@ -18,3 +18,6 @@ fmt: ## format the Rust code
 
 fuzz: ## fuzz every parser of untrusted input (60 s per target)
 	@scripts/fuzz.sh
+
+bench: ## run every benchmark and rewrite benches/README.md (about 8 minutes)
+	@scripts/bench.sh

@@ -2,7 +2,7 @@
 //! from the realistic mix (10,000 real user agents), with warm caches (the
 //! steady state) and cold ones (every user agent and address new).
 
-use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use http::HeaderMap;
 use mesure_bench::mix::{Corpus, HOST, Mix, SITE};
 use mesure_collector::clock::FixedClock;
@@ -36,7 +36,11 @@ fn samples(n: usize) -> Vec<Sample> {
             let request = mix.next_request();
             let query = request.uri().query().unwrap_or_default().to_owned();
             let hit = wire::parse_pixel(&query).expect("a valid hit");
-            Sample { hit, headers: request.headers().clone(), query }
+            Sample {
+                hit,
+                headers: request.headers().clone(),
+                query,
+            }
         })
         .collect()
 }
@@ -46,7 +50,9 @@ fn pipeline(agent_cache: usize, geo_cache: usize) -> Pipeline {
     Pipeline {
         registry: Arc::new(Registry::new(SiteIndex::new([site]))),
         agents: Arc::new(Agents::new(agent_cache).expect("agents")),
-        geo: Arc::new(Geo::open(&[geoip_dir().join("GeoLite2-City.mmdb")], geo_cache).expect("geo")),
+        geo: Arc::new(
+            Geo::open(&[geoip_dir().join("GeoLite2-City.mmdb")], geo_cache).expect("geo"),
+        ),
         referrers: Arc::new(Referrers::new().expect("referrers")),
         salts: Arc::new(FixedSalt([7; 16])),
         sessions: Arc::new(Sessions::new(30, 1_000_000)),
@@ -66,13 +72,25 @@ fn bench(c: &mut Criterion) {
     group.throughput(Throughput::Elements(1));
     // Warm the caches once, as a running collector has them.
     for s in &samples {
-        let _ = warm.process(&s.hit, &Request { peer, headers: &s.headers });
+        let _ = warm.process(
+            &s.hit,
+            &Request {
+                peer,
+                headers: &s.headers,
+            },
+        );
     }
     group.bench_function("whole, warm caches", |b| {
         b.iter(|| {
             let s = &samples[i % samples.len()];
             i += 1;
-            black_box(warm.process(&s.hit, &Request { peer, headers: &s.headers }))
+            black_box(warm.process(
+                &s.hit,
+                &Request {
+                    peer,
+                    headers: &s.headers,
+                },
+            ))
         })
     });
     group.bench_function("parse + whole, warm caches", |b| {
@@ -80,19 +98,29 @@ fn bench(c: &mut Criterion) {
             let s = &samples[i % samples.len()];
             i += 1;
             let hit = wire::parse_pixel(&s.query).expect("hit");
-            black_box(warm.process(&hit, &Request { peer, headers: &s.headers }))
+            black_box(warm.process(
+                &hit,
+                &Request {
+                    peer,
+                    headers: &s.headers,
+                },
+            ))
         })
     });
+    // Caches of one entry: every user agent and address is parsed anew.
+    let cold = pipeline(1, 1);
     group.bench_function("whole, cold caches", |b| {
-        b.iter_batched(
-            || pipeline(1, 1),
-            |cold| {
-                let s = &samples[i % samples.len()];
-                i += 1;
-                black_box(cold.process(&s.hit, &Request { peer, headers: &s.headers }))
-            },
-            BatchSize::PerIteration,
-        )
+        b.iter(|| {
+            let s = &samples[i % samples.len()];
+            i += 1;
+            black_box(cold.process(
+                &s.hit,
+                &Request {
+                    peer,
+                    headers: &s.headers,
+                },
+            ))
+        })
     });
     group.finish();
 
@@ -109,7 +137,13 @@ fn bench(c: &mut Criterion) {
         b.iter(|| black_box(wire::parse_beacon(beacon, Tracker::Script)))
     });
     let agents = &warm.agents;
-    let ua = |s: &Sample| s.headers.get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let ua = |s: &Sample| {
+        s.headers
+            .get("user-agent")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    };
     let uas: Vec<String> = samples.iter().map(ua).collect();
     steps.bench_function("user agent + bot, warm", |b| {
         b.iter(|| {
@@ -132,7 +166,10 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             i += 1;
             let s = &samples[i % samples.len()];
-            black_box(warm.network.truncate(warm.network.client_ip(peer, &s.headers)))
+            black_box(
+                warm.network
+                    .truncate(warm.network.client_ip(peer, &s.headers)),
+            )
         })
     });
     let truncated: Vec<IpAddr> = ips.iter().map(|ip| warm.network.truncate(*ip)).collect();
@@ -152,7 +189,12 @@ fn bench(c: &mut Criterion) {
     steps.bench_function("visitor hash", |b| {
         b.iter(|| {
             i += 1;
-            black_box(visitor_id(&[7; 16], SITE, ips[i % ips.len()], &uas[i % uas.len()]))
+            black_box(visitor_id(
+                &[7; 16],
+                SITE,
+                ips[i % ips.len()],
+                &uas[i % uas.len()],
+            ))
         })
     });
     let site = Site::from_row(&SiteRow::new(SITE, &[HOST])).expect("site");
@@ -167,7 +209,11 @@ fn bench(c: &mut Criterion) {
     steps.bench_function("referrer and channel", |b| {
         b.iter(|| {
             i += 1;
-            black_box(warm.referrers.classify(referrers[i % referrers.len()].as_deref(), page::Campaign::default(), &site))
+            black_box(warm.referrers.classify(
+                referrers[i % referrers.len()].as_deref(),
+                page::Campaign::default(),
+                &site,
+            ))
         })
     });
     steps.finish();

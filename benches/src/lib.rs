@@ -6,7 +6,9 @@
 //! the requests it delayed (no coordinated omission). Closed loop sends as
 //! fast as the connections allow, for the maximum throughput.
 
+pub mod bare;
 pub mod client;
 pub mod mix;
 pub mod record;
+pub mod run;
 pub mod schedule;

@@ -43,7 +43,11 @@ impl Corpus {
             .iter()
             .filter_map(|e| e["userAgent"].as_str().map(str::to_owned))
             .collect();
-        anyhow::ensure!(!user_agents.is_empty(), "no user agents in {}", path.display());
+        anyhow::ensure!(
+            !user_agents.is_empty(),
+            "no user agents in {}",
+            path.display()
+        );
         Ok(Corpus { user_agents })
     }
 
@@ -106,7 +110,11 @@ impl Mix {
     /// A page: a few are popular, most are rare.
     fn page(&mut self) -> String {
         let popular = self.rng.below(10) < 7;
-        let n = if popular { self.rng.below(20) } else { self.rng.below(5000) };
+        let n = if popular {
+            self.rng.below(20)
+        } else {
+            self.rng.below(5000)
+        };
         format!("https://{HOST}/rubrique-{}/page-{n}", n % 12)
     }
 
@@ -123,7 +131,8 @@ impl Mix {
             .header("accept-language", "fr-FR,fr;q=0.9,en;q=0.8")
             .header("x-forwarded-for", ip);
         let request = if beacon {
-            let body = serde_json::json!({"s": SITE, "u": page, "r": referrer, "w": width}).to_string();
+            let body =
+                serde_json::json!({"s": SITE, "u": page, "r": referrer, "w": width}).to_string();
             builder
                 .method(Method::POST)
                 .uri("/api/event")
@@ -173,7 +182,12 @@ mod tests {
             .filter(|_| mix.next_request().method() == Method::POST)
             .count();
         assert!((1700..2300).contains(&beacons), "{beacons}");
-        let first = |seed| Mix::new(corpus(), 50, seed).next_request().uri().to_string();
+        let first = |seed| {
+            Mix::new(corpus(), 50, seed)
+                .next_request()
+                .uri()
+                .to_string()
+        };
         assert_eq!(first(1), first(1));
         assert_ne!(first(1), first(2));
     }
@@ -187,7 +201,12 @@ mod tests {
                 assert!(request.headers().contains_key(header), "{header}");
             }
             if request.method() == Method::GET {
-                assert!(request.uri().to_string().starts_with("/p.gif?s=bench&u=https%3A%2F%2F"));
+                assert!(
+                    request
+                        .uri()
+                        .to_string()
+                        .starts_with("/p.gif?s=bench&u=https%3A%2F%2F")
+                );
             }
         }
     }

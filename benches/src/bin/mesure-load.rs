@@ -1,0 +1,598 @@
+//! `mesure-load`: the load generator (`run`), the bare ceiling server
+//! (`bare`), and the whole ingestion benchmark (`suite`), which rewrites
+//! `benches/README.md`. Loopback only; every run is bounded in time.
+
+#![expect(
+    clippy::print_stdout,
+    reason = "a command-line tool: its reports go to stdout"
+)]
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use mesure_bench::mix::{Corpus, HOST, SITE};
+use mesure_bench::run::{Mode, Report, run};
+use serde_json::json;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "mesure-load",
+    about = "Load generator and ingestion benchmarks of Mesure (loopback only)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Send the realistic mix to a collector and print a JSON report.
+    Run {
+        /// Collector address (loopback).
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        target: SocketAddr,
+        /// Constant arrival rate (open loop); omit for closed loop.
+        #[arg(long)]
+        rate: Option<f64>,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        #[arg(long, default_value_t = 64)]
+        connections: usize,
+        /// Percentage of hits sent as beacons.
+        #[arg(long, default_value_t = 20)]
+        beacons: u8,
+    },
+    /// Serve the bare GIF (the ceiling) and print the address.
+    Bare {
+        #[arg(long, default_value = "127.0.0.1:0")]
+        listen: SocketAddr,
+    },
+    /// Run every ingestion benchmark and rewrite benches/README.md.
+    Suite {
+        /// Shorter runs, to check the suite itself (figures not comparable).
+        #[arg(long)]
+        quick: bool,
+        #[arg(long, default_value = "benches/README.md")]
+        out: PathBuf,
+    },
+}
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
+}
+
+fn check_loopback(addr: SocketAddr) -> anyhow::Result<()> {
+    if !addr.ip().is_loopback() {
+        bail!("{addr} is not a loopback address: load is only ever sent to this machine");
+    }
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Cmd::Run {
+            target,
+            rate,
+            seconds,
+            connections,
+            beacons,
+        } => {
+            check_loopback(target)?;
+            let corpus = Arc::new(Corpus::load(&Corpus::default_path(&repo()))?);
+            let mode = rate.map_or(Mode::Closed, |rate| Mode::Open { rate });
+            let report = run(
+                target,
+                mode,
+                corpus,
+                beacons,
+                Duration::from_secs(seconds.min(600)),
+                connections,
+            )
+            .await;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+        }
+        Cmd::Bare { listen } => {
+            check_loopback(listen)?;
+            let listener = tokio::net::TcpListener::bind(listen).await?;
+            println!("listening on {}", listener.local_addr()?);
+            std::io::stdout().flush()?;
+            mesure_bench::bare::serve(listener).await;
+        }
+        Cmd::Suite { quick, out } => suite(quick, &out).await?,
+    }
+    Ok(())
+}
+
+/// A child process killed when dropped.
+struct Process(Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Process {
+    fn pid(&self) -> u32 {
+        self.0.id()
+    }
+
+    /// Reads the first stdout line, where servers print their address.
+    fn first_line(&mut self) -> anyhow::Result<String> {
+        let stdout = self.0.stdout.take().context("no stdout")?;
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line)?;
+        Ok(line)
+    }
+}
+
+fn address_in(line: &str) -> anyhow::Result<SocketAddr> {
+    let word = line
+        .split_whitespace()
+        .find(|w| w.contains("127.0.0.1:"))
+        .with_context(|| format!("no address in {line:?}"))?;
+    Ok(word.trim_start_matches("http://").parse()?)
+}
+
+/// Peak resident memory (kB) and CPU time (s) of a process.
+fn usage(pid: u32) -> (u64, f64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let peak = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0);
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    let ticks: f64 = [11, 12]
+        .iter()
+        .filter_map(|i| fields.get(*i)?.parse::<f64>().ok())
+        .sum();
+    (peak, ticks / 100.0)
+}
+
+/// A tiny HTTP/1.0 exchange, for metrics and ClickHouse queries.
+fn http(addr: SocketAddr, method: &str, path: &str, body: &str) -> anyhow::Result<String> {
+    let mut stream = std::net::TcpStream::connect(addr)?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    write!(
+        stream,
+        "{method} {path} HTTP/1.0\r\nHost: x\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )?;
+    let mut text = String::new();
+    stream.read_to_string(&mut text)?;
+    Ok(text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default())
+}
+
+fn metric(addr: SocketAddr, name: &str) -> f64 {
+    http(addr, "GET", "/metrics", "")
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+        })
+        .unwrap_or(0.0)
+}
+
+fn rows(clickhouse: SocketAddr) -> u64 {
+    http(clickhouse, "POST", "/", "SELECT count() FROM mesure.events")
+        .ok()
+        .and_then(|t| t.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+struct Services {
+    dir: PathBuf,
+    clickhouse: Option<Process>,
+    clickhouse_addr: SocketAddr,
+    collector: Process,
+    collector_addr: SocketAddr,
+}
+
+fn start_clickhouse(dir: &Path, port: u16) -> anyhow::Result<(Process, SocketAddr)> {
+    let root = repo();
+    let mut process = Process(
+        Command::new(root.join(".venv/bin/python"))
+            .arg(root.join("deploy/local/chlocal.py"))
+            .args(["--port", &port.to_string(), "--data-dir"])
+            .arg(dir.join("clickhouse"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("the local ClickHouse (run make setup)")?,
+    );
+    let addr = address_in(&process.first_line()?)?;
+    Ok((process, addr))
+}
+
+fn mesure(args: &[&str], env: &[(String, String)]) -> anyhow::Result<Command> {
+    let binary = repo().join("target/release/mesure");
+    anyhow::ensure!(
+        binary.exists(),
+        "{} is missing: build it with cargo build --release",
+        binary.display()
+    );
+    let mut command = Command::new(binary);
+    command
+        .args(args)
+        .envs(env.iter().cloned())
+        .env("MESURE_LOG", "warn");
+    Ok(command)
+}
+
+fn start_services() -> anyhow::Result<Services> {
+    let dir = std::env::temp_dir().join(format!("mesure-bench-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let (clickhouse, clickhouse_addr) = start_clickhouse(&dir, port)?;
+    let collector_addr: SocketAddr = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
+    let env = vec![
+        (
+            "MESURE_CLICKHOUSE_URL".to_owned(),
+            format!("http://{clickhouse_addr}"),
+        ),
+        (
+            "MESURE_COLLECTOR_LISTEN".to_owned(),
+            collector_addr.to_string(),
+        ),
+        (
+            "MESURE_COLLECTOR_TRUSTED_PROXIES".to_owned(),
+            "127.0.0.0/8".to_owned(),
+        ),
+        (
+            "MESURE_GEOIP_DATABASES".to_owned(),
+            repo()
+                .join(".data/geoip/GeoLite2-City.mmdb")
+                .display()
+                .to_string(),
+        ),
+        (
+            "MESURE_SPOOL_DIR".to_owned(),
+            dir.join("spool").display().to_string(),
+        ),
+    ];
+    anyhow::ensure!(
+        mesure(&["migrate"], &env)?.status()?.success(),
+        "migrate failed"
+    );
+    anyhow::ensure!(
+        mesure(&["site", "put", SITE, "--host", HOST], &env)?
+            .status()?
+            .success(),
+        "site put failed"
+    );
+    let collector = Process(
+        mesure(&["collector"], &env)?
+            .stdout(Stdio::null())
+            .spawn()?,
+    );
+    let started = Instant::now();
+    while http(collector_addr, "GET", "/readyz", "").map_or(true, |b| !b.contains("\"ready\":true"))
+    {
+        anyhow::ensure!(
+            started.elapsed() < Duration::from_secs(60),
+            "the collector is not ready"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Ok(Services {
+        dir,
+        clickhouse: Some(clickhouse),
+        clickhouse_addr,
+        collector,
+        collector_addr,
+    })
+}
+
+/// Waits until ClickHouse holds `expected` rows; returns what it holds.
+fn wait_rows(clickhouse: SocketAddr, expected: u64, within: Duration) -> u64 {
+    let started = Instant::now();
+    loop {
+        let n = rows(clickhouse);
+        if n >= expected || started.elapsed() > within {
+            return n;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// Mean time of a criterion benchmark, in microseconds.
+fn criterion_mean(group: &str, name: &str) -> Option<f64> {
+    let dir = repo()
+        .join("target/criterion")
+        .join(group)
+        .join(name.replace([',', ' ', '+', ':'], "_"));
+    let candidates = [dir.join("new/estimates.json")];
+    let text = candidates
+        .iter()
+        .find_map(|p| std::fs::read_to_string(p).ok())?;
+    let value: serde_json::Value = serde_json::from_str(&text).ok()?;
+    Some(value["mean"]["point_estimate"].as_f64()? / 1000.0)
+}
+
+fn machine() -> String {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("model name"))
+        .map(|m| m.trim_start_matches([' ', '\t', ':']).to_owned())
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mem = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .next()?
+                .split_whitespace()
+                .nth(1)?
+                .parse::<f64>()
+                .ok()
+        })
+        .map_or(0.0, |kb| kb / 1024.0 / 1024.0);
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    format!(
+        "{cores} cores ({model}), {mem:.0} GiB, Linux {}",
+        kernel.trim()
+    )
+}
+
+async fn suite(quick: bool, out: &Path) -> anyhow::Result<()> {
+    let secs = |full: u64, short: u64| Duration::from_secs(if quick { short } else { full });
+    let corpus = Arc::new(Corpus::load(&Corpus::default_path(&repo()))?);
+    let mut results = serde_json::Map::new();
+
+    // 1. The ceiling and the collector at full speed, same generator, same run.
+    eprintln!("suite: ceiling (bare server)");
+    let mut bare = Process(
+        Command::new(std::env::current_exe()?)
+            .arg("bare")
+            .stdout(Stdio::piped())
+            .spawn()?,
+    );
+    let bare_addr = address_in(&bare.first_line()?)?;
+    let ceiling = run(
+        bare_addr,
+        Mode::Closed,
+        Arc::clone(&corpus),
+        0,
+        secs(10, 3),
+        64,
+    )
+    .await;
+    drop(bare);
+    eprintln!("suite: collector, closed loop");
+    let mut services = start_services()?;
+    let collector = services.collector_addr;
+    let accepted_before = metric(collector, "mesure_hits_accepted_total");
+    let max = run(
+        collector,
+        Mode::Closed,
+        Arc::clone(&corpus),
+        0,
+        secs(10, 3),
+        64,
+    )
+    .await;
+    let ratio = max.per_second / ceiling.per_second.max(1.0);
+
+    // 2. Latency at fractions of the maximum, open loop.
+    let mut latency = Vec::new();
+    for fraction in [0.1, 0.5, 0.7, 0.9] {
+        eprintln!("suite: open loop at {:.0} %", fraction * 100.0);
+        let rate = (max.per_second * fraction).max(10.0);
+        let report = run(
+            collector,
+            Mode::Open { rate },
+            Arc::clone(&corpus),
+            20,
+            secs(15, 3),
+            256,
+        )
+        .await;
+        latency.push((fraction, rate, report));
+    }
+
+    // 3. Sustained end to end: rows stored must equal hits accepted.
+    eprintln!("suite: sustained end to end");
+    let (_, cpu_before) = usage(services.collector.pid());
+    let sustained_for = secs(60, 5);
+    let accepted_start = metric(collector, "mesure_hits_accepted_total");
+    let sustained = run(
+        collector,
+        Mode::Closed,
+        Arc::clone(&corpus),
+        20,
+        sustained_for,
+        64,
+    )
+    .await;
+    let accepted_total = metric(collector, "mesure_hits_accepted_total");
+    let (_, cpu_after) = usage(services.collector.pid());
+    let accepted_sustained = (accepted_total - accepted_start) as u64;
+    let stored = wait_rows(
+        services.clickhouse_addr,
+        accepted_total as u64,
+        Duration::from_secs(180),
+    );
+    let (peak_kb, _) = usage(services.collector.pid());
+    let cpu_per_event_us = (cpu_after - cpu_before) * 1e6 / accepted_sustained.max(1) as f64;
+
+    // 4. A ClickHouse outage under steady load: memory must stay bounded.
+    eprintln!("suite: ClickHouse outage under load");
+    let port = services.clickhouse_addr.port();
+    let outage = secs(60, 5);
+    let load_rate = (max.per_second * 0.5).max(10.0);
+    let load = tokio::spawn(run(
+        collector,
+        Mode::Open { rate: load_rate },
+        Arc::clone(&corpus),
+        20,
+        outage + secs(10, 4),
+        128,
+    ));
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    services.clickhouse = None; // killed
+    tokio::time::sleep(outage).await;
+    let (peak_outage_kb, _) = usage(services.collector.pid());
+    let spool_bytes = metric(collector, "mesure_spool_bytes");
+    let (clickhouse, _) = start_clickhouse(&services.dir, port)?;
+    services.clickhouse = Some(clickhouse);
+    let outage_report = load.await?;
+    let accepted_end = metric(collector, "mesure_hits_accepted_total");
+    let stored_end = wait_rows(
+        services.clickhouse_addr,
+        accepted_end as u64,
+        Duration::from_secs(300),
+    );
+    let accepted_all = (accepted_end - accepted_before) as u64;
+    drop(services);
+
+    let pipeline_us = criterion_mean("pipeline", "whole, warm caches");
+    results.insert("ceiling".into(), json!(ceiling));
+    results.insert("collector".into(), json!(max));
+    let text = render(&Rendered {
+        quick,
+        ceiling: &ceiling,
+        max: &max,
+        ratio,
+        latency: &latency,
+        sustained: &sustained,
+        sustained_seconds: sustained_for.as_secs(),
+        accepted_sustained,
+        stored,
+        accepted_all,
+        stored_end,
+        peak_kb,
+        peak_outage_kb,
+        spool_bytes,
+        outage_report: &outage_report,
+        outage_seconds: outage.as_secs(),
+        cpu_per_event_us,
+        pipeline_us,
+    });
+    std::fs::write(repo().join(out), text)?;
+    eprintln!("suite: {} written", out.display());
+    Ok(())
+}
+
+struct Rendered<'a> {
+    quick: bool,
+    ceiling: &'a Report,
+    max: &'a Report,
+    ratio: f64,
+    latency: &'a [(f64, f64, Report)],
+    sustained: &'a Report,
+    sustained_seconds: u64,
+    accepted_sustained: u64,
+    stored: u64,
+    accepted_all: u64,
+    stored_end: u64,
+    peak_kb: u64,
+    peak_outage_kb: u64,
+    spool_bytes: f64,
+    outage_report: &'a Report,
+    outage_seconds: u64,
+    cpu_per_event_us: f64,
+    pipeline_us: Option<f64>,
+}
+
+fn verdict(ok: bool) -> &'static str {
+    if ok { "met" } else { "**not met**" }
+}
+
+fn render(r: &Rendered<'_>) -> String {
+    let date = Command::new("date")
+        .args(["-u", "+%Y-%m-%d %H:%M UTC"])
+        .output()
+        .map_or_else(
+            |_| String::new(),
+            |o| String::from_utf8_lossy(&o.stdout).trim().to_owned(),
+        );
+    let at70 = r
+        .latency
+        .iter()
+        .find(|(f, _, _)| (*f - 0.7).abs() < 1e-9)
+        .map(|(_, _, rep)| rep.latency);
+    let sustained_rate = r.accepted_sustained as f64 / r.sustained_seconds.max(1) as f64;
+    let mut s = String::new();
+    s.push_str(
+        "# Benchmarks\n\nPerformance is measured here, never by timed assertions in tests.\n\n",
+    );
+    s.push_str(&format!(
+        "Measured on {date}, on {}, with the load generator on the same machine (loopback).\nCommand: `make bench` (criterion: `cargo bench -p mesure-bench --bench pipeline`; the rest: `target/release/mesure-load suite`).{}\n\n",
+        machine(),
+        if r.quick { "\n\n**Quick run (`--quick`): durations shortened, figures not comparable with the targets.**" } else { "" }
+    ));
+    s.push_str("## Targets of DESIGN.md\n\n| what | target | measured | verdict |\n| --- | --- | --- | --- |\n");
+    s.push_str(&format!(
+        "| pixel hits/s through the whole pipeline vs a bare hyper server, same generator, same run | ≥ 0.8 of the bare server | {:.0}/s vs {:.0}/s: **{:.2}** | {} |\n",
+        r.max.per_second, r.ceiling.per_second, r.ratio, verdict(r.ratio >= 0.8)
+    ));
+    s.push_str(&format!(
+        "| end-to-end events/s into ClickHouse (local engine co-located), sustained {} s, rows stored = hits accepted | ≥ 20,000, rows = accepted | {:.0}/s; {} accepted, {} stored | {} |\n",
+        r.sustained_seconds, sustained_rate, r.accepted_sustained, r.stored,
+        verdict(sustained_rate >= 20_000.0 && r.stored >= r.accepted_all.min(r.stored) && r.stored_end == r.accepted_all)
+    ));
+    if let Some(l) = at70 {
+        s.push_str(&format!(
+            "| pixel latency at 70 % of the maximum rate, open loop from intended send time | p99 ≤ 5 ms, p99.9 ≤ 20 ms | p99 {:.2} ms, p99.9 {:.2} ms | {} |\n",
+            l.p99_ms, l.p999_ms, verdict(l.p99_ms <= 5.0 && l.p999_ms <= 20.0)
+        ));
+    }
+    match r.pipeline_us {
+        Some(us) => s.push_str(&format!(
+            "| CPU per event, enrichment pipeline alone (criterion, 10,000 real user agents, warm caches) | ≤ 2 µs | {us:.2} µs | {} |\n",
+            verdict(us <= 2.0)
+        )),
+        None => s.push_str("| CPU per event, enrichment pipeline alone | ≤ 2 µs | not measured (run the criterion bench first) | |\n"),
+    }
+    let peak_mb = r.peak_kb.max(r.peak_outage_kb) as f64 / 1024.0;
+    s.push_str(&format!(
+        "| collector memory at maximum load and during a {} s ClickHouse outage | ≤ 200 MB RSS | peak {:.0} MB (spool {:.1} MB on disk during the outage) | {} |\n",
+        r.outage_seconds, peak_mb, r.spool_bytes / 1e6, verdict(peak_mb <= 200.0)
+    ));
+    s.push_str("| dashboard overview over 10 / 100 million events | ≤ 300 ms / ≤ 1 s p95 | not measured: the dashboard does not exist yet | |\n");
+    s.push_str(
+        "| site script | ≤ 1 KB gzipped | not measured: the site script does not exist yet | |\n\n",
+    );
+    s.push_str("## Latency, open loop (20 % beacons, 80 % pixels)\n\n| load | rate | p50 | p90 | p99 | p99.9 | max | errors |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n");
+    for (fraction, rate, rep) in r.latency {
+        let l = rep.latency;
+        s.push_str(&format!(
+            "| {:.0} % | {rate:.0}/s | {:.2} ms | {:.2} ms | {:.2} ms | {:.2} ms | {:.1} ms | {} |\n",
+            fraction * 100.0, l.p50_ms, l.p90_ms, l.p99_ms, l.p999_ms, l.max_ms, rep.errors
+        ));
+    }
+    s.push_str(&format!(
+        "\n## Whole service\n\n- CPU of the collector process during the sustained run: {:.1} µs per accepted event (HTTP, pipeline, spool, shipping).\n- ClickHouse outage of {} s at {:.0}/s: {} hits answered, {} errors; after the restart, {} rows stored for {} hits accepted over the whole run.\n- Closed loop, 64 connections: ceiling {:.0}/s (p99 {:.2} ms), collector {:.0}/s (p99 {:.2} ms).\n",
+        r.cpu_per_event_us, r.outage_seconds, r.outage_report.per_second, r.outage_report.ok, r.outage_report.errors,
+        r.stored_end, r.accepted_all, r.ceiling.per_second, r.ceiling.latency.p99_ms, r.max.per_second, r.max.latency.p99_ms
+    ));
+    s.push_str(&format!(
+        "\nThe two cores are shared by the load generator, the collector and the local ClickHouse (chdb-core behind a Python HTTP server), so absolute figures are those of one small machine doing everything; the ratio to the bare server compares like with like. Sustained run: {:.0} requests/s sent, {} errors.\n",
+        r.sustained.per_second, r.sustained.errors
+    ));
+    s
+}
