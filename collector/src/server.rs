@@ -266,8 +266,7 @@ impl Collector {
         let host = origin
             .to_str()
             .ok()
-            .and_then(crate::pipeline::page::parse_web_url)
-            .and_then(|u| u.host_str().map(str::to_owned));
+            .and_then(crate::pipeline::page::web_host);
         let known = host.is_some_and(|h| {
             self.pipeline
                 .registry

@@ -139,8 +139,7 @@ fn check_origin(site: &Site, headers: &HeaderMap) -> Result<(), DropReason> {
     if origin.is_empty() || origin == "null" {
         return Ok(());
     }
-    let host = page::parse_web_url(origin).and_then(|u| u.host_str().map(str::to_owned));
-    match host {
+    match page::web_host(origin) {
         Some(host) if site.has_host(&host) => Ok(()),
         _ => Err(DropReason::WrongOrigin),
     }

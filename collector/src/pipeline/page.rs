@@ -40,6 +40,41 @@ pub fn parse_web_url(text: &str) -> Option<Url> {
     (matches!(url.scheme(), "http" | "https") && url.host_str().is_some()).then_some(url)
 }
 
+/// The lowercase host of an absolute http(s) URL, without port or user;
+/// `None` for anything else. Plain ASCII hosts take a fast path; anything
+/// unusual (IDN, escapes) goes through the full URL parser.
+pub fn web_host(text: &str) -> Option<String> {
+    let lower_prefix = |p: &str| {
+        text.get(..p.len())
+            .is_some_and(|h| h.eq_ignore_ascii_case(p))
+    };
+    let rest = if lower_prefix("https://") {
+        &text[8..]
+    } else if lower_prefix("http://") {
+        &text[7..]
+    } else {
+        return None;
+    };
+    let authority = rest.split(['/', '?', '#', '\\']).next().unwrap_or_default();
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = if host_port.starts_with('[') {
+        host_port.split_inclusive(']').next().unwrap_or_default()
+    } else {
+        match host_port.rsplit_once(':') {
+            Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) => host,
+            _ => host_port,
+        }
+    };
+    let plain = !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'));
+    if plain {
+        return Some(host.trim_end_matches('.').to_ascii_lowercase());
+    }
+    parse_web_url(text).and_then(|u| u.host_str().map(str::to_owned))
+}
+
 /// The page as stored, or why the hit is dropped.
 pub fn sanitise(url: &str, site: &Site) -> Result<Page, DropReason> {
     let url = parse_web_url(url).ok_or(DropReason::Invalid)?;
@@ -264,6 +299,25 @@ mod tests {
                 term: "x".into(),
             }
         );
+    }
+
+    #[test]
+    fn web_hosts() {
+        for (url, host) in [
+            ("https://www.Google.fr/search?q=x", Some("www.google.fr")),
+            ("HTTP://user:pw@Example.fr:8080/a", Some("example.fr")),
+            ("https://example.fr.", Some("example.fr")),
+            ("https://example.fr?x#y", Some("example.fr")),
+            ("https://example.fr\\evil.com", Some("example.fr")),
+            ("https://[2001:db8::1]:8443/", Some("[2001:db8::1]")),
+            ("https://préfecture.fr/", Some("xn--prfecture-c4a.fr")),
+            ("ftp://example.fr/", None),
+            ("https:///nohost", Some("nohost")), // as browsers read it
+            ("https://", None),
+            ("not a url", None),
+        ] {
+            assert_eq!(web_host(url).as_deref(), host, "{url}");
+        }
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Where a visit came from: the referrer's host only, its known name (search
 //! engine, social network, webmail) and the channel.
 
-use super::page::{Campaign, parse_web_url};
+use super::page::{Campaign, web_host};
 use crate::event::Channel;
 use crate::sites::Site;
 use std::collections::HashMap;
@@ -60,8 +60,7 @@ impl Referrers {
     /// The acquisition of a visit whose first hit has this referrer and campaign.
     pub fn classify(&self, referrer: Option<&str>, campaign: Campaign, site: &Site) -> Acquisition {
         let host = referrer
-            .and_then(parse_web_url)
-            .and_then(|url| url.host_str().map(str::to_owned))
+            .and_then(web_host)
             .filter(|host| !site.has_host(host));
         let mut acquisition = Acquisition {
             campaign,
