@@ -39,30 +39,7 @@ impl LocalClickHouse {
     }
 
     fn spawn() -> LocalClickHouse {
-        let root = repo_root();
-        let python = root.join(".venv/bin/python");
-        assert!(
-            python.exists(),
-            "the local ClickHouse is not installed ({} is missing): run `make setup`, \
-             or `make test`, which installs it",
-            python.display()
-        );
-        let mut child = Command::new(&python)
-            .arg(root.join("deploy/local/chlocal.py"))
-            .args(["--port", "0", "--temporary", "--exit-with-parent"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", python.display()));
-        let mut line = String::new();
-        if let Some(stdout) = child.stdout.take() {
-            let _ = BufReader::new(stdout).read_line(&mut line);
-        }
-        let url = line
-            .split_whitespace()
-            .find(|word| word.starts_with("http://"))
-            .unwrap_or_else(|| panic!("the local ClickHouse did not start: {line:?}"))
-            .to_owned();
+        let (child, url) = start_chlocal(&["--port", "0", "--temporary"]);
         LocalClickHouse {
             url,
             _child: Some(child),
@@ -92,6 +69,38 @@ impl LocalClickHouse {
             COUNTER.fetch_add(1, Ordering::Relaxed)
         )
     }
+}
+
+/// Starts `deploy/local/chlocal.py` with `args`, stopping with this
+/// process; returns it and the URL it listens on. Fails loudly when the
+/// local ClickHouse is not installed.
+fn start_chlocal(args: &[&str]) -> (Child, String) {
+    let root = repo_root();
+    let python = root.join(".venv/bin/python");
+    assert!(
+        python.exists(),
+        "the local ClickHouse is not installed ({} is missing): run `make setup`, \
+         or `make test`, which installs it",
+        python.display()
+    );
+    let mut child = Command::new(&python)
+        .arg(root.join("deploy/local/chlocal.py"))
+        .args(args)
+        .arg("--exit-with-parent")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}", python.display()));
+    let mut line = String::new();
+    if let Some(stdout) = child.stdout.take() {
+        let _ = BufReader::new(stdout).read_line(&mut line);
+    }
+    let url = line
+        .split_whitespace()
+        .find(|word| word.starts_with("http://"))
+        .unwrap_or_else(|| panic!("the local ClickHouse did not start: {line:?}"))
+        .to_owned();
+    (child, url)
 }
 
 /// The repository's root directory.
@@ -153,33 +162,9 @@ impl PrivateClickHouse {
     /// Starts the server again, same port, same data.
     pub fn restart(&mut self) {
         assert!(self.child.is_none(), "the server is running");
-        let root = repo_root();
-        let python = root.join(".venv/bin/python");
-        assert!(
-            python.exists(),
-            "the local ClickHouse is not installed: run `make setup`"
-        );
-        let mut child = Command::new(&python)
-            .arg(root.join("deploy/local/chlocal.py"))
-            .args([
-                "--port",
-                &self.port.to_string(),
-                "--exit-with-parent",
-                "--data-dir",
-            ])
-            .arg(&self.data_dir)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", python.display()));
-        let mut line = String::new();
-        if let Some(stdout) = child.stdout.take() {
-            let _ = BufReader::new(stdout).read_line(&mut line);
-        }
-        assert!(
-            line.contains("listening"),
-            "the local ClickHouse did not start: {line:?}"
-        );
+        let port = self.port.to_string();
+        let data_dir = self.data_dir.display().to_string();
+        let (child, _) = start_chlocal(&["--port", &port, "--data-dir", &data_dir]);
         self.child = Some(child);
     }
 

@@ -320,16 +320,32 @@ fn wait_rows(clickhouse: SocketAddr, expected: u64, within: Duration) -> u64 {
 
 /// Mean time of a criterion benchmark, in microseconds.
 fn criterion_mean(group: &str, name: &str) -> Option<f64> {
-    let dir = repo()
+    let path = repo()
         .join("target/criterion")
         .join(group)
-        .join(name.replace([',', ' ', '+', ':'], "_"));
-    let candidates = [dir.join("new/estimates.json")];
-    let text = candidates
-        .iter()
-        .find_map(|p| std::fs::read_to_string(p).ok())?;
+        .join(name)
+        .join("new/estimates.json");
+    let text = std::fs::read_to_string(path).ok()?;
     let value: serde_json::Value = serde_json::from_str(&text).ok()?;
     Some(value["mean"]["point_estimate"].as_f64()? / 1000.0)
+}
+
+/// Every step measured by criterion: name and mean in nanoseconds.
+fn criterion_steps() -> Vec<(String, f64)> {
+    let dir = repo().join("target/criterion/steps");
+    let mut steps: Vec<(String, f64)> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .filter_map(|e| {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    criterion_mean("steps", &name).map(|us| (name.replace('_', ":"), us * 1000.0))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    steps.sort_by(|a, b| a.0.cmp(&b.0));
+    steps
 }
 
 fn machine() -> String {
@@ -581,6 +597,11 @@ fn render(r: &Rendered<'_>) -> String {
     s.push_str(
         "| site script | ≤ 1 KB gzipped | not measured: the site script does not exist yet | |\n\n",
     );
+    s.push_str("## CPU per step (criterion, mean per event)\n\n| step | time |\n| --- | --- |\n");
+    for (name, ns) in criterion_steps() {
+        s.push_str(&format!("| {name} | {ns:.0} ns |\n"));
+    }
+    s.push('\n');
     s.push_str("## Latency, open loop (20 % beacons, 80 % pixels)\n\n| load | rate | p50 | p90 | p99 | p99.9 | max | errors |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n");
     for (fraction, rate, rep) in r.latency {
         let l = rep.latency;
