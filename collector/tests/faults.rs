@@ -303,3 +303,38 @@ async fn a_full_spool_sheds_load_explicitly() {
     );
     running.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stopping_during_an_outage_keeps_the_rows_for_the_next_start() {
+    let dir = temp_dir("stop-outage");
+    let spool = dir.join("spool");
+    let mut clickhouse = PrivateClickHouse::start(&dir.join("clickhouse"));
+    let client = prepared_database_on(clickhouse.client(), "mesure").await;
+    let grace =
+        |s: &mut mesure_collector::service::Settings| s.collector.shutdown_grace_seconds = 2;
+    let running = common::start_with(client.clone(), &spool, grace).await;
+    clickhouse.kill();
+    let load = Load::start(running.addr, 100);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let report = load.stop();
+    assert!(report.accepted.len() > 100, "{report:?}");
+    // ClickHouse is down: the stop must not wait for it beyond the grace period.
+    let started = std::time::Instant::now();
+    running.stop().await;
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "stopping took {:?}",
+        started.elapsed()
+    );
+
+    clickhouse.restart();
+    let running = common::start_with(client.clone(), &spool, grace).await;
+    wait_for_rows(
+        &client,
+        report.accepted.len() as u64,
+        Duration::from_secs(60),
+    )
+    .await;
+    running.stop().await;
+    assert_exactly_once(&client, &report.accepted).await;
+}

@@ -162,6 +162,7 @@ impl Spool {
             size,
             committed,
             shutdown_grace,
+            grace_until: std::sync::OnceLock::new(),
         };
         Ok(Spool {
             sink,

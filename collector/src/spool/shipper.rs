@@ -72,6 +72,8 @@ pub struct Shipper {
     pub committed: watch::Receiver<Position>,
     /// How long to keep shipping once the service stops and nothing more comes.
     pub shutdown_grace: Duration,
+    /// Set when the service starts stopping.
+    pub grace_until: std::sync::OnceLock<tokio::time::Instant>,
 }
 
 impl Shipper {
@@ -93,17 +95,17 @@ impl Shipper {
             let batch = self
                 .read(cursor.position, end, usize::MAX, usize::MAX)
                 .await;
-            self.ship(&mut cursor, batch, token).await;
+            if !self.ship(&mut cursor, batch, token, &mut stopping).await {
+                return;
+            }
         }
-        let mut grace_until = None;
         // When the rows at the cursor were first seen, to time batches.
         let mut waiting: Option<(Position, tokio::time::Instant)> = None;
         loop {
             let committed = *self.committed.borrow_and_update();
             let done = cursor.position >= committed;
             if *stopping.borrow() {
-                let until = *grace_until
-                    .get_or_insert_with(|| tokio::time::Instant::now() + self.shutdown_grace);
+                let until = self.grace_deadline();
                 if done || tokio::time::Instant::now() >= until {
                     if !done {
                         tracing::warn!(
@@ -158,7 +160,9 @@ impl Shipper {
                 continue;
             }
             let token = token(cursor.position, batch.end);
-            self.ship(&mut cursor, batch, token).await;
+            if !self.ship(&mut cursor, batch, token, &mut stopping).await {
+                return;
+            }
         }
     }
 
@@ -191,7 +195,22 @@ impl Shipper {
     }
 
     /// Inserts a batch until it lands or is refused, then moves the cursor.
-    async fn ship(&self, cursor: &mut Cursor, batch: Batch, token: String) {
+    /// When shipping gives up once the service is stopping.
+    fn grace_deadline(&self) -> tokio::time::Instant {
+        *self
+            .grace_until
+            .get_or_init(|| tokio::time::Instant::now() + self.shutdown_grace)
+    }
+
+    /// Returns `false` when the service stops before the batch could land:
+    /// it stays pending in the cursor and is resent at the next start.
+    async fn ship(
+        &self,
+        cursor: &mut Cursor,
+        batch: Batch,
+        token: String,
+        stopping: &mut watch::Receiver<bool>,
+    ) -> bool {
         cursor.pending = Some((batch.end, token.clone()));
         self.store(cursor);
         let mut attempt = 0;
@@ -228,7 +247,19 @@ impl Shipper {
                         if attempt == 1 || attempt % 20 == 0 {
                             tracing::warn!(%error, rows = batch.rows.len(), attempt, "insert failed, rows kept in the spool and retried");
                         }
-                        tokio::time::sleep(delay).await;
+                        if *stopping.borrow()
+                            && tokio::time::Instant::now() >= self.grace_deadline()
+                        {
+                            tracing::warn!(
+                                rows = batch.rows.len(),
+                                "stopping before clickhouse took the batch: it stays in the spool for the next start"
+                            );
+                            return false;
+                        }
+                        tokio::select! {
+                            () = tokio::time::sleep(delay) => {}
+                            _ = stopping.changed() => {}
+                        }
                     }
                 },
             }
@@ -239,6 +270,7 @@ impl Shipper {
         cursor.pending = None;
         self.store(cursor);
         self.drop_consumed(cursor.position);
+        true
     }
 
     fn store(&self, cursor: &Cursor) {
