@@ -8,6 +8,7 @@ use common::{
     temp_dir, wait_for_rows,
 };
 use mesure_testkit::PrivateClickHouse;
+use mesure_testkit::http::metric;
 use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -40,17 +41,7 @@ async fn a_60_second_clickhouse_outage_loses_nothing() {
     )
     .await;
     assert_eq!(stored, report.accepted.len() as u64);
-    let metrics = String::from_utf8(
-        send(running.addr, browser_request("GET", "/metrics", &[], b""))
-            .await
-            .body,
-    )
-    .expect("text");
-    let replays = metrics
-        .lines()
-        .find_map(|l| l.strip_prefix("mesure_spool_replays_total "))
-        .and_then(|v| v.parse::<u64>().ok())
-        .unwrap_or(0);
+    let replays = metric(running.addr, "mesure_spool_replays_total").await;
     assert!(replays > 0, "batches were replayed after the outage");
     running.stop().await;
     assert_exactly_once(&client, &report.accepted).await;
@@ -111,23 +102,13 @@ async fn refused_data_is_quarantined_and_the_rest_flows() {
         wait_for_rows(&client, 21, Duration::from_secs(20)).await,
         21
     );
-    let metrics = String::from_utf8(
-        send(running.addr, browser_request("GET", "/metrics", &[], b""))
-            .await
-            .body,
-    )
-    .expect("text");
-    assert!(
-        metrics
-            .lines()
-            .any(|l| l == "mesure_quarantined_batches_total 1"),
-        "{metrics}"
+    assert_eq!(
+        metric(running.addr, "mesure_quarantined_batches_total").await,
+        1
     );
-    assert!(
-        metrics
-            .lines()
-            .any(|l| l == "mesure_insert_errors_total{kind=\"data\"} 1"),
-        "{metrics}"
+    assert_eq!(
+        metric(running.addr, "mesure_insert_errors_total{kind=\"data\"}").await,
+        1
     );
     running.stop().await;
     let files: Vec<_> = std::fs::read_dir(&quarantine)
@@ -181,16 +162,7 @@ async fn a_full_spool_disk_sheds_hits_without_crashing() {
     let mut shed = false;
     for _ in 0..300 {
         tokio::time::sleep(Duration::from_millis(100)).await;
-        let metrics = String::from_utf8(
-            send(running.addr, browser_request("GET", "/metrics", &[], b""))
-                .await
-                .body,
-        )
-        .expect("text");
-        if metrics
-            .lines()
-            .any(|l| l.starts_with("mesure_spool_write_errors_total ") && !l.ends_with(" 0"))
-        {
+        if metric(running.addr, "mesure_spool_write_errors_total").await > 0 {
             shed = true;
             break;
         }
@@ -280,29 +252,15 @@ async fn a_full_spool_sheds_load_explicitly() {
         assert_eq!(pixel.status, 200);
         assert_eq!(pixel.body, mesure_collector::server::GIF);
     }
-    let metrics = String::from_utf8(
-        send(running.addr, browser_request("GET", "/metrics", &[], b""))
-            .await
-            .body,
+    let shed_count = metric(
+        running.addr,
+        "mesure_hits_dropped_total{reason=\"overloaded\"}",
     )
-    .expect("text");
-    let shed_count = metrics
-        .lines()
-        .find_map(|l| l.strip_prefix("mesure_hits_dropped_total{reason=\"overloaded\"} "))
-        .and_then(|v| v.parse::<u64>().ok())
-        .unwrap_or(0);
+    .await;
     assert!(shed_count >= 10, "{shed_count}");
     // Pixels that fitted were accepted too: the collector's count covers both.
-    let accepted: u64 = metrics
-        .lines()
-        .find_map(|l| l.strip_prefix("mesure_hits_accepted_total "))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    let size = metrics
-        .lines()
-        .find_map(|l| l.strip_prefix("mesure_spool_bytes "))
-        .and_then(|v| v.parse::<u64>().ok())
-        .unwrap_or(0);
+    let accepted = metric(running.addr, "mesure_hits_accepted_total").await;
+    let size = metric(running.addr, "mesure_spool_bytes").await;
     assert!(size > 0 && size <= 64 * 1024, "{size}");
     // ClickHouse back: every accepted hit lands.
     clickhouse.restart();

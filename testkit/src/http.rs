@@ -198,3 +198,21 @@ pub async fn wait_for_rows(client: &Client, rows: u64, within: Duration) -> u64 
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+/// The value of one series of a collector's `/metrics` (a name with its
+/// labels, as written), or 0 when absent.
+pub async fn metric(addr: SocketAddr, series: &str) -> u64 {
+    let body = send(addr, browser_request("GET", "/metrics", &[], b""))
+        .await
+        .body;
+    String::from_utf8_lossy(&body)
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix(series)?
+                .strip_prefix(' ')?
+                .trim()
+                .parse()
+                .ok()
+        })
+        .unwrap_or(0)
+}
