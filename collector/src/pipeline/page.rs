@@ -12,7 +12,7 @@ pub const EMAIL: &str = "[email]";
 pub const TOKEN: &str = "[token]";
 
 /// Campaign parameters of the page URL (consent mode only).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct Campaign {
     pub source: String,
     pub medium: String,

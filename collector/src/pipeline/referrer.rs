@@ -9,7 +9,7 @@ use std::collections::HashMap;
 const KNOWN: &str = include_str!("../../data/referrers.json");
 
 /// How a visit arrived, decided on its first hit and kept for the whole visit.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Acquisition {
     pub referrer_host: String,
     pub referrer_source: String,

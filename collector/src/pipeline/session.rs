@@ -7,10 +7,13 @@
 //! the source address), which keeps a visitor on one replica.
 
 use super::referrer::Acquisition;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 const SHARDS: usize = 64;
+/// Distinct acquisitions shared between sessions at most; most visits share
+/// a few (direct, the main search engines), so sessions hold a pointer only.
+const MAX_INTERNED: usize = 10_000;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionInfo {
@@ -29,6 +32,7 @@ struct State {
 #[derive(Debug)]
 pub struct Sessions {
     shards: Vec<Mutex<HashMap<u64, State>>>,
+    interned: Mutex<HashSet<Arc<Acquisition>>>,
     timeout_ms: i64,
     max_per_shard: usize,
 }
@@ -37,6 +41,7 @@ impl Sessions {
     pub fn new(timeout_minutes: u32, max_sessions: usize) -> Sessions {
         Sessions {
             shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            interned: Mutex::new(HashSet::new()),
             timeout_ms: i64::from(timeout_minutes) * 60_000,
             max_per_shard: (max_sessions / SHARDS).max(1),
         }
@@ -62,7 +67,7 @@ impl Sessions {
         let info = SessionInfo {
             id: session_id(visitor_id, now_ms),
             start_ms: now_ms,
-            acquisition: Arc::new(acquisition()),
+            acquisition: self.intern(acquisition()),
         };
         if map.len() >= self.max_per_shard && !map.contains_key(&visitor_id) {
             let timeout = self.timeout_ms;
@@ -78,6 +83,24 @@ impl Sessions {
             );
         }
         info
+    }
+
+    /// The shared copy of an acquisition. The table is bounded: when full it
+    /// starts again, which costs memory only, never correctness.
+    fn intern(&self, acquisition: Acquisition) -> Arc<Acquisition> {
+        let mut table = self
+            .interned
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(shared) = table.get(&acquisition) {
+            return Arc::clone(shared);
+        }
+        if table.len() >= MAX_INTERNED {
+            table.clear();
+        }
+        let shared = Arc::new(acquisition);
+        table.insert(Arc::clone(&shared));
+        shared
     }
 
     /// Forgets sessions idle past the timeout. Returns how many remain.
@@ -151,6 +174,28 @@ mod tests {
         }
         assert!(sessions.sweep(0) <= 64);
         assert_eq!(sessions.sweep(31 * MINUTE), 0);
+    }
+
+    #[test]
+    fn sessions_with_the_same_acquisition_share_it() {
+        let sessions = Sessions::new(30, 1000);
+        let a = sessions.assign(1, 0, || acquisition(Channel::Search));
+        let b = sessions.assign(2, 0, || acquisition(Channel::Search));
+        let c = sessions.assign(3, 0, || acquisition(Channel::Social));
+        assert!(Arc::ptr_eq(&a.acquisition, &b.acquisition));
+        assert!(!Arc::ptr_eq(&a.acquisition, &c.acquisition));
+        assert_eq!(c.acquisition.channel, Channel::Social);
+        for visitor in 0..(MAX_INTERNED as u64 + 10) {
+            let host = format!("h{visitor}.example");
+            let got = sessions.assign(100 + visitor, 0, || Acquisition {
+                referrer_host: host.clone(),
+                ..Acquisition::default()
+            });
+            assert_eq!(
+                got.acquisition.referrer_host, host,
+                "a full table never mixes them up"
+            );
+        }
     }
 
     #[test]
