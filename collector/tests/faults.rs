@@ -186,9 +186,11 @@ async fn a_full_spool_disk_sheds_hits_without_crashing() {
         report.refused
     );
     let last = *report.accepted.last().expect("accepted hits");
+    // Ids are sent in order: the last ones must have been accepted again.
+    let sent = report.accepted.len() as u64 + report.refused.values().sum::<u64>();
     assert!(
-        report.refused.values().sum::<u64>() < last,
-        "accepting again after the disk drained"
+        last + 20 >= sent,
+        "accepting again after the disk drained: last accepted {last} of {sent}"
     );
     wait_for_rows(
         &client,

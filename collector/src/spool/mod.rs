@@ -27,7 +27,7 @@ use crate::metrics::Metrics;
 use clickhouse::Client;
 use serde::{Deserialize, Serialize};
 use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
@@ -171,15 +171,4 @@ impl Spool {
             _lock: lock,
         })
     }
-}
-
-/// For tests and tools: the directory's segments and their total size.
-pub fn disk_usage(dir: &Path) -> std::io::Result<(usize, u64)> {
-    let segments = log::segments(dir)?;
-    let size = segments
-        .iter()
-        .filter_map(|s| std::fs::metadata(log::segment_path(dir, *s)).ok())
-        .map(|m| m.len())
-        .sum();
-    Ok((segments.len(), size))
 }
