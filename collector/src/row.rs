@@ -4,13 +4,18 @@ use crate::event::{Channel, Device, Kind, Tracker};
 use clickhouse::Row;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// Text shared by many rows (a session's acquisition, a place, a user
+/// agent's facts): cloning it for each row is a reference count, not a copy.
+pub type Text = Arc<str>;
 
 /// The table the collector writes.
 pub const EVENTS_TABLE: &str = "events";
 
 #[derive(Debug, Clone, PartialEq, Row, Serialize, Deserialize)]
 pub struct EventRow {
-    pub site_id: String,
+    pub site_id: Text,
     /// `DateTime64(3)`: milliseconds since the epoch.
     pub ts: i64,
     pub kind: Kind,
@@ -21,21 +26,21 @@ pub struct EventRow {
     pub session_start: u32,
     pub hostname: String,
     pub path: String,
-    pub referrer_host: String,
-    pub referrer_source: String,
+    pub referrer_host: Text,
+    pub referrer_source: Text,
     pub channel: Channel,
-    pub utm_source: String,
-    pub utm_medium: String,
-    pub utm_campaign: String,
-    pub utm_content: String,
-    pub utm_term: String,
-    pub country_code: String,
-    pub region: String,
-    pub city: String,
-    pub browser: String,
-    pub browser_version: String,
-    pub os: String,
-    pub os_version: String,
+    pub utm_source: Text,
+    pub utm_medium: Text,
+    pub utm_campaign: Text,
+    pub utm_content: Text,
+    pub utm_term: Text,
+    pub country_code: Text,
+    pub region: Text,
+    pub city: Text,
+    pub browser: Text,
+    pub browser_version: Text,
+    pub os: Text,
+    pub os_version: Text,
     pub device: Device,
     pub props: BTreeMap<String, String>,
     pub tracker: Tracker,
@@ -44,7 +49,7 @@ pub struct EventRow {
 impl EventRow {
     /// Bytes this row takes in a batch, roughly: what batching limits count.
     pub fn approximate_size(&self) -> usize {
-        let strings = [
+        let strings: [&str; 18] = [
             &self.site_id,
             &self.name,
             &self.hostname,

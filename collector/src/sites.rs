@@ -3,10 +3,11 @@
 //! sees the same sites; each replica reloads it every few seconds and swaps
 //! the new index in without blocking hits.
 
+use crate::row::Text;
 use arc_swap::ArcSwap;
 use clickhouse::{Client, Row};
+use foldhash::HashMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -179,7 +180,7 @@ impl HostPattern {
 /// A validated site, as the pipeline uses it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Site {
-    pub id: String,
+    pub id: Text,
     hosts: Vec<HostPattern>,
     pub time_zone: String,
     pub mode: Mode,
@@ -234,7 +235,7 @@ impl Site {
             return Err(SiteError::TimeZone(row.time_zone.clone()));
         }
         Ok(Site {
-            id: id.clone(),
+            id: id.as_str().into(),
             hosts,
             time_zone: row.time_zone.clone(),
             mode: row.mode,
@@ -297,7 +298,7 @@ impl SiteIndex {
             if let Some(matomo_id) = site.matomo_id {
                 index.by_matomo_id.insert(matomo_id, Arc::clone(&site));
             }
-            index.by_id.insert(site.id.clone(), site);
+            index.by_id.insert(site.id.to_string(), site);
         }
         index
     }

@@ -4,6 +4,7 @@
 //! itself is never stored.
 
 use crate::event::Device;
+use crate::row::Text;
 use quick_cache::sync::Cache;
 use regex::Regex;
 use std::sync::Arc;
@@ -18,10 +19,10 @@ pub const MAX_USER_AGENT: usize = 512;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AgentFacts {
     pub bot: bool,
-    pub browser: String,
-    pub browser_version: String,
-    pub os: String,
-    pub os_version: String,
+    pub browser: Text,
+    pub browser_version: Text,
+    pub os: Text,
+    pub os_version: Text,
     pub device: Device,
 }
 
@@ -102,10 +103,10 @@ impl Agents {
         let device = device_class(ua, &os, device_family);
         AgentFacts {
             bot,
-            browser,
-            browser_version,
-            os,
-            os_version,
+            browser: browser.into(),
+            browser_version: browser_version.into(),
+            os: os.into(),
+            os_version: os_version.into(),
             device,
         }
     }
@@ -190,10 +191,10 @@ mod tests {
             let f = agents.facts(ua);
             let got = (
                 f.bot,
-                f.browser.as_str(),
-                f.browser_version.as_str(),
-                f.os.as_str(),
-                f.os_version.as_str(),
+                &*f.browser,
+                &*f.browser_version,
+                &*f.os,
+                &*f.os_version,
                 f.device,
             );
             assert_eq!(got, expected, "{ua}");

@@ -4,6 +4,7 @@
 //! `subdivisions[].names`, `city.names`) and ip-location-db's
 //! (`country_code`, `state1`, `city`). Lookups are cached by prefix.
 
+use crate::row::Text;
 use quick_cache::sync::Cache;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -14,9 +15,9 @@ use std::time::SystemTime;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Place {
-    pub country_code: String,
-    pub region: String,
-    pub city: String,
+    pub country_code: Text,
+    pub region: Text,
+    pub city: Text,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -166,9 +167,9 @@ impl Geo {
             };
             if !country_code.is_empty() {
                 return Place {
-                    country_code,
-                    region,
-                    city,
+                    country_code: country_code.into(),
+                    region: region.into(),
+                    city: city.into(),
                 };
             }
         }

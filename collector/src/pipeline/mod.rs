@@ -11,6 +11,7 @@
 
 pub mod agent;
 pub mod geo;
+pub mod headers;
 pub mod network;
 pub mod page;
 pub mod privacy;
@@ -20,11 +21,12 @@ pub mod visitor;
 
 use crate::clock::Clock;
 use crate::event::{Device, DropReason, Kind, Tracker};
-use crate::row::EventRow;
+use crate::row::{EventRow, Text};
 use crate::sites::{Mode, Registry, Site, SiteIndex};
 use crate::wire::{Hit, SiteKey};
 use agent::{AgentFacts, Agents};
 use geo::Geo;
+use headers::Headers;
 use http::HeaderMap;
 use network::Network;
 use referrer::Referrers;
@@ -59,18 +61,19 @@ impl Pipeline {
         let now = self.clock.now_ms();
         let sites = self.registry.current();
         let site = find_site(&sites, &hit.site)?;
-        check_origin(site, request.headers)?;
-        privacy::check(hit, request.headers, self.honor_signals)?;
-        let user_agent = header(request.headers, "user-agent");
+        let headers = Headers::scan(request.headers);
+        check_origin(site, headers.origin)?;
+        privacy::check(hit, &headers, self.honor_signals)?;
+        let user_agent = headers.user_agent;
         let agent = self.agents.facts(user_agent);
-        check_bot(&agent, request.headers)?;
+        check_bot(&agent, &headers)?;
         let name = event_name(hit, site)?;
         let ip = self.network.client_ip(request.peer, request.headers);
         let truncated = self.network.truncate(ip);
         let place = self.geo.lookup(truncated);
         let salt = self.salts.salt(utc_day(now)).ok_or(DropReason::NoSalt)?;
         let visitor = visitor_id(&salt, &site.id, ip, user_agent);
-        let page = page::sanitise(page_url(hit, request.headers)?, site)?;
+        let page = page::sanitise(page_url(hit, headers.referer)?, site)?;
         let session = self.sessions.assign(visitor, now, || {
             self.referrers
                 .classify(hit.referrer.as_deref(), page.campaign.clone(), site)
@@ -100,7 +103,7 @@ impl Pipeline {
             city: if site.city {
                 place.city.clone()
             } else {
-                String::new()
+                Text::default()
             },
             browser: agent.browser.clone(),
             browser_version: agent.browser_version.clone(),
@@ -116,13 +119,6 @@ impl Pipeline {
     }
 }
 
-fn header<'a>(headers: &'a HeaderMap, name: &str) -> &'a str {
-    headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-}
-
 /// Step: the hit names a registered site.
 fn find_site<'a>(sites: &'a SiteIndex, key: &SiteKey) -> Result<&'a Site, DropReason> {
     let site = match key {
@@ -134,8 +130,7 @@ fn find_site<'a>(sites: &'a SiteIndex, key: &SiteKey) -> Result<&'a Site, DropRe
 }
 
 /// Step: a browser's `Origin`, when sent, is one of the site's hosts.
-fn check_origin(site: &Site, headers: &HeaderMap) -> Result<(), DropReason> {
-    let origin = header(headers, "origin");
+fn check_origin(site: &Site, origin: &str) -> Result<(), DropReason> {
     if origin.is_empty() || origin == "null" {
         return Ok(());
     }
@@ -146,16 +141,11 @@ fn check_origin(site: &Site, headers: &HeaderMap) -> Result<(), DropReason> {
 }
 
 /// Step: robots by user agent, by missing browser headers, and prefetches.
-fn check_bot(agent: &AgentFacts, headers: &HeaderMap) -> Result<(), DropReason> {
-    if agent.bot || !headers.contains_key("accept-language") {
+fn check_bot(agent: &AgentFacts, headers: &Headers<'_>) -> Result<(), DropReason> {
+    if agent.bot || !headers.accept_language {
         return Err(DropReason::Bot);
     }
-    let purpose = |name: &str| {
-        header(headers, name)
-            .to_ascii_lowercase()
-            .contains("prefetch")
-    };
-    if purpose("sec-purpose") || purpose("purpose") || purpose("x-moz") {
+    if headers.prefetch {
         return Err(DropReason::Prefetch);
     }
     Ok(())
@@ -177,11 +167,10 @@ fn event_name(hit: &Hit, site: &Site) -> Result<String, DropReason> {
 }
 
 /// The page: the hit's URL, or for the pixel the page that embeds it.
-fn page_url<'a>(hit: &'a Hit, headers: &'a HeaderMap) -> Result<&'a str, DropReason> {
+fn page_url<'a>(hit: &'a Hit, referer: &'a str) -> Result<&'a str, DropReason> {
     match (&hit.url, hit.tracker) {
         (Some(url), _) => Ok(url),
         (None, Tracker::Pixel) => {
-            let referer = header(headers, "referer");
             if referer.is_empty() {
                 Err(DropReason::Invalid)
             } else {

@@ -6,9 +6,11 @@
 //! header itself. The full address is used for the visitor hash and then
 //! dropped: only the truncated prefix goes further.
 
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName};
 use ipnet::IpNet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 
 /// The finest prefixes allowed; configuration may only make them coarser.
 pub const MAX_IPV4_PREFIX: u8 = 24;
@@ -104,7 +106,7 @@ fn canonical(ip: IpAddr) -> IpAddr {
 /// in order. Unparsable entries end the list: nothing left of them is trusted.
 fn forwarded_for(headers: &HeaderMap) -> Vec<IpAddr> {
     let mut hops = Vec::new();
-    let forwarded: Vec<_> = headers.get_all("forwarded").iter().collect();
+    let forwarded: Vec<_> = headers.get_all(http::header::FORWARDED).iter().collect();
     if !forwarded.is_empty() {
         for value in forwarded {
             let Ok(value) = value.to_str() else {
@@ -127,7 +129,7 @@ fn forwarded_for(headers: &HeaderMap) -> Vec<IpAddr> {
         }
         return hops;
     }
-    for value in headers.get_all("x-forwarded-for") {
+    for value in headers.get_all(X_FORWARDED_FOR) {
         let Ok(value) = value.to_str() else {
             return Vec::new();
         };
@@ -178,7 +180,7 @@ mod tests {
         let mut map = HeaderMap::new();
         for (name, value) in pairs {
             map.append(
-                http::HeaderName::from_bytes(name.as_bytes()).expect("name"),
+                HeaderName::from_bytes(name.as_bytes()).expect("name"),
                 value.parse().expect("value"),
             );
         }

@@ -3,6 +3,7 @@
 //! e-mail addresses or tokens redacted. Campaign parameters are read here.
 
 use crate::event::DropReason;
+use crate::row::Text;
 use crate::sites::{Mode, Site};
 use url::Url;
 
@@ -14,11 +15,11 @@ pub const TOKEN: &str = "[token]";
 /// Campaign parameters of the page URL (consent mode only).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct Campaign {
-    pub source: String,
-    pub medium: String,
-    pub campaign: String,
-    pub content: String,
-    pub term: String,
+    pub source: Text,
+    pub medium: Text,
+    pub campaign: Text,
+    pub content: Text,
+    pub term: Text,
 }
 
 impl Campaign {
@@ -126,7 +127,7 @@ fn read_campaign(key: &str, value: &str, campaign: &mut Campaign) {
     if field.is_empty() {
         let mut value = redact_value(value).into_owned();
         truncate(&mut value, 128);
-        *field = value;
+        *field = value.into();
     }
 }
 
@@ -176,19 +177,21 @@ fn looks_like_token(value: &str) -> bool {
     value
         .split(['-', '_', '.', '~', '+', '=', ' ', ','])
         .any(|word| {
+            if word.len() < 16 {
+                return false;
+            }
             let digits = word.bytes().filter(u8::is_ascii_digit).count();
             let letters = word.bytes().filter(u8::is_ascii_alphabetic).count();
-            word.len() >= 16
-                && digits + letters == word.len()
+            digits + letters == word.len()
                 && (digits == word.len() || (digits >= 2 && letters >= 2))
         })
 }
 
 fn is_uuid(value: &str) -> bool {
-    let groups: Vec<&str> = value.split('-').collect();
-    groups.len() == 5
-        && groups
-            .iter()
+    value.len() == 36
+        && value.split('-').count() == 5
+        && value
+            .split('-')
             .zip([8, 4, 4, 4, 12])
             .all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
 }
@@ -295,7 +298,7 @@ mod tests {
                 source: "newsletter".into(),
                 medium: "email".into(),
                 campaign: "noel".into(),
-                content: String::new(),
+                content: Text::default(),
                 term: "x".into(),
             }
         );

@@ -1,24 +1,19 @@
 //! Do Not Track, Global Privacy Control and the visitor's opt-out: the hit is
 //! acknowledged and dropped.
 
+use super::headers::Headers;
 use crate::event::DropReason;
 use crate::wire::Hit;
-use http::HeaderMap;
 
-pub fn check(hit: &Hit, headers: &HeaderMap, honor_signals: bool) -> Result<(), DropReason> {
+pub fn check(hit: &Hit, headers: &Headers<'_>, honor_signals: bool) -> Result<(), DropReason> {
     if hit.opt_out {
         return Err(DropReason::OptOut);
     }
     if honor_signals {
-        let on = |name: &str| {
-            headers
-                .get(name)
-                .is_some_and(|v| v.as_bytes().trim_ascii() == b"1")
-        };
-        if on("dnt") || on("x-do-not-track") {
+        if headers.do_not_track {
             return Err(DropReason::DoNotTrack);
         }
-        if on("sec-gpc") {
+        if headers.global_privacy_control {
             return Err(DropReason::GlobalPrivacyControl);
         }
     }
@@ -29,6 +24,7 @@ pub fn check(hit: &Hit, headers: &HeaderMap, honor_signals: bool) -> Result<(), 
 mod tests {
     use super::*;
     use crate::wire::parse_pixel;
+    use http::HeaderMap;
 
     fn check_headers(
         headers: &[(&str, &str)],
@@ -43,7 +39,7 @@ mod tests {
             );
         }
         let hit = parse_pixel(if opt_out { "s=a&o=1" } else { "s=a" }).expect("hit");
-        check(&hit, &map, honor)
+        check(&hit, &Headers::scan(&map), honor)
     }
 
     #[test]

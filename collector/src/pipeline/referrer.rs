@@ -3,6 +3,7 @@
 
 use super::page::{Campaign, web_host};
 use crate::event::Channel;
+use crate::row::Text;
 use crate::sites::Site;
 use std::collections::HashMap;
 
@@ -11,8 +12,8 @@ const KNOWN: &str = include_str!("../../data/referrers.json");
 /// How a visit arrived, decided on its first hit and kept for the whole visit.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Acquisition {
-    pub referrer_host: String,
-    pub referrer_source: String,
+    pub referrer_host: Text,
+    pub referrer_source: Text,
     pub channel: Channel,
     pub campaign: Campaign,
 }
@@ -20,8 +21,8 @@ pub struct Acquisition {
 impl Default for Acquisition {
     fn default() -> Self {
         Acquisition {
-            referrer_host: String::new(),
-            referrer_source: String::new(),
+            referrer_host: Text::default(),
+            referrer_source: Text::default(),
             channel: Channel::Direct,
             campaign: Campaign::default(),
         }
@@ -30,7 +31,7 @@ impl Default for Acquisition {
 
 #[derive(Debug)]
 pub struct Referrers {
-    known: HashMap<String, (String, Channel)>,
+    known: HashMap<String, (Text, Channel)>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -51,7 +52,7 @@ impl Referrers {
                     "paid" => Channel::Campaign,
                     _ => Channel::Other,
                 };
-                (host, (source, channel))
+                (host, (source.into(), channel))
             })
             .collect();
         Ok(Referrers { known })
@@ -68,7 +69,7 @@ impl Referrers {
         };
         if let Some(host) = host {
             let (source, channel) = self.lookup(&host);
-            acquisition.referrer_host = host.strip_prefix("www.").unwrap_or(&host).to_owned();
+            acquisition.referrer_host = host.strip_prefix("www.").unwrap_or(&host).into();
             acquisition.referrer_source = source;
             acquisition.channel = channel;
         }
@@ -85,7 +86,7 @@ impl Referrers {
     }
 
     /// The host, then its parent domains: `m.facebook.com` is Facebook.
-    fn lookup(&self, host: &str) -> (String, Channel) {
+    fn lookup(&self, host: &str) -> (Text, Channel) {
         let mut candidate = host;
         loop {
             if let Some((source, channel)) = self.known.get(candidate) {
@@ -93,7 +94,7 @@ impl Referrers {
             }
             match candidate.split_once('.') {
                 Some((_, parent)) if parent.contains('.') => candidate = parent,
-                _ => return (String::new(), Channel::Other),
+                _ => return (Text::default(), Channel::Other),
             }
         }
     }
@@ -120,11 +121,7 @@ mod tests {
         let check = |referrer: Option<&str>, expected: (&str, &str, Channel)| {
             let a = referrers.classify(referrer, Campaign::default(), &site);
             assert_eq!(
-                (
-                    a.referrer_host.as_str(),
-                    a.referrer_source.as_str(),
-                    a.channel
-                ),
+                (&*a.referrer_host, &*a.referrer_source, a.channel),
                 expected,
                 "{referrer:?}"
             );
@@ -170,10 +167,7 @@ mod tests {
             ..Campaign::default()
         };
         let a = referrers.classify(None, campaign("email"), &site);
-        assert_eq!(
-            (a.channel, a.referrer_source.as_str()),
-            (Channel::Email, "lettre")
-        );
+        assert_eq!((a.channel, &*a.referrer_source), (Channel::Email, "lettre"));
         assert_eq!(
             referrers.classify(None, campaign("cpc"), &site).channel,
             Channel::Campaign

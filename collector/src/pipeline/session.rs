@@ -7,7 +7,8 @@
 //! the source address), which keeps a visitor on one replica.
 
 use super::referrer::Acquisition;
-use std::collections::{HashMap, HashSet};
+use foldhash::HashMap;
+use foldhash::HashSet;
 use std::sync::{Arc, Mutex};
 
 const SHARDS: usize = 64;
@@ -40,8 +41,10 @@ pub struct Sessions {
 impl Sessions {
     pub fn new(timeout_minutes: u32, max_sessions: usize) -> Sessions {
         Sessions {
-            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
-            interned: Mutex::new(HashSet::new()),
+            shards: (0..SHARDS)
+                .map(|_| Mutex::new(HashMap::default()))
+                .collect(),
+            interned: Mutex::new(HashSet::default()),
             timeout_ms: i64::from(timeout_minutes) * 60_000,
             max_per_shard: (max_sessions / SHARDS).max(1),
         }
@@ -188,11 +191,12 @@ mod tests {
         for visitor in 0..(MAX_INTERNED as u64 + 10) {
             let host = format!("h{visitor}.example");
             let got = sessions.assign(100 + visitor, 0, || Acquisition {
-                referrer_host: host.clone(),
+                referrer_host: host.as_str().into(),
                 ..Acquisition::default()
             });
             assert_eq!(
-                got.acquisition.referrer_host, host,
+                got.acquisition.referrer_host,
+                host.into(),
                 "a full table never mixes them up"
             );
         }
