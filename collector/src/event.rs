@@ -13,6 +13,11 @@ macro_rules! enum8 {
         impl $name {
             pub const ALL: &[$name] = &[$($name::$variant),*];
 
+            /// The `Enum8` value, as `RowBinary` writes it.
+            pub fn code(self) -> u8 {
+                self as u8
+            }
+
             /// The name ClickHouse knows this value by.
             pub fn as_str(self) -> &'static str {
                 match self { $($name::$variant => $text),* }

@@ -46,16 +46,34 @@ pub struct EventRow {
     pub tracker: Tracker,
 }
 
+/// The columns [`EventRow::write_row_binary`] writes, in its order: inserts
+/// name them, so a column added later with a default does not shift them.
+pub const COLUMNS: &str = "site_id, ts, kind, name, visitor_id, session_id, session_start, \
+hostname, path, referrer_host, referrer_source, channel, utm_source, utm_medium, utm_campaign, \
+utm_content, utm_term, country_code, region, city, browser, browser_version, os, os_version, \
+device, props, tracker";
+
 impl EventRow {
-    /// Bytes this row takes in a batch, roughly: what batching limits count.
-    pub fn approximate_size(&self) -> usize {
-        let strings: [&str; 18] = [
-            &self.site_id,
-            &self.name,
-            &self.hostname,
+    /// Appends the row in ClickHouse's `RowBinary` format, in [`COLUMNS`]
+    /// order: what the spool stores and the shipper sends as is.
+    pub fn write_row_binary(&self, out: &mut Vec<u8>) {
+        string(out, &self.site_id);
+        out.extend_from_slice(&self.ts.to_le_bytes());
+        out.push(self.kind.code());
+        string(out, &self.name);
+        out.extend_from_slice(&self.visitor_id.to_le_bytes());
+        out.extend_from_slice(&self.session_id.to_le_bytes());
+        out.extend_from_slice(&self.session_start.to_le_bytes());
+        for text in [
+            &self.hostname as &str,
             &self.path,
             &self.referrer_host,
             &self.referrer_source,
+        ] {
+            string(out, text);
+        }
+        out.push(self.channel.code());
+        for text in [
             &self.utm_source,
             &self.utm_medium,
             &self.utm_campaign,
@@ -68,8 +86,43 @@ impl EventRow {
             &self.browser_version,
             &self.os,
             &self.os_version,
-        ];
-        let props: usize = self.props.iter().map(|(k, v)| k.len() + v.len() + 2).sum();
-        40 + strings.iter().map(|s| s.len() + 1).sum::<usize>() + props
+        ] {
+            string(out, text);
+        }
+        out.push(self.device.code());
+        leb128(out, self.props.len());
+        for (key, value) in &self.props {
+            string(out, key);
+            string(out, value);
+        }
+        out.push(self.tracker.code());
+    }
+}
+
+/// `String`: its length as LEB128, then its bytes.
+fn string(out: &mut Vec<u8>, text: &str) {
+    leb128(out, text.len());
+    out.extend_from_slice(text.as_bytes());
+}
+
+fn leb128(out: &mut Vec<u8>, mut n: usize) {
+    while n >= 0x80 {
+        out.push((n as u8 & 0x7f) | 0x80);
+        n >>= 7;
+    }
+    out.push(n as u8);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lengths_are_leb128() {
+        let mut out = Vec::new();
+        for n in [0, 1, 127, 128, 300, 16_384] {
+            leb128(&mut out, n);
+        }
+        assert_eq!(out, [0, 1, 0x7f, 0x80, 0x01, 0xac, 0x02, 0x80, 0x80, 0x01]);
     }
 }

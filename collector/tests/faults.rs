@@ -115,8 +115,11 @@ async fn refused_data_is_quarantined_and_the_rest_flows() {
         .expect("quarantine")
         .collect();
     assert_eq!(files.len(), 1);
-    let kept = std::fs::read_to_string(files[0].as_ref().expect("entry").path()).expect("read");
-    assert!(kept.contains("\"/poison\""), "{kept}");
+    // The refused row, as RowBinary: the path is a length byte then its text.
+    let path = files[0].as_ref().expect("entry").path();
+    assert_eq!(path.extension().and_then(|e| e.to_str()), Some("rowbinary"));
+    let kept = std::fs::read(&path).expect("read");
+    assert!(kept.windows(8).any(|w| w == b"\x07/poison"), "{kept:?}");
 }
 
 /// Mounts a small tmpfs for the spool: a real "no space left on device".

@@ -149,3 +149,33 @@ async fn a_batch_cut_off_mid_insert_is_resent_and_stored_once() {
     assert_eq!(cursor.pending, None);
     assert!(cursor.position >= end, "{cursor:?}");
 }
+
+/// A spool written by the first version (rows as JSON) after an upgrade:
+/// its rows are converted and stored like the others, every column intact.
+#[tokio::test]
+async fn records_of_the_json_version_are_still_shipped() {
+    let (_db, client) = prepared_database("legacy").await;
+    let dir = temp_dir("json-spool");
+    let json_record = |row: &EventRow| {
+        let payload = serde_json::to_vec(row).expect("json");
+        let mut out = b"MSR1".to_vec();
+        out.extend_from_slice(&u32::try_from(payload.len()).expect("len").to_le_bytes());
+        out.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+        out.extend_from_slice(&payload);
+        out
+    };
+    let old = row("/old");
+    let mut bytes = json_record(&old);
+    bytes.extend_from_slice(&records(&["/new"]));
+    std::fs::write(segment_path(&dir, 0), &bytes).expect("segment");
+
+    ship(&dir, client.clone(), 2).await;
+    let stored: Vec<EventRow> = client
+        .query("SELECT ?fields FROM events ORDER BY path DESC")
+        .fetch_all()
+        .await
+        .expect("rows");
+    assert_eq!(stored.len(), 2);
+    assert_eq!(stored[0], old);
+    assert_eq!(&*stored[1].path, "/new");
+}

@@ -1,8 +1,11 @@
 //! The spool's on-disk format: numbered segment files of checksummed records,
 //! one accepted row each.
 //!
-//! A record is `MSR1`, the payload length (u32 LE), the CRC-32 of the
-//! payload (u32 LE), then the payload: the row as JSON. Segments are only
+//! A record is `MSR2`, the payload length (u32 LE), the CRC-32 of the
+//! payload (u32 LE), then the payload: the row in ClickHouse's `RowBinary`,
+//! so that shipping is copying bytes, with no decoding or re-encoding.
+//! Records of earlier versions (`MSR1`, the row as JSON) are still read and
+//! converted, so an upgrade ships what the previous version spooled. Segments are only
 //! appended to, by one writer, and never reopened for writing: a torn record
 //! at the end of a segment (a crash mid-write) is detected by its length or
 //! checksum and skipped.
@@ -12,7 +15,9 @@ use std::fs::File;
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
-pub const MAGIC: [u8; 4] = *b"MSR1";
+pub const MAGIC: [u8; 4] = *b"MSR2";
+/// Records of the first version: the row as JSON.
+pub const MAGIC_JSON: [u8; 4] = *b"MSR1";
 pub const HEADER: usize = 12;
 /// Largest payload accepted when reading: anything larger is corruption.
 pub const MAX_PAYLOAD: usize = 1 << 20;
@@ -58,8 +63,7 @@ pub fn encode(row: &EventRow, out: &mut Vec<u8>) {
     let start = out.len();
     out.extend_from_slice(&MAGIC);
     out.extend_from_slice(&[0; 8]);
-    // Serialising plain data into a Vec cannot fail.
-    let _ = serde_json::to_writer(&mut *out, row);
+    row.write_row_binary(out);
     let payload = &out[start + HEADER..];
     let len = u32::try_from(payload.len())
         .unwrap_or(u32::MAX)
@@ -72,7 +76,8 @@ pub fn encode(row: &EventRow, out: &mut Vec<u8>) {
 /// What reading at a position found.
 #[derive(Debug)]
 pub enum Next {
-    Row(Box<EventRow>),
+    /// A row, appended to the caller's buffer as `RowBinary`.
+    Row,
     /// Nothing more below the limit.
     End,
     /// Bytes that are not a valid record: the rest of the segment is lost.
@@ -113,9 +118,10 @@ impl SegmentReader {
         self.len
     }
 
-    /// The next record that ends at or before `limit` bytes. Records below
-    /// the limit must be whole: a short one is corruption (a torn write).
-    pub fn next(&mut self, limit: u64) -> io::Result<Next> {
+    /// The next record that ends at or before `limit` bytes, its row
+    /// appended to `out`. Records below the limit must be whole: a short one
+    /// is corruption (a torn write), and leaves `out` as it was.
+    pub fn next(&mut self, limit: u64, out: &mut Vec<u8>) -> io::Result<Next> {
         if self.offset >= limit {
             return Ok(Next::End);
         }
@@ -126,9 +132,11 @@ impl SegmentReader {
         if let Err(error) = self.file.read_exact(&mut header) {
             return short(error, "truncated record header");
         }
-        if header[..4] != MAGIC {
-            return Ok(Next::Corrupt("bad record magic".into()));
-        }
+        let json = match header[..4].try_into() {
+            Ok(MAGIC) => false,
+            Ok(MAGIC_JSON) => true,
+            _ => return Ok(Next::Corrupt("bad record magic".into())),
+        };
         let len = u32::from_le_bytes([header[4], header[5], header[6], header[7]]) as usize;
         let crc = u32::from_le_bytes([header[8], header[9], header[10], header[11]]);
         if len > MAX_PAYLOAD {
@@ -138,19 +146,28 @@ impl SegmentReader {
         if end > limit {
             return Ok(Next::Corrupt("record runs past the end".into()));
         }
-        let mut payload = vec![0u8; len];
-        if let Err(error) = self.file.read_exact(&mut payload) {
-            return short(error, "truncated record");
-        }
-        if crc32fast::hash(&payload) != crc {
-            return Ok(Next::Corrupt("checksum mismatch".into()));
-        }
-        let row: EventRow = match serde_json::from_slice(&payload) {
-            Ok(row) => row,
-            Err(error) => return Ok(Next::Corrupt(format!("undecodable record: {error}"))),
+        let start = out.len();
+        out.resize(start + len, 0);
+        let read = self.file.read_exact(&mut out[start..]);
+        let checked = read.map(|()| crc32fast::hash(&out[start..]) == crc);
+        let outcome = match checked {
+            Err(error) => short(error, "truncated record"),
+            Ok(false) => Ok(Next::Corrupt("checksum mismatch".into())),
+            Ok(true) if json => match serde_json::from_slice::<EventRow>(&out[start..]) {
+                Ok(row) => {
+                    out.truncate(start);
+                    row.write_row_binary(out);
+                    Ok(Next::Row)
+                }
+                Err(error) => Ok(Next::Corrupt(format!("undecodable record: {error}"))),
+            },
+            Ok(true) => Ok(Next::Row),
         };
-        self.offset = end;
-        Ok(Next::Row(Box::new(row)))
+        match outcome {
+            Ok(Next::Row) => self.offset = end,
+            _ => out.truncate(start),
+        }
+        outcome
     }
 }
 

@@ -7,7 +7,8 @@
 use super::log::{self, Next, Position, SegmentReader};
 use crate::delivery::{BatchLimits, Failure, backoff, classify};
 use crate::metrics::Metrics;
-use crate::row::{EVENTS_TABLE, EventRow};
+use crate::row::{COLUMNS, EVENTS_TABLE};
+use bytes::Bytes;
 use clickhouse::Client;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -56,7 +57,9 @@ impl Cursor {
 /// A batch read from the spool.
 #[derive(Debug, Default)]
 struct Batch {
-    rows: Vec<EventRow>,
+    rows: usize,
+    /// The rows, as the spool keeps them and ClickHouse takes them.
+    data: Bytes,
     end: Position,
     corrupt: u64,
 }
@@ -131,7 +134,7 @@ impl Shipper {
                     self.limits.max_bytes,
                 )
                 .await;
-            if batch.rows.is_empty() {
+            if batch.rows == 0 {
                 // Only corrupt bytes: move past them.
                 self.metrics.spool_corrupt.inc_by(batch.corrupt);
                 cursor.position = batch.end;
@@ -139,7 +142,7 @@ impl Shipper {
                 self.drop_consumed(cursor.position);
                 continue;
             }
-            let full = batch.rows.len() >= self.limits.max_rows;
+            let full = batch.rows >= self.limits.max_rows;
             // Measured on this clock, not from the rows' timestamps, which
             // may come from a clock that moved.
             let since = match waiting {
@@ -216,15 +219,14 @@ impl Shipper {
         let mut attempt = 0;
         let started = std::time::Instant::now();
         loop {
-            match insert(&self.client, &batch.rows, &token).await {
+            match insert(&self.client, &batch.data, &token).await {
                 Ok(()) => {
                     self.metrics
                         .insert_duration
                         .observe(started.elapsed().as_secs_f64());
-                    self.metrics.batch_rows.observe(batch.rows.len() as f64);
-                    let bytes: usize = batch.rows.iter().map(EventRow::approximate_size).sum();
-                    self.metrics.batch_bytes.observe(bytes as f64);
-                    self.metrics.rows_inserted.inc_by(batch.rows.len() as u64);
+                    self.metrics.batch_rows.observe(batch.rows as f64);
+                    self.metrics.batch_bytes.observe(batch.data.len() as f64);
+                    self.metrics.rows_inserted.inc_by(batch.rows as u64);
                     break;
                 }
                 Err(error) => match classify(&error) {
@@ -233,7 +235,7 @@ impl Shipper {
                             .insert_errors
                             .with_label_values(&["data"])
                             .inc();
-                        self.quarantine(&batch.rows, &token, &error);
+                        self.quarantine(&batch, &token, &error);
                         break;
                     }
                     Failure::Transient => {
@@ -245,13 +247,13 @@ impl Shipper {
                         let delay = backoff(attempt);
                         attempt = attempt.saturating_add(1);
                         if attempt == 1 || attempt % 20 == 0 {
-                            tracing::warn!(%error, rows = batch.rows.len(), attempt, "insert failed, rows kept in the spool and retried");
+                            tracing::warn!(%error, rows = batch.rows, attempt, "insert failed, rows kept in the spool and retried");
                         }
                         if *stopping.borrow()
                             && tokio::time::Instant::now() >= self.grace_deadline()
                         {
                             tracing::warn!(
-                                rows = batch.rows.len(),
+                                rows = batch.rows,
                                 "stopping before clickhouse took the batch: it stays in the spool for the next start"
                             );
                             return false;
@@ -299,27 +301,23 @@ impl Shipper {
         }
     }
 
-    /// Keeps refused rows aside, for an operator to look at.
-    fn quarantine(&self, rows: &[EventRow], token: &str, error: &clickhouse::error::Error) {
+    /// Keeps refused rows aside, for an operator to look at (and insert
+    /// again once fixed): `RowBinary` with the columns of [`COLUMNS`].
+    fn quarantine(&self, batch: &Batch, token: &str, error: &clickhouse::error::Error) {
+        let rows = batch.rows;
         self.metrics.quarantined_batches.inc();
-        self.metrics.quarantined_rows.inc_by(rows.len() as u64);
+        self.metrics.quarantined_rows.inc_by(rows as u64);
         let dir = self.dir.join(QUARANTINE_DIR);
-        let path = dir.join(format!("{token}.jsonl"));
-        let written = std::fs::create_dir_all(&dir).and_then(|()| {
-            let mut out = Vec::new();
-            for row in rows {
-                serde_json::to_writer(&mut out, row).map_err(std::io::Error::other)?;
-                out.push(b'\n');
-            }
-            std::fs::write(&path, out)
-        });
+        let path = dir.join(format!("{token}.rowbinary"));
+        let written =
+            std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(&path, &batch.data));
         forget_old_quarantine(&dir);
         match written {
             Ok(()) => {
-                tracing::error!(%error, rows = rows.len(), file = %path.display(), "batch refused by clickhouse, quarantined")
+                tracing::error!(%error, rows, file = %path.display(), "batch refused by clickhouse, quarantined")
             }
             Err(io) => {
-                tracing::error!(%error, %io, rows = rows.len(), "batch refused by clickhouse and could not be quarantined")
+                tracing::error!(%error, %io, rows, "batch refused by clickhouse and could not be quarantined")
             }
         }
     }
@@ -357,19 +355,26 @@ fn token(from: Position, to: Position) -> String {
         .collect()
 }
 
+/// Sends a batch's `RowBinary` as it is, in chunks of about a megabyte
+/// (each compressed on its own).
 async fn insert(
     client: &Client,
-    rows: &[EventRow],
+    data: &Bytes,
     token: &str,
 ) -> Result<(), clickhouse::error::Error> {
+    const CHUNK: usize = 1 << 20;
     let mut insert = client
-        .insert::<EventRow>(EVENTS_TABLE)
-        .await?
+        .insert_formatted_with(format!(
+            "INSERT INTO {EVENTS_TABLE} ({COLUMNS}) FORMAT RowBinary"
+        ))
         .with_setting("insert_deduplication_token", token)
         // The sessions and hourly rollups fed by views are deduplicated too.
         .with_setting("deduplicate_blocks_in_dependent_materialized_views", "1");
-    for row in rows {
-        insert.write(row).await?;
+    let mut from = 0;
+    while from < data.len() {
+        let to = (from + CHUNK).min(data.len());
+        insert.send(data.slice(from..to)).await?;
+        from = to;
     }
     insert.end().await
 }
@@ -386,10 +391,10 @@ fn read_batch(
         end: from,
         ..Batch::default()
     };
-    let mut bytes = 0;
     let segments = log::segments(dir)?;
     let mut position = from;
-    while position < limit && batch.rows.len() < max_rows && bytes < max_bytes {
+    let mut data = Vec::new();
+    while position < limit && batch.rows < max_rows && data.len() < max_bytes {
         // Skip segments that are gone or were never written.
         let Some(&segment) = segments.iter().find(|s| **s >= position.segment) else {
             position = limit;
@@ -410,15 +415,12 @@ fn read_batch(
             limit.offset.min(reader.file_len())
         };
         loop {
-            if batch.rows.len() >= max_rows || bytes >= max_bytes {
+            if batch.rows >= max_rows || data.len() >= max_bytes {
                 position = reader.position();
                 break;
             }
-            match reader.next(end)? {
-                Next::Row(row) => {
-                    bytes += row.approximate_size();
-                    batch.rows.push(*row);
-                }
+            match reader.next(end, &mut data)? {
+                Next::Row => batch.rows += 1,
                 Next::End if !sealed => {
                     position = reader.position();
                     break;
@@ -447,5 +449,6 @@ fn read_batch(
         }
     }
     batch.end = position.min(limit).max(from);
+    batch.data = Bytes::from(data);
     Ok(batch)
 }
