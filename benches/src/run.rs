@@ -44,9 +44,17 @@ pub async fn run(
     };
     let total = schedule.map_or(u64::MAX, |s| s.count(duration));
     let next = Arc::new(AtomicU64::new(0));
+    // Open loop: a thread releases each request at its intended time.
+    // Tokio's timers tick in milliseconds, which alone would add up to a
+    // millisecond to every latency measured from the intended time.
+    let due = schedule.map(|s| {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        std::thread::spawn(move || pace(s, total, &tx));
+        Arc::new(tokio::sync::Mutex::new(rx))
+    });
     let workers: Vec<_> = (0..connections.max(1))
         .map(|worker| {
-            let (corpus, next) = (Arc::clone(&corpus), Arc::clone(&next));
+            let (corpus, next, due) = (Arc::clone(&corpus), Arc::clone(&next), due.clone());
             tokio::spawn(async move {
                 let mut mix = Mix::new(corpus, beacon_percent, worker as u64 + 1);
                 let mut recorder = Recorder::new();
@@ -54,17 +62,17 @@ pub async fn run(
                 let mut connection = None;
                 tokio::time::sleep_until(start.into()).await;
                 loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= total {
-                        break;
-                    }
-                    let began = match schedule {
-                        Some(s) => {
-                            let at = s.intended(i);
-                            tokio::time::sleep_until(at.into()).await;
-                            at
+                    let began = match (&due, schedule) {
+                        (Some(due), Some(s)) => match due.lock().await.recv().await {
+                            Some(i) => s.intended(i),
+                            None => break,
+                        },
+                        _ => {
+                            if next.fetch_add(1, Ordering::Relaxed) >= total {
+                                break;
+                            }
+                            Instant::now()
                         }
-                        None => Instant::now(),
                     };
                     if Instant::now() >= deadline {
                         break;
@@ -114,5 +122,26 @@ pub async fn run(
         seconds,
         per_second: ok as f64 / seconds,
         latency: recorder.summary(),
+    }
+}
+
+/// Hands out request numbers as their intended times come: sleeps to just
+/// before the next one (the OS sleeps to a few tens of microseconds), then
+/// releases every request that is due.
+fn pace(schedule: OpenLoop, total: u64, due: &tokio::sync::mpsc::UnboundedSender<u64>) {
+    let mut i = 0;
+    while i < total {
+        let at = schedule.intended(i);
+        let now = Instant::now();
+        if at > now {
+            std::thread::sleep(at - now);
+        }
+        let now = Instant::now();
+        while i < total && schedule.intended(i) <= now {
+            if due.send(i).is_err() {
+                return;
+            }
+            i += 1;
+        }
     }
 }

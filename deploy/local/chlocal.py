@@ -99,6 +99,10 @@ ERROR_CODES: dict[str, int] = {}
 # Server defaults of clickhouse-server that chdb's embedded defaults differ from.
 SERVER_DEFAULTS = {"async_insert": "0", "date_time_input_format": "basic"}
 
+# Inserts parse and write on one thread: the engine shares the machine with
+# the collector, which it must not starve with bursts on every core.
+INSERT_SETTINGS = " SETTINGS max_threads = 1, max_insert_threads = 1, input_format_parallel_parsing = 0"
+
 # An INSERT whose data follows a FORMAT clause: the statement, the format, the data.
 INSERT_FORMAT = re.compile(
     rb"\A\s*(INSERT\s+INTO\s+.+?)\s+FORMAT\s+([A-Za-z0-9_]+)[ \t]*(?:\r?\n)?",
@@ -340,7 +344,7 @@ class Engine:
             path = f.name
         try:
             return self._run(
-                f"{req.insert_prefix} FROM INFILE {quote(path)} FORMAT {req.insert_format}")
+                f"{req.insert_prefix} FROM INFILE {quote(path)}{INSERT_SETTINGS} FORMAT {req.insert_format}")
         finally:
             os.unlink(path)
 

@@ -2,7 +2,14 @@
 //! a lookup per name (a dozen of them, most absent) cost more than scanning
 //! the handful of headers a browser sends.
 
-use http::HeaderMap;
+use http::header::{ACCEPT_LANGUAGE, DNT, ORIGIN, REFERER, USER_AGENT};
+use http::{HeaderMap, HeaderName};
+
+const X_DO_NOT_TRACK: HeaderName = HeaderName::from_static("x-do-not-track");
+const SEC_GPC: HeaderName = HeaderName::from_static("sec-gpc");
+const SEC_PURPOSE: HeaderName = HeaderName::from_static("sec-purpose");
+const PURPOSE: HeaderName = HeaderName::from_static("purpose");
+const X_MOZ: HeaderName = HeaderName::from_static("x-moz");
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Headers<'a> {
@@ -29,21 +36,25 @@ impl<'a> Headers<'a> {
             }
         };
         let on = |value: &http::HeaderValue| value.as_bytes().trim_ascii() == b"1";
+        // Comparing names, not their text: a standard name is an enum.
         for (name, value) in map {
-            match name.as_str() {
-                "user-agent" => first(&mut seen.user_agent, value),
-                "origin" => first(&mut seen.origin, value),
-                "referer" => first(&mut seen.referer, value),
-                "accept-language" => seen.accept_language = true,
-                "dnt" | "x-do-not-track" => seen.do_not_track |= on(value),
-                "sec-gpc" => seen.global_privacy_control |= on(value),
-                "sec-purpose" | "purpose" | "x-moz" => {
-                    seen.prefetch |= value
-                        .as_bytes()
-                        .windows(8)
-                        .any(|w| w.eq_ignore_ascii_case(b"prefetch"));
-                }
-                _ => {}
+            if name == USER_AGENT {
+                first(&mut seen.user_agent, value);
+            } else if name == REFERER {
+                first(&mut seen.referer, value);
+            } else if name == ORIGIN {
+                first(&mut seen.origin, value);
+            } else if name == ACCEPT_LANGUAGE {
+                seen.accept_language = true;
+            } else if name == DNT || name == X_DO_NOT_TRACK {
+                seen.do_not_track |= on(value);
+            } else if name == SEC_GPC {
+                seen.global_privacy_control |= on(value);
+            } else if name == SEC_PURPOSE || name == PURPOSE || name == X_MOZ {
+                seen.prefetch |= value
+                    .as_bytes()
+                    .windows(8)
+                    .any(|w| w.eq_ignore_ascii_case(b"prefetch"));
             }
         }
         seen
@@ -58,7 +69,7 @@ mod tests {
         let mut map = HeaderMap::new();
         for (name, value) in headers {
             map.append(
-                http::HeaderName::from_bytes(name.as_bytes()).expect("name"),
+                HeaderName::from_bytes(name.as_bytes()).expect("name"),
                 http::HeaderValue::from_bytes(value).expect("value"),
             );
         }

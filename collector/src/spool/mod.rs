@@ -11,7 +11,7 @@
 //! | policy | written to disk | a power cut loses |
 //! | --- | --- | --- |
 //! | `always` | before each acknowledgement | nothing acknowledged |
-//! | `interval` (default) | at most `fsync_interval_ms` after | the last interval (1 s by default) |
+//! | `interval` (default) | at most `fsync_interval_ms` after, by a thread of its own: no hit waits for it | the last interval (1 s by default) |
 //! | `never` | when the kernel flushes | up to the kernel's writeback delay (about 30 s on Linux) |
 
 pub mod log;

@@ -70,6 +70,24 @@ struct Writer {
     opened: Instant,
     last_sync: Instant,
     last_error_log: Option<Instant>,
+    /// With `fsync = "interval"`: where files go to be synced, so that no
+    /// group of hits waits for a disk flush.
+    syncer: Option<std::sync::mpsc::SyncSender<File>>,
+}
+
+/// Syncs the files it is handed, one after the other, on its own thread.
+fn start_syncer() -> std::io::Result<std::sync::mpsc::SyncSender<File>> {
+    let (tx, rx) = std::sync::mpsc::sync_channel::<File>(4);
+    std::thread::Builder::new()
+        .name("spool-sync".into())
+        .spawn(move || {
+            for file in rx {
+                if let Err(error) = file.sync_data() {
+                    tracing::error!(%error, "cannot sync the spool");
+                }
+            }
+        })?;
+    Ok(tx)
 }
 
 /// Starts the writer thread. `size` counts the spool's bytes on disk;
@@ -95,6 +113,10 @@ pub(super) fn start(
         opened: Instant::now(),
         last_sync: Instant::now(),
         last_error_log: None,
+        syncer: match config.fsync {
+            Fsync::Interval => Some(start_syncer()?),
+            Fsync::Always | Fsync::Never => None,
+        },
     };
     let handle = std::thread::Builder::new()
         .name("spool-writer".into())
@@ -185,16 +207,19 @@ impl Writer {
         };
         file.write_all(buf)?;
         self.offset += buf.len() as u64;
-        let due = match self.config.fsync {
-            Fsync::Always => true,
-            Fsync::Interval => {
-                self.last_sync.elapsed() >= Duration::from_millis(self.config.fsync_interval_ms)
+        match (self.config.fsync, &self.syncer) {
+            (Fsync::Always, _) => file.sync_data()?,
+            (Fsync::Interval, Some(syncer))
+                if self.last_sync.elapsed()
+                    >= Duration::from_millis(self.config.fsync_interval_ms) =>
+            {
+                // A sync still running covers this one's data soon enough.
+                if let Ok(clone) = file.try_clone() {
+                    let _ = syncer.try_send(clone);
+                }
+                self.last_sync = Instant::now();
             }
-            Fsync::Never => false,
-        };
-        if due {
-            file.sync_data()?;
-            self.last_sync = Instant::now();
+            _ => {}
         }
         Ok(())
     }
@@ -216,10 +241,17 @@ impl Writer {
     /// Closes the current segment, if one is open; the next write opens a
     /// new one.
     fn seal(&mut self) {
-        if let Some(file) = self.file.take()
-            && self.config.fsync != Fsync::Never
-        {
-            let _ = file.sync_all();
+        if let Some(file) = self.file.take() {
+            match (self.config.fsync, &self.syncer) {
+                // Handed over whole: the segment's last records are synced too.
+                (Fsync::Interval, Some(syncer)) => {
+                    let _ = syncer.send(file);
+                }
+                (Fsync::Never, _) => {}
+                _ => {
+                    let _ = file.sync_all();
+                }
+            }
         }
         self.segment += 1;
         self.offset = 0;
