@@ -18,6 +18,9 @@ step() { printf '\n== %s\n' "$*"; }
 step "vendored data matches its npm sources"
 node scripts/vendor-data.mjs --check
 
+step "minified browser scripts match their sources (and the site script's size)"
+node scripts/assets.mjs --check
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 

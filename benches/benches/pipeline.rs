@@ -202,7 +202,7 @@ fn bench(c: &mut Criterion) {
     steps.bench_function("page URL sanitising", |b| {
         b.iter(|| {
             i += 1;
-            black_box(page::sanitise(&urls[i % urls.len()], &site))
+            black_box(page::sanitise(&urls[i % urls.len()], &site, false))
         })
     });
     let referrers: Vec<Option<String>> = samples.iter().map(|s| s.hit.referrer.clone()).collect();

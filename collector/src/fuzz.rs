@@ -73,7 +73,7 @@ pub fn beacon(data: &[u8]) {
 pub fn page_url(data: &[u8]) {
     let (first, rest) = data.split_first().unwrap_or((&0, &[]));
     let url = text(rest);
-    let _ = page::sanitise(&url, &site(first % 2 == 0));
+    let _ = page::sanitise(&url, &site(first % 2 == 0), first % 3 == 0);
     let _ = page::target(&url);
     let _ = page::redact_value(&url);
 }

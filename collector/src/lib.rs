@@ -6,6 +6,7 @@
 //! daily salts; `delivery` batches rows into ClickHouse; `server` answers
 //! HTTP; `service` runs it all; `config` and `metrics` are what ops see.
 
+pub mod assets;
 pub mod clock;
 pub mod config;
 pub mod delivery;

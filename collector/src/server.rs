@@ -6,12 +6,19 @@
 //! | `HEAD /p.gif` | the GIF's headers; not counted as a view |
 //! | `POST /api/event` | `202` when accepted or acknowledged (DNT, GPC, opt-out, robots); a `4xx` JSON error for bad hits; `503` when overloaded |
 //! | `OPTIONS /api/event` | CORS preflight, allowed for registered site hosts |
+//! | `GET /m.js`, `GET /m-<version>.js` | the site script (a day's cache; a year's, immutable, under its versioned name) |
+//! | `GET /js/script.js`, `/js/script.<options>.js`, `/js/plausible.js` | the same script, where Plausible's snippet looks for it |
+//! | `GET /matomo.js`, `GET /piwik.js` | the script running Matomo's `_paq` queue |
+//! | `GET, POST /matomo.php`, `/piwik.php` | Matomo's tracking API, single and bulk: the GIF, `204` with `send_image=0`, bulk results as JSON; `400` for malformed requests |
+//! | `GET /optout.js`, `/optout.css` | the embeddable opt-out form |
+//! | `GET /optout` | the opt-out page, French or English (`?lang=`, else `Accept-Language`) |
 //! | `GET /healthz` | `200` while the process runs |
 //! | `GET /readyz` | `200` when ClickHouse answers, the sites are loaded, the configured GeoIP files are loaded and today's salt is known; `503` otherwise |
 //! | `GET /metrics` | Prometheus text format |
 //!
 //! No response ever sets a cookie.
 
+use crate::assets::{self, Asset, Lang};
 use crate::delivery::Sink;
 use crate::event::{DropReason, Tracker};
 use crate::metrics::Metrics;
@@ -79,6 +86,17 @@ impl Collector {
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         let (parts, body) = request.into_parts();
+        if let Some((file, immutable)) = asset(parts.uri.path()) {
+            return match parts.method {
+                Method::GET | Method::HEAD => serve_asset(
+                    file,
+                    immutable,
+                    &parts.headers,
+                    parts.method == Method::HEAD,
+                ),
+                _ => method_not_allowed("GET, HEAD"),
+            };
+        }
         match (parts.uri.path(), &parts.method) {
             ("/p.gif", &Method::GET | &Method::HEAD) => {
                 self.pixel(
@@ -91,6 +109,17 @@ impl Collector {
             }
             ("/api/event", &Method::POST) => self.beacon(&parts.headers, body, peer).await,
             ("/api/event", &Method::OPTIONS) => self.preflight(&parts.headers),
+            ("/matomo.php" | "/piwik.php", &Method::GET | &Method::POST | &Method::HEAD) => {
+                self.matomo(&parts, body, peer).await
+            }
+            ("/optout", &Method::GET | &Method::HEAD) => {
+                let accept = parts
+                    .headers
+                    .get(header::ACCEPT_LANGUAGE)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default();
+                optout_page(Lang::choose(parts.uri.query(), accept))
+            }
             ("/healthz", &Method::GET) => text(StatusCode::OK, "ok\n"),
             ("/readyz", &Method::GET) => self.ready(),
             ("/metrics", &Method::GET) => {
@@ -103,6 +132,8 @@ impl Collector {
             }
             ("/p.gif", _) => method_not_allowed("GET, HEAD"),
             ("/api/event", _) => method_not_allowed("POST, OPTIONS"),
+            ("/matomo.php" | "/piwik.php", _) => method_not_allowed("GET, POST, HEAD"),
+            ("/optout", _) => method_not_allowed("GET, HEAD"),
             ("/healthz" | "/readyz" | "/metrics", _) => method_not_allowed("GET"),
             _ => json_error(StatusCode::NOT_FOUND, "not_found", "no such endpoint"),
         }
@@ -180,33 +211,9 @@ impl Collector {
                 "send the event as application/json or text/plain",
             );
         }
-        let limited = Limited::new(body, wire::MAX_BEACON_BODY);
-        let bytes = match tokio::time::timeout(self.limits.read_timeout, limited.collect()).await {
-            Ok(Ok(collected)) => collected.to_bytes(),
-            Ok(Err(error)) => {
-                self.metrics.dropped(DropReason::Invalid);
-                return if error.is::<http_body_util::LengthLimitError>() {
-                    json_error(
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        "too_large",
-                        "the event body is over 16 KiB",
-                    )
-                } else {
-                    json_error(
-                        StatusCode::BAD_REQUEST,
-                        "invalid",
-                        "the event body could not be read",
-                    )
-                };
-            }
-            Err(_) => {
-                self.metrics.dropped(DropReason::Invalid);
-                return json_error(
-                    StatusCode::REQUEST_TIMEOUT,
-                    "timeout",
-                    "the event body took too long",
-                );
-            }
+        let bytes = match self.read_body(body, wire::MAX_BEACON_BODY).await {
+            Ok(bytes) => bytes,
+            Err(reply) => return reply,
         };
         let hit = wire::parse_beacon(&bytes, Tracker::Script);
         let error_text = hit.as_ref().err().map(ToString::to_string);
@@ -240,21 +247,145 @@ impl Collector {
                     reason.as_str(),
                     "this custom event name is not in the site's allow-list",
                 ),
-                DropReason::NoSalt | DropReason::Overloaded => {
-                    let mut reply = json_error(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        reason.as_str(),
-                        "try again shortly",
-                    );
-                    reply
-                        .headers_mut()
-                        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-                    reply
-                }
+                DropReason::NoSalt | DropReason::Overloaded => unavailable(reason),
             },
         };
         self.cors(headers, reply.headers_mut());
         reply
+    }
+
+    /// The whole body, within `limit` bytes and the read timeout; else the
+    /// error to answer, counted as an invalid hit.
+    async fn read_body<B>(&self, body: B, limit: usize) -> Result<Bytes, Reply>
+    where
+        B: http_body::Body<Data = Bytes>,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let limited = Limited::new(body, limit);
+        let error = match tokio::time::timeout(self.limits.read_timeout, limited.collect()).await {
+            Ok(Ok(collected)) => return Ok(collected.to_bytes()),
+            Ok(Err(error)) if error.is::<http_body_util::LengthLimitError>() => json_error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                &format!("the body is over {} KiB", limit / 1024),
+            ),
+            Ok(Err(_)) => json_error(
+                StatusCode::BAD_REQUEST,
+                "invalid",
+                "the body could not be read",
+            ),
+            Err(_) => json_error(
+                StatusCode::REQUEST_TIMEOUT,
+                "timeout",
+                "the body took too long",
+            ),
+        };
+        self.metrics.dropped(DropReason::Invalid);
+        Err(error)
+    }
+
+    /// Matomo's tracking API: parameters in the query string and the form
+    /// body, or a bulk body of requests.
+    async fn matomo<B>(&self, parts: &http::request::Parts, body: B, peer: IpAddr) -> Reply
+    where
+        B: http_body::Body<Data = Bytes>,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let headers = &parts.headers;
+        let query = parts.uri.query().unwrap_or_default();
+        let body = if parts.method == Method::POST {
+            match self.read_body(body, wire::matomo::MAX_BULK_BODY).await {
+                Ok(bytes) => bytes,
+                Err(reply) => return reply,
+            }
+        } else {
+            Bytes::new()
+        };
+        if wire::matomo::is_bulk(&body) {
+            return self.matomo_bulk(&body, headers, peer).await;
+        }
+        self.metrics
+            .hits_received
+            .with_label_values(&["matomo"])
+            .inc();
+        let Ok(form) = std::str::from_utf8(&body) else {
+            self.metrics.dropped(DropReason::Invalid);
+            return json_error(
+                StatusCode::BAD_REQUEST,
+                "invalid",
+                "the body is not valid UTF-8",
+            );
+        };
+        let params = if form.is_empty() {
+            query.to_owned()
+        } else {
+            format!("{query}&{form}")
+        };
+        let image = !params.split('&').any(|p| p == "send_image=0");
+        let outcome = match wire::parse_matomo(&params) {
+            Ok(wire::matomo::Request::Nothing) => Ok(()),
+            Ok(wire::matomo::Request::Hit(hit)) => self
+                .accept(Ok(hit), headers, peer)
+                .await
+                .map_err(MatomoError::Dropped),
+            Err(error) => Err(MatomoError::Wire(error)),
+        };
+        match outcome {
+            Err(MatomoError::Wire(error)) => {
+                self.metrics.dropped(DropReason::Invalid);
+                json_error(StatusCode::BAD_REQUEST, "invalid", &error.to_string())
+            }
+            Err(MatomoError::Dropped(DropReason::UnknownSite)) => json_error(
+                StatusCode::BAD_REQUEST,
+                DropReason::UnknownSite.as_str(),
+                "no registered site has this Matomo idsite",
+            ),
+            Err(MatomoError::Dropped(reason @ (DropReason::NoSalt | DropReason::Overloaded))) => {
+                unavailable(reason)
+            }
+            _ if image && parts.method != Method::HEAD => gif(),
+            _ => no_content(),
+        }
+    }
+
+    /// `{"requests": [...]}`: each request on its own; the answer counts
+    /// what was tracked and which were invalid, as Matomo does.
+    async fn matomo_bulk(&self, body: &[u8], headers: &HeaderMap, peer: IpAddr) -> Reply {
+        let requests = match wire::parse_matomo_bulk(body) {
+            Ok(requests) => requests,
+            Err(error) => {
+                self.metrics.dropped(DropReason::Invalid);
+                return json_error(StatusCode::BAD_REQUEST, "invalid", &error.to_string());
+            }
+        };
+        let (mut tracked, mut invalid) = (0u64, Vec::new());
+        for (i, request) in requests.into_iter().enumerate() {
+            self.metrics
+                .hits_received
+                .with_label_values(&["matomo"])
+                .inc();
+            let outcome = match request {
+                Ok(wire::matomo::Request::Nothing) => Ok(()),
+                Ok(wire::matomo::Request::Hit(hit)) => self.accept(Ok(hit), headers, peer).await,
+                Err(error) => self.accept(Err(error), headers, peer).await,
+            };
+            match outcome {
+                Err(DropReason::Invalid | DropReason::UnknownSite) => invalid.push(i),
+                Err(reason @ (DropReason::NoSalt | DropReason::Overloaded)) => {
+                    return unavailable(reason);
+                }
+                _ => tracked += 1,
+            }
+        }
+        json(
+            StatusCode::OK,
+            &serde_json::json!({
+                "status": "success",
+                "tracked": tracked,
+                "invalid": invalid.len(),
+                "invalid_indices": invalid,
+            }),
+        )
     }
 
     /// Allows the origin when it is a registered site's host.
@@ -326,6 +457,145 @@ impl Collector {
             &body,
         )
     }
+}
+
+/// Why a Matomo request was not recorded.
+enum MatomoError {
+    Wire(WireError),
+    Dropped(DropReason),
+}
+
+/// The files served by path, and whether the path names this very version.
+fn asset(path: &str) -> Option<(&'static Asset, bool)> {
+    let script = &*assets::SITE_SCRIPT;
+    match path {
+        "/m.js" => Some((script, false)),
+        "/matomo.js" | "/piwik.js" => Some((&*assets::MATOMO_SCRIPT, false)),
+        "/optout.js" => Some((&*assets::OPTOUT_SCRIPT, false)),
+        "/optout.css" => Some((&*assets::OPTOUT_STYLE, false)),
+        _ => {
+            if let Some(version) = path.strip_prefix("/m-").and_then(|p| p.strip_suffix(".js")) {
+                // An older version asked for gets today's script, briefly cached.
+                return Some((script, version == script.version));
+            }
+            let name = path.strip_prefix("/js/")?.strip_suffix(".js")?;
+            let plausible = name == "script"
+                || name == "plausible"
+                || name.starts_with("script.")
+                || name.starts_with("plausible.");
+            plausible.then_some((script, false))
+        }
+    }
+}
+
+fn serve_asset(file: &Asset, immutable: bool, request: &HeaderMap, head: bool) -> Reply {
+    let fresh = request
+        .get(header::IF_NONE_MATCH)
+        .is_some_and(|tags| tags.as_bytes() == file.etag.as_bytes());
+    let gzip = request
+        .get(header::ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(',')
+                .any(|e| e.split(';').next().unwrap_or_default().trim() == "gzip")
+        });
+    let body = match (fresh, head, gzip) {
+        (true, _, _) | (_, true, _) => Bytes::new(),
+        (_, _, true) => file.gzip.clone(),
+        (_, _, false) => file.body.clone(),
+    };
+    let mut reply = Response::new(Full::new(body));
+    if fresh {
+        *reply.status_mut() = StatusCode::NOT_MODIFIED;
+    }
+    let h = reply.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(file.content_type),
+    );
+    h.insert(header::ETAG, file.etag.clone());
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(if immutable {
+            "public, max-age=31536000, immutable"
+        } else {
+            "public, max-age=86400, stale-while-revalidate=604800"
+        }),
+    );
+    h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    if gzip && !fresh {
+        h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    }
+    if head && !fresh {
+        let len = if gzip {
+            file.gzip.len()
+        } else {
+            file.body.len()
+        };
+        h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    }
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        "cross-origin-resource-policy",
+        HeaderValue::from_static("cross-origin"),
+    );
+    reply
+}
+
+/// The opt-out page, allowed to run only its own files.
+fn optout_page(lang: Lang) -> Reply {
+    let mut reply = Response::new(Full::new(Bytes::from(assets::optout_page(lang))));
+    let h = reply.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'self'; frame-ancestors *"),
+    );
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=3600"),
+    );
+    h.insert(header::VARY, HeaderValue::from_static("Accept-Language"));
+    reply
+}
+
+fn gif() -> Reply {
+    let mut reply = Response::new(Full::new(Bytes::from_static(GIF)));
+    let h = reply.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("image/gif"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        "cross-origin-resource-policy",
+        HeaderValue::from_static("cross-origin"),
+    );
+    reply
+}
+
+fn no_content() -> Reply {
+    let mut reply = Response::new(Full::new(Bytes::new()));
+    *reply.status_mut() = StatusCode::NO_CONTENT;
+    reply
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    reply
+}
+
+fn unavailable(reason: DropReason) -> Reply {
+    let mut reply = json_error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        reason.as_str(),
+        "try again shortly",
+    );
+    reply
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    reply
 }
 
 fn accepted() -> Reply {

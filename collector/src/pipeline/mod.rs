@@ -64,16 +64,16 @@ impl Pipeline {
         let headers = Headers::scan(request.headers);
         check_origin(site, headers.origin)?;
         privacy::check(hit, &headers, self.honor_signals)?;
-        let user_agent = headers.user_agent;
+        let user_agent = hit.user_agent.as_deref().unwrap_or(headers.user_agent);
         let agent = self.agents.facts(user_agent);
-        check_bot(&agent, &headers)?;
+        check_bot(&agent, &headers, hit.language)?;
         let name = event_name(hit, site)?;
         let ip = self.network.client_ip(request.peer, request.headers);
         let truncated = self.network.truncate(ip);
         let place = self.geo.lookup(truncated);
         let salt = self.salts.salt(utc_day(now)).ok_or(DropReason::NoSalt)?;
         let visitor = visitor_id(&salt, &site.id, ip, user_agent);
-        let page = page::sanitise(page_url(hit, headers.referer)?, site)?;
+        let page = page::sanitise(page_url(hit, headers.referer)?, site, hit.hash_routing)?;
         let session = self.sessions.assign(visitor, now, || {
             self.referrers
                 .classify(hit.referrer.as_deref(), page.campaign.clone(), site)
@@ -141,8 +141,8 @@ fn check_origin(site: &Site, origin: &str) -> Result<(), DropReason> {
 }
 
 /// Step: robots by user agent, by missing browser headers, and prefetches.
-fn check_bot(agent: &AgentFacts, headers: &Headers<'_>) -> Result<(), DropReason> {
-    if agent.bot || !headers.accept_language {
+fn check_bot(agent: &AgentFacts, headers: &Headers<'_>, language: bool) -> Result<(), DropReason> {
+    if agent.bot || !(headers.accept_language || language) {
         return Err(DropReason::Bot);
     }
     if headers.prefetch {

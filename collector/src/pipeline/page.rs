@@ -1,5 +1,6 @@
 //! Page URLs as stored: the site's host and the path, with only the site's
-//! allow-listed query parameters, no fragment, and values that look like
+//! allow-listed query parameters, no fragment (unless the page routes by
+//! it: then its path part, redacted like a path), and values that look like
 //! e-mail addresses or tokens redacted. Campaign parameters are read here.
 
 use crate::event::DropReason;
@@ -82,6 +83,7 @@ struct Parts<'a> {
     host: &'a str,
     path: &'a str,
     query: Option<&'a str>,
+    fragment: Option<&'a str>,
 }
 
 impl<'a> Parts<'a> {
@@ -90,6 +92,7 @@ impl<'a> Parts<'a> {
             host: url.host_str().unwrap_or_default(),
             path: url.path(),
             query: url.query(),
+            fragment: url.fragment(),
         }
     }
 
@@ -101,7 +104,10 @@ impl<'a> Parts<'a> {
         let rest = text
             .strip_prefix("https://")
             .or_else(|| text.strip_prefix("http://"))?;
-        let rest = rest.split_once('#').map_or(rest, |(before, _)| before);
+        let (rest, fragment) = match rest.split_once('#') {
+            Some((before, fragment)) => (before, Some(fragment)),
+            None => (rest, None),
+        };
         if !text.bytes().all(|b| b.is_ascii_graphic()) {
             return None;
         }
@@ -126,10 +132,12 @@ impl<'a> Parts<'a> {
                 .split('/')
                 .any(|segment| segment == "." || segment == "..");
         let plain_query = query.is_none_or(|q| q.bytes().all(|b| safe(b, b"?%")));
-        (plain_host && plain_path && plain_query).then_some(Parts {
+        let plain_fragment = fragment.is_none_or(|f| f.bytes().all(|b| safe(b, b"?%")));
+        (plain_host && plain_path && plain_query && plain_fragment).then_some(Parts {
             host,
             path: if path.is_empty() { "/" } else { path },
             query,
+            fragment,
         })
     }
 }
@@ -143,11 +151,11 @@ fn with_parts<T>(text: &str, f: impl FnOnce(Parts<'_>) -> T) -> Option<T> {
 }
 
 /// The page as stored, or why the hit is dropped.
-pub fn sanitise(url: &str, site: &Site) -> Result<Page, DropReason> {
-    with_parts(url, |parts| page(&parts, site)).ok_or(DropReason::Invalid)?
+pub fn sanitise(url: &str, site: &Site, hash_routing: bool) -> Result<Page, DropReason> {
+    with_parts(url, |parts| page(&parts, site, hash_routing)).ok_or(DropReason::Invalid)?
 }
 
-fn page(parts: &Parts<'_>, site: &Site) -> Result<Page, DropReason> {
+fn page(parts: &Parts<'_>, site: &Site, hash_routing: bool) -> Result<Page, DropReason> {
     let hostname = parts.host.to_owned();
     if !site.has_host(&hostname) {
         return Err(DropReason::WrongOrigin);
@@ -166,6 +174,14 @@ fn page(parts: &Parts<'_>, site: &Site) -> Result<Page, DropReason> {
             path.push_str(&key);
             path.push('=');
             path.push_str(&redact_value(&value));
+        }
+    }
+    // A single-page app's route: the fragment's path, never its query.
+    if hash_routing && let Some(route) = parts.fragment {
+        let route = route.split('?').next().unwrap_or_default();
+        if !route.is_empty() {
+            path.push('#');
+            path.push_str(&redact_path(route));
         }
     }
     truncate(&mut path, MAX_PATH);
@@ -340,7 +356,7 @@ mod tests {
     fn data_driven() {
         let exempt = site(Mode::Exempt, &["page", "q"]);
         let check = |url: &str, expected: Result<(&str, &str), DropReason>| {
-            let got = sanitise(url, &exempt).map(|p| (p.hostname, p.path));
+            let got = sanitise(url, &exempt, false).map(|p| (p.hostname, p.path));
             let expected = expected.map(|(h, p)| (h.to_owned(), p.to_owned()));
             assert_eq!(got, expected, "{url}");
         };
@@ -396,7 +412,7 @@ mod tests {
         check("/relative", Err(DropReason::Invalid));
         check("not a url", Err(DropReason::Invalid));
         let long = format!("https://example.fr/{}", "é".repeat(700));
-        let page = sanitise(&long, &exempt).expect("valid");
+        let page = sanitise(&long, &exempt, false).expect("valid");
         assert!(page.path.len() <= MAX_PATH && page.path.starts_with("/é"));
     }
 
@@ -404,10 +420,10 @@ mod tests {
     fn campaigns_only_in_consent_mode() {
         let url = "https://example.fr/?utm_source=newsletter&utm_medium=email&utm_campaign=noel&mtm_kwd=x";
         assert_eq!(
-            sanitise(url, &site(Mode::Exempt, &[])).map(|p| p.campaign),
+            sanitise(url, &site(Mode::Exempt, &[]), false).map(|p| p.campaign),
             Ok(Campaign::default())
         );
-        let page = sanitise(url, &site(Mode::Consent, &[])).expect("valid");
+        let page = sanitise(url, &site(Mode::Consent, &[]), false).expect("valid");
         assert_eq!(page.path, "/");
         assert_eq!(
             page.campaign,

@@ -8,6 +8,9 @@ use serde_json::{Map, Value};
 /// Largest beacon body accepted, in bytes.
 pub const MAX_BODY: usize = 16 * 1024;
 
+/// Parses a beacon. `tracker` is `Script` for Mesure's own endpoint, which
+/// Plausible's clients share: their payloads (no `s`, no `w`) are counted as
+/// `Plausible`.
 pub fn parse_beacon(body: &[u8], tracker: Tracker) -> Result<Hit, WireError> {
     if body.len() > MAX_BODY {
         return Err(WireError::TooLong("body"));
@@ -36,6 +39,8 @@ pub fn parse_beacon(body: &[u8], tracker: Tracker) -> Result<Hit, WireError> {
         Some(Value::String(s)) => hit.screen_width(s)?,
         Some(_) => return Err(WireError::Value("w")),
     }
+    hit.hash_routing = matches!(object.get("h"), Some(Value::Number(n)) if n.as_u64() == Some(1))
+        || matches!(object.get("h"), Some(Value::Bool(true)));
     match object.get("o") {
         None | Some(Value::Null) => {}
         Some(Value::Bool(b)) => hit.opt_out = *b,
@@ -54,6 +59,12 @@ pub fn parse_beacon(body: &[u8], tracker: Tracker) -> Result<Hit, WireError> {
             hit.prop(&k, &v)?;
         }
     }
+    let tracker = match tracker {
+        Tracker::Script if !object.contains_key("s") && !object.contains_key("w") => {
+            Tracker::Plausible
+        }
+        other => other,
+    };
     hit.build(tracker)
 }
 

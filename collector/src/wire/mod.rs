@@ -16,11 +16,17 @@
 //! | `w` | screen width in CSS pixels (`window.innerWidth`) |
 //! | `p` | event properties, a JSON object of strings (consent mode only); `m` as Plausible sends |
 //! | `o` | `1` when the visitor opted out: the hit is acknowledged and dropped |
+//! | `h` | `1` when the page routes by its URL's fragment (Plausible's hash mode): the fragment is kept |
+//!
+//! Beacons carrying Mesure's own `s` or `w` come from Mesure's script; others
+//! from Plausible's clients. Matomo's tracking API is read by [`matomo`].
 
 mod beacon;
+pub mod matomo;
 mod pixel;
 
 pub use beacon::{MAX_BODY as MAX_BEACON_BODY, parse_beacon};
+pub use matomo::{parse_matomo, parse_matomo_bulk};
 pub use pixel::parse_pixel;
 
 use crate::event::{Kind, Tracker};
@@ -57,6 +63,12 @@ pub struct Hit {
     pub screen_width: Option<u32>,
     pub props: Vec<(String, String)>,
     pub opt_out: bool,
+    /// The page routes by its URL's fragment (Plausible's `h`): keep it.
+    pub hash_routing: bool,
+    /// The visitor's user agent and language as a server-side tracker
+    /// forwards them (Matomo's `ua`, `lang`); else the request's headers.
+    pub user_agent: Option<String>,
+    pub language: bool,
     pub tracker: Tracker,
 }
 
@@ -93,6 +105,9 @@ struct Builder {
     screen_width: Option<u32>,
     props: Vec<(String, String)>,
     opt_out: bool,
+    hash_routing: bool,
+    user_agent: Option<String>,
+    language: bool,
 }
 
 fn bounded(value: &str, max: usize, key: &'static str) -> Result<String, WireError> {
@@ -133,6 +148,10 @@ impl Builder {
             self.site = Some(SiteKey::Domain(first));
         }
         Ok(())
+    }
+
+    fn matomo_site(&mut self, id: u32) {
+        self.site = Some(SiteKey::Matomo(id));
     }
 
     fn kind(&mut self, value: &str) -> Result<(), WireError> {
@@ -213,6 +232,9 @@ impl Builder {
             screen_width: self.screen_width,
             props,
             opt_out: self.opt_out,
+            hash_routing: self.hash_routing,
+            user_agent: self.user_agent,
+            language: self.language,
             tracker,
         })
     }

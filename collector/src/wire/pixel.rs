@@ -10,7 +10,7 @@ pub const MAX_QUERY: usize = 8 * 1024;
 
 /// Decodes one `application/x-www-form-urlencoded` component; `None` when
 /// the bytes it encodes are not UTF-8.
-fn decode(raw: &str) -> Option<Cow<'_, str>> {
+pub(super) fn decode(raw: &str) -> Option<Cow<'_, str>> {
     if !raw.bytes().any(|b| b == b'%' || b == b'+') {
         return Some(Cow::Borrowed(raw));
     }
@@ -41,6 +41,7 @@ pub fn parse_pixel(query: &str) -> Result<Hit, WireError> {
             "n" => hit.name(&value)?,
             "w" => hit.screen_width(&value)?,
             "o" => hit.opt_out(&value),
+            "h" => hit.hash_routing = value == "1",
             "p" => {
                 for (k, v) in super::beacon::props_from_json_text(&value)? {
                     hit.prop(&k, &v)?;

@@ -37,7 +37,7 @@ pub fn sites() -> Vec<SiteRow> {
         &["www.prefecture.gouv.fr", "prefecture.gouv.fr"],
     );
     prefecture.allowed_params = vec!["page".into()];
-    prefecture.allowed_events = vec!["Inscription".into()];
+    prefecture.allowed_events = vec!["Inscription".into(), "Formulaire / Inscription".into()];
     prefecture.matomo_id = Some(3);
     let mut ville = SiteRow::new("ville", &["*.ville.fr"]);
     ville.mode = Mode::Consent;
