@@ -24,6 +24,8 @@ need() {
 
 need python3 python3
 need npm npm
+# The browser tests drive Debian's Chromium.
+need chromium chromium
 
 # Python environment of the local ClickHouse.
 want=$(digest deploy/local/requirements.txt)
@@ -34,7 +36,7 @@ if ! fresh .venv/.stamp "$want"; then
   echo "$want" > .venv/.stamp
 fi
 
-# npm packages: GeoIP data now, browser-test clients later.
+# npm packages: GeoIP data, vendored lists, the script minifier, browser-test clients.
 want=$(digest package.json package-lock.json)
 if ! fresh node_modules/.stamp "$want"; then
   say "installing npm packages"

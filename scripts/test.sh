@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, lints, the local ClickHouse's own tests,
-# then every Rust test against one local ClickHouse started for this run.
+# every Rust test against one local ClickHouse started for this run, then
+# the browser tests (their own ClickHouse and collector).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -51,6 +52,13 @@ fi
 rust_status=${PIPESTATUS[0]}
 set -e
 
+step "browser tests: Chromium, the site script, Matomo and Plausible clients (screenshots in target/browser)"
+cargo build --locked -p mesure
+set +e
+node --test --test-reporter=spec collector/tests/browser/ 2>&1 | tee "$log/browser"
+browser_status=${PIPESTATUS[0]}
+set -e
+
 # One closing line for the whole run, from each runner's own summary.
 # Sums "N word" over the lines of a log that match a pattern.
 count() { { grep -E "$2" "$log/$1" || true; } | { grep -oE "[0-9]+ $3" || true; } |
@@ -60,7 +68,9 @@ if grep -q 'Summary \[' "$log/rust"; then
 else
   rust='^test result:'  # cargo test
 fi
-passed=$(( $(count pytest ' in [0-9.]+s' passed) + $(count rust "$rust" passed) ))
-failed=$(( $(count pytest ' in [0-9.]+s' failed) + $(count rust "$rust" failed) ))
+# node --test ends with "ℹ pass N" and "ℹ fail N".
+node_count() { { grep -oE "^ℹ $1 [0-9]+" "$log/browser" || true; } | awk '{s += $3} END {print s + 0}'; }
+passed=$(( $(count pytest ' in [0-9.]+s' passed) + $(count rust "$rust" passed) + $(node_count pass) ))
+failed=$(( $(count pytest ' in [0-9.]+s' failed) + $(count rust "$rust" failed) + $(node_count fail) ))
 printf '\ntotal: %d passed, %d failed\n' "$passed" "$failed"
-[ "$py_status" = 0 ] && [ "$rust_status" = 0 ]
+[ "$py_status" = 0 ] && [ "$rust_status" = 0 ] && [ "$browser_status" = 0 ]

@@ -27,7 +27,8 @@
     if (referrer) params.urlref = referrer
     params.res = screen.width + 'x' + screen.height
     params.send_image = 0
-    var body = Object.keys(params).filter(function (k) { return params[k] != null })
+    // Unset arguments (undefined, NaN, '') are left out, as Matomo does.
+    var body = Object.keys(params).filter(function (k) { var v = params[k]; return v != null && v === v && v !== '' })
       .map(function (k) { return encodeURIComponent(k) + '=' + encodeURIComponent(params[k]) }).join('&')
     var type = 'application/x-www-form-urlencoded; charset=UTF-8'
     if (!(n.sendBeacon && n.sendBeacon(trackerUrl, new Blob([body], { type: type })))) {

@@ -121,6 +121,8 @@ impl Collector {
                 optout_page(Lang::choose(parts.uri.query(), accept))
             }
             ("/healthz", &Method::GET) => text(StatusCode::OK, "ok\n"),
+            // Browsers ask on every page of the collector's own (the opt-out).
+            ("/favicon.ico", &Method::GET | &Method::HEAD) => no_content(),
             ("/readyz", &Method::GET) => self.ready(),
             ("/metrics", &Method::GET) => {
                 let mut reply = text(StatusCode::OK, self.metrics.render());
