@@ -23,6 +23,7 @@ pub type Target = fn(&[u8]);
 pub const TARGETS: &[(&str, Target)] = &[
     ("pixel_query", pixel_query),
     ("beacon", beacon),
+    ("matomo", matomo),
     ("page_url", page_url),
     ("referrer", referrer),
     ("user_agent", user_agent),
@@ -68,6 +69,15 @@ pub fn pixel_query(data: &[u8]) {
 
 pub fn beacon(data: &[u8]) {
     let _ = wire::parse_beacon(data, Tracker::Script);
+}
+
+/// Matomo's tracking API: parameters, or a bulk body.
+pub fn matomo(data: &[u8]) {
+    if wire::matomo::is_bulk(data) {
+        let _ = wire::parse_matomo_bulk(data);
+    } else {
+        let _ = wire::parse_matomo(&text(data));
+    }
 }
 
 pub fn page_url(data: &[u8]) {
@@ -125,9 +135,14 @@ pub fn hit(data: &[u8]) {
         peer: [10, 0, 0, 1].into(),
         headers: &headers,
     };
+    let matomo = match wire::parse_matomo(&text(body)) {
+        Ok(wire::matomo::Request::Hit(hit)) => Ok(hit),
+        _ => Err(()),
+    };
     for hit in [
-        wire::parse_pixel(&text(body)),
-        wire::parse_beacon(body, Tracker::Script),
+        wire::parse_pixel(&text(body)).map_err(|_| ()),
+        wire::parse_beacon(body, Tracker::Script).map_err(|_| ()),
+        matomo,
     ]
     .into_iter()
     .flatten()

@@ -136,7 +136,7 @@ const kinds = (rows) => rows.map((r) => [r.kind, r.name, r.path]);
 
 test("the site script: pageviews, navigation, outbound link, download, custom event, under a strict CSP", async () => {
   const context = await browser.newContext({ locale: "fr-FR" });
-  const { page, problems } = await visit(context, web(SITES.script.host));
+  const { page, problems } = await visit(context, web(SITES.script.host, "/?jeton=s3cr3t-de-test"));
   await page.click("#next");
   await page.click("#signup");
   const download = page.waitForEvent("download");
@@ -156,6 +156,11 @@ test("the site script: pageviews, navigation, outbound link, download, custom ev
   // Exempt site: the event's properties are not kept.
   assert.deepEqual(rows.find((r) => r.kind === "custom").props, {});
   assert.deepEqual(problems, [], "no CSP violation, no script error");
+  // Privacy invariants, over every column of every row.
+  const everything = JSON.stringify(await mesure.query("SELECT * FROM mesure.events"));
+  for (const secret of ["s3cr3t", "jeton", "Mozilla/5.0", "X11", "127.0.0.1"]) {
+    assert.ok(!everything.includes(secret), `${secret} stored`);
+  }
   assert.deepEqual(await context.cookies(), [], "no cookie");
   await context.close();
 });
