@@ -29,7 +29,7 @@ pub struct CollectorConfig {
     pub honor_dnt_and_gpc: bool,
     /// Minutes without a hit that end a visit.
     pub session_timeout_minutes: u32,
-    /// Visits held in memory at most.
+    /// Visits held in memory at most, allocated at start (900,000: about 35 MB).
     pub max_sessions: usize,
     /// User agents whose parsed facts are cached.
     pub user_agent_cache: usize,
@@ -57,7 +57,7 @@ impl Default for CollectorConfig {
             ipv6_prefix: 48,
             honor_dnt_and_gpc: true,
             session_timeout_minutes: 30,
-            max_sessions: 1_000_000,
+            max_sessions: 900_000,
             user_agent_cache: 50_000,
             batch_rows: limits.max_rows,
             batch_bytes: limits.max_bytes,

@@ -172,20 +172,12 @@ impl Collector {
                 .inc();
             let _ = self.accept(wire::parse_pixel(query), headers, peer).await;
         }
-        let mut reply = Response::new(Full::new(if head {
-            Bytes::new()
-        } else {
-            Bytes::from_static(GIF)
-        }));
-        let h = reply.headers_mut();
-        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("image/gif"));
-        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        h.insert(
-            "cross-origin-resource-policy",
-            HeaderValue::from_static("cross-origin"),
-        );
+        let mut reply = gif();
         if head {
-            h.insert(header::CONTENT_LENGTH, HeaderValue::from(GIF.len()));
+            *reply.body_mut() = Full::new(Bytes::new());
+            reply
+                .headers_mut()
+                .insert(header::CONTENT_LENGTH, HeaderValue::from(GIF.len()));
         }
         reply
     }
@@ -416,19 +408,17 @@ impl Collector {
         let mut reply = Response::new(Full::new(Bytes::new()));
         *reply.status_mut() = StatusCode::NO_CONTENT;
         self.cors(headers, reply.headers_mut());
-        let h = reply.headers_mut();
-        if h.contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN) {
-            h.insert(
-                header::ACCESS_CONTROL_ALLOW_METHODS,
-                HeaderValue::from_static("POST"),
-            );
-            h.insert(
-                header::ACCESS_CONTROL_ALLOW_HEADERS,
-                HeaderValue::from_static("Content-Type"),
-            );
-            h.insert(
-                header::ACCESS_CONTROL_MAX_AGE,
-                HeaderValue::from_static("86400"),
+        if reply
+            .headers()
+            .contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+        {
+            set_headers(
+                &mut reply,
+                &[
+                    (header::ACCESS_CONTROL_ALLOW_METHODS, "POST"),
+                    (header::ACCESS_CONTROL_ALLOW_HEADERS, "Content-Type"),
+                    (header::ACCESS_CONTROL_MAX_AGE, "86400"),
+                ],
             );
         }
         reply
@@ -541,7 +531,7 @@ fn serve_asset(file: &Asset, immutable: bool, request: &HeaderMap, head: bool) -
         HeaderValue::from_static("nosniff"),
     );
     h.insert(
-        "cross-origin-resource-policy",
+        CROSS_ORIGIN_RESOURCE_POLICY,
         HeaderValue::from_static("cross-origin"),
     );
     reply
@@ -550,34 +540,43 @@ fn serve_asset(file: &Asset, immutable: bool, request: &HeaderMap, head: bool) -
 /// The opt-out page, allowed to run only its own files.
 fn optout_page(lang: Lang) -> Reply {
     let mut reply = Response::new(Full::new(Bytes::from(assets::optout_page(lang))));
-    let h = reply.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
+    set_headers(
+        &mut reply,
+        &[
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'self'; frame-ancestors *",
+            ),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+            (header::VARY, "Accept-Language"),
+        ],
     );
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'self'; frame-ancestors *"),
-    );
-    h.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=3600"),
-    );
-    h.insert(header::VARY, HeaderValue::from_static("Accept-Language"));
     reply
+}
+
+fn set_headers(reply: &mut Reply, headers: &[(header::HeaderName, &'static str)]) {
+    let h = reply.headers_mut();
+    for (name, value) in headers {
+        h.insert(name.clone(), HeaderValue::from_static(value));
+    }
 }
 
 fn gif() -> Reply {
     let mut reply = Response::new(Full::new(Bytes::from_static(GIF)));
-    let h = reply.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("image/gif"));
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(
-        "cross-origin-resource-policy",
-        HeaderValue::from_static("cross-origin"),
+    set_headers(
+        &mut reply,
+        &[
+            (header::CONTENT_TYPE, "image/gif"),
+            (header::CACHE_CONTROL, "no-store"),
+            (CROSS_ORIGIN_RESOURCE_POLICY, "cross-origin"),
+        ],
     );
     reply
 }
+
+const CROSS_ORIGIN_RESOURCE_POLICY: header::HeaderName =
+    header::HeaderName::from_static("cross-origin-resource-policy");
 
 fn no_content() -> Reply {
     let mut reply = Response::new(Full::new(Bytes::new()));

@@ -9,6 +9,13 @@ use mesure_collector::assets::SITE_SCRIPT;
 use mesure_collector::event::{Kind, Tracker};
 use mesure_collector::row::EventRow;
 
+/// Kind, path, name and tracker of each row.
+fn summary(rows: &[EventRow]) -> Vec<(Kind, &str, &str, Tracker)> {
+    rows.iter()
+        .map(|r| (r.kind, &*r.path, r.name.as_str(), r.tracker))
+        .collect()
+}
+
 const PAGE: &str = "url=https%3A%2F%2Fwww.prefecture.gouv.fr%2Fdemarches%3Fpage%3D2";
 
 #[tokio::test]
@@ -76,10 +83,7 @@ async fn matomo_tracking_requests_become_rows_without_their_identifiers() {
     }
 
     let rows = t.sink.take();
-    let got: Vec<(Kind, &str, &str, Tracker)> = rows
-        .iter()
-        .map(|r| (r.kind, &*r.path, r.name.as_str(), r.tracker))
-        .collect();
+    let got = summary(&rows);
     assert_eq!(
         got,
         [
@@ -233,10 +237,7 @@ async fn plausible_payloads_and_hash_routing() {
         );
     }
     let rows = t.sink.take();
-    let got: Vec<(Kind, &str, &str, Tracker)> = rows
-        .iter()
-        .map(|r| (r.kind, &*r.path, r.name.as_str(), r.tracker))
-        .collect();
+    let got = summary(&rows);
     assert_eq!(
         got,
         [

@@ -388,6 +388,9 @@ async fn suite(quick: bool, out: &Path) -> anyhow::Result<()> {
             .spawn()?,
     );
     let bare_addr = address_in(&bare.first_line()?)?;
+    let cpu = |pids: &[u32]| pids.iter().map(|pid| usage(*pid).1).sum::<f64>();
+    let ceiling_pids = [bare.pid(), std::process::id()];
+    let ceiling_cpu = cpu(&ceiling_pids);
     let ceiling = run(
         bare_addr,
         Mode::Closed,
@@ -397,11 +400,25 @@ async fn suite(quick: bool, out: &Path) -> anyhow::Result<()> {
         64,
     )
     .await;
+    // CPU per request of the generator and the bare server together.
+    let ceiling_us = (cpu(&ceiling_pids) - ceiling_cpu) * 1e6 / (ceiling.ok.max(1) as f64);
     drop(bare);
     eprintln!("suite: collector, closed loop");
     let services = start_services()?;
     let collector = services.collector_addr;
     let accepted_before = metric(collector, "mesure_hits_accepted_total");
+    let clickhouse_pid = services.clickhouse.as_ref().map_or(0, Process::pid);
+    // Generator, collector, ClickHouse: where a hit's CPU goes.
+    let parts = [std::process::id(), services.collector.pid(), clickhouse_pid];
+    let split = |before: &[f64; 3], events: u64| -> [f64; 3] {
+        let mut out = [0.0; 3];
+        for (i, pid) in parts.iter().enumerate() {
+            out[i] = (usage(*pid).1 - before[i]) * 1e6 / events.max(1) as f64;
+        }
+        out
+    };
+    let now = || parts.map(|pid| usage(pid).1);
+    let max_cpu = now();
     let max = run(
         collector,
         Mode::Closed,
@@ -411,13 +428,14 @@ async fn suite(quick: bool, out: &Path) -> anyhow::Result<()> {
         64,
     )
     .await;
+    let max_split = split(&max_cpu, max.ok);
     let ratio = max.per_second / ceiling.per_second.max(1.0);
 
     // 2. Sustained end to end: rows stored must equal hits accepted. What
     // ClickHouse stored during the run, per second, is the maximum
     // sustainable rate: above it the spool grows.
     eprintln!("suite: sustained end to end");
-    let (_, cpu_before) = usage(services.collector.pid());
+    let sustained_cpu = now();
     let sustained_for = secs(60, 5);
     let accepted_start = metric(collector, "mesure_hits_accepted_total");
     let stored_start = rows(services.clickhouse_addr);
@@ -432,8 +450,8 @@ async fn suite(quick: bool, out: &Path) -> anyhow::Result<()> {
     .await;
     let accepted_total = metric(collector, "mesure_hits_accepted_total");
     let stored_during = rows(services.clickhouse_addr).saturating_sub(stored_start);
-    let (_, cpu_after) = usage(services.collector.pid());
     let accepted_sustained = (accepted_total - accepted_start) as u64;
+    let sustained_split = split(&sustained_cpu, accepted_sustained);
     // Everything accepted so far, every phase included, against what ClickHouse holds.
     let accepted_so_far = (accepted_total - accepted_before) as u64;
     let stored = wait_rows(
@@ -442,7 +460,7 @@ async fn suite(quick: bool, out: &Path) -> anyhow::Result<()> {
         Duration::from_secs(180),
     );
     let (peak_kb, _) = usage(services.collector.pid());
-    let cpu_per_event_us = (cpu_after - cpu_before) * 1e6 / accepted_sustained.max(1) as f64;
+    let cpu_per_event_us = sustained_split[1];
     let seconds = sustained_for.as_secs_f64();
     let sustainable = (stored_during as f64 / seconds).min(accepted_sustained as f64 / seconds);
 
@@ -530,6 +548,9 @@ async fn suite(quick: bool, out: &Path) -> anyhow::Result<()> {
         cpu_per_event_us,
         pipeline_us,
         sustainable,
+        ceiling_us,
+        max_split,
+        sustained_split,
     });
     std::fs::write(repo().join(out), text)?;
     eprintln!("suite: {} written", out.display());
@@ -558,6 +579,58 @@ struct Rendered<'a> {
     pipeline_us: Option<f64>,
     /// Rows ClickHouse stored per second during the sustained run.
     sustainable: f64,
+    /// CPU µs per request of the generator and the bare server.
+    ceiling_us: f64,
+    /// CPU µs per hit of the generator, the collector and ClickHouse, at
+    /// full speed and during the sustained run.
+    max_split: [f64; 3],
+    sustained_split: [f64; 3],
+}
+
+/// Where the CPU goes, and what it implies for the targets not met.
+fn why(r: &Rendered<'_>) -> String {
+    let total = |split: &[f64; 3]| split.iter().sum::<f64>();
+    let [generator, collector, clickhouse] = r.max_split;
+    let full = total(&r.max_split);
+    let mut s = String::from(
+        "\n## Where the CPU goes\n\nCPU time per hit of each process (user and system, from `/proc`), over the same runs:\n\n| run | load generator | collector | local ClickHouse | all |\n| --- | --- | --- | --- | --- |\n",
+    );
+    s.push_str(&format!(
+        "| bare server, closed loop | (with the server) | | | {:.1} µs |\n",
+        r.ceiling_us
+    ));
+    for (name, split) in [
+        ("collector, closed loop", &r.max_split),
+        ("collector, sustained", &r.sustained_split),
+    ] {
+        s.push_str(&format!(
+            "| {name} | {:.1} µs | {:.1} µs | {:.1} µs | {:.1} µs |\n",
+            split[0],
+            split[1],
+            split[2],
+            total(split)
+        ));
+    }
+    let busy = 0.7 * r.sustainable * total(&r.sustained_split) / 2e6 * 100.0;
+    s.push_str(&format!(
+        "\nTwo cores give 2,000,000 µs of CPU a second, shared by all three processes. \
+         A bare request costs {:.1} µs (generator and server); a collected hit {full:.1} µs. \
+         The ratio to the bare server therefore cannot pass {:.2} on this machine, and would \
+         be {:.2} at best with ClickHouse on other hosts, as in production. Reaching 0.8 \
+         would need the collector and ClickHouse together under {:.1} µs a hit, where the \
+         collector alone spends {collector:.1} µs (HTTP on loopback, which the bare server \
+         pays too, then the pipeline, the spool write and its acknowledgement, shipping in \
+         RowBinary) and ClickHouse {clickhouse:.1} µs.\n\n\
+         At 70 % of the sustainable rate the two cores are about {busy:.0} % busy, and the \
+         local ClickHouse's inserts and merges come in bursts on both cores: hits queue \
+         behind them, which is the tail of the latency table; at 10 % the tail is within \
+         the target.\n",
+        r.ceiling_us,
+        r.ceiling_us / full.max(1e-9),
+        r.ceiling_us / (generator + collector).max(1e-9),
+        (r.ceiling_us / 0.8 - generator).max(0.0),
+    ));
+    s
 }
 
 fn verdict(ok: bool) -> &'static str {
@@ -640,6 +713,7 @@ fn render(r: &Rendered<'_>) -> String {
         r.cpu_per_event_us, r.outage_seconds, r.outage_report.per_second, r.outage_report.ok, r.outage_report.errors,
         r.stored_end, r.accepted_all, r.ceiling.per_second, r.ceiling.latency.p99_ms, r.max.per_second, r.max.latency.p99_ms
     ));
+    s.push_str(&why(r));
     s.push_str(&format!(
         "\nThe two cores are shared by the load generator, the collector and the local ClickHouse (chdb-core behind a Python HTTP server), so absolute figures are those of one small machine doing everything; the ratio to the bare server compares like with like. Sustained run: {:.0} requests/s sent, {} errors.\n",
         r.sustained.per_second, r.sustained.errors

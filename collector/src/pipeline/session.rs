@@ -24,29 +24,55 @@ pub struct SessionInfo {
     pub acquisition: Arc<Acquisition>,
 }
 
+/// 32 bytes a visit with its key: times in seconds, the acquisition shared.
 #[derive(Debug)]
 struct State {
-    info: SessionInfo,
-    last_ms: i64,
+    id: u64,
+    acquisition: Arc<Acquisition>,
+    start_s: u32,
+    last_s: u32,
+}
+
+impl State {
+    fn info(&self) -> SessionInfo {
+        SessionInfo {
+            id: self.id,
+            start_ms: i64::from(self.start_s) * 1000,
+            acquisition: Arc::clone(&self.acquisition),
+        }
+    }
+}
+
+fn seconds(ms: i64) -> u32 {
+    u32::try_from(ms.div_euclid(1000)).unwrap_or(0)
 }
 
 #[derive(Debug)]
 pub struct Sessions {
     shards: Vec<Mutex<HashMap<u64, State>>>,
     interned: Mutex<HashSet<Arc<Acquisition>>>,
-    timeout_ms: i64,
+    timeout_s: u32,
     max_per_shard: usize,
 }
 
 impl Sessions {
+    /// The tables are allocated whole at start and never grow: memory is
+    /// known from `max_sessions` (hashbrown rounds each shard to a power of
+    /// two, so 900,000 fits tables of 16,384: about 35 MB).
     pub fn new(timeout_minutes: u32, max_sessions: usize) -> Sessions {
+        let max_per_shard = (max_sessions / SHARDS).max(1);
         Sessions {
             shards: (0..SHARDS)
-                .map(|_| Mutex::new(HashMap::default()))
+                .map(|_| {
+                    Mutex::new(HashMap::with_capacity_and_hasher(
+                        max_per_shard,
+                        Default::default(),
+                    ))
+                })
                 .collect(),
             interned: Mutex::new(HashSet::default()),
-            timeout_ms: i64::from(timeout_minutes) * 60_000,
-            max_per_shard: (max_sessions / SHARDS).max(1),
+            timeout_s: timeout_minutes.saturating_mul(60),
+            max_per_shard,
         }
     }
 
@@ -61,29 +87,26 @@ impl Sessions {
         let mut map = shard
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let now_s = seconds(now_ms);
         if let Some(state) = map.get_mut(&visitor_id)
-            && now_ms - state.last_ms < self.timeout_ms
+            && now_s.saturating_sub(state.last_s) < self.timeout_s
         {
-            state.last_ms = state.last_ms.max(now_ms);
-            return state.info.clone();
+            state.last_s = state.last_s.max(now_s);
+            return state.info();
         }
-        let info = SessionInfo {
+        let state = State {
             id: session_id(visitor_id, now_ms),
-            start_ms: now_ms,
             acquisition: self.intern(acquisition()),
+            start_s: now_s,
+            last_s: now_s,
         };
+        let info = state.info();
         if map.len() >= self.max_per_shard && !map.contains_key(&visitor_id) {
-            let timeout = self.timeout_ms;
-            map.retain(|_, s| now_ms - s.last_ms < timeout);
+            let timeout = self.timeout_s;
+            map.retain(|_, s| now_s.saturating_sub(s.last_s) < timeout);
         }
         if map.len() < self.max_per_shard || map.contains_key(&visitor_id) {
-            map.insert(
-                visitor_id,
-                State {
-                    info: info.clone(),
-                    last_ms: now_ms,
-                },
-            );
+            map.insert(visitor_id, state);
         }
         info
     }
@@ -108,14 +131,14 @@ impl Sessions {
 
     /// Forgets sessions idle past the timeout. Returns how many remain.
     pub fn sweep(&self, now_ms: i64) -> usize {
-        let timeout = self.timeout_ms;
+        let (timeout, now_s) = (self.timeout_s, seconds(now_ms));
         self.shards
             .iter()
             .map(|shard| {
                 let mut map = shard
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner);
-                map.retain(|_, s| now_ms - s.last_ms < timeout);
+                map.retain(|_, s| now_s.saturating_sub(s.last_s) < timeout);
                 map.len()
             })
             .sum()

@@ -8,7 +8,7 @@
 //! ignored; the identifiers a tracker sends (`_id`, `cid`, `uid`, `cip`,
 //! `_idts`, `pv_id`...) are never read, so never stored.
 
-use super::pixel::{MAX_QUERY, decode};
+use super::pixel::MAX_QUERY;
 use super::{Builder, Hit, MAX_URL, WireError, optional};
 use crate::event::Tracker;
 use serde_json::Value;
@@ -37,12 +37,8 @@ pub fn parse_matomo(params: &str) -> Result<Request, WireError> {
     let (mut record, mut ping) = (false, false);
     let (mut category, mut action) = (String::new(), String::new());
     let (mut link, mut download) = (None, None);
-    for pair in params.split('&').filter(|p| !p.is_empty()) {
-        let (raw_key, raw_value) = pair.split_once('=').unwrap_or((pair, ""));
-        let key = decode(raw_key)
-            .ok_or_else(|| WireError::Encoding(raw_key.chars().take(16).collect()))?;
-        let value =
-            decode(raw_value).ok_or_else(|| WireError::Encoding(key.chars().take(16).collect()))?;
+    for pair in super::pixel::params(params) {
+        let (key, value) = pair?;
         match key.as_ref() {
             "idsite" => {
                 let id = value
@@ -68,7 +64,11 @@ pub fn parse_matomo(params: &str) -> Result<Request, WireError> {
                     hit.screen_width = Some(width.min(100_000));
                 }
             }
-            "ua" => hit.user_agent = Some(cut(&value, MAX_UA).to_owned()),
+            "ua" => {
+                let mut agent = value.into_owned();
+                crate::pipeline::page::truncate(&mut agent, MAX_UA);
+                hit.user_agent = Some(agent);
+            }
             "lang" => hit.language |= !value.trim().is_empty(),
             _ => {}
         }
@@ -122,17 +122,6 @@ fn bounded_text(value: &str, key: &'static str) -> Result<String, WireError> {
         return Err(WireError::TooLong(key));
     }
     Ok(value.trim().to_owned())
-}
-
-fn cut(text: &str, max: usize) -> &str {
-    if text.len() <= max {
-        return text;
-    }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    &text[..end]
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ pub const MAX_QUERY: usize = 8 * 1024;
 
 /// Decodes one `application/x-www-form-urlencoded` component; `None` when
 /// the bytes it encodes are not UTF-8.
-pub(super) fn decode(raw: &str) -> Option<Cow<'_, str>> {
+fn decode(raw: &str) -> Option<Cow<'_, str>> {
     if !raw.bytes().any(|b| b == b'%' || b == b'+') {
         return Some(Cow::Borrowed(raw));
     }
@@ -19,18 +19,29 @@ pub(super) fn decode(raw: &str) -> Option<Cow<'_, str>> {
     String::from_utf8(bytes).ok().map(Cow::Owned)
 }
 
+/// The decoded `key=value` pairs of a query string or form body, bounded by
+/// the caller; a pair that does not decode to UTF-8 is an error naming it.
+pub(super) fn params(
+    query: &str,
+) -> impl Iterator<Item = Result<(Cow<'_, str>, Cow<'_, str>), WireError>> {
+    query.split('&').filter(|p| !p.is_empty()).map(|pair| {
+        let (raw_key, raw_value) = pair.split_once('=').unwrap_or((pair, ""));
+        let key = decode(raw_key)
+            .ok_or_else(|| WireError::Encoding(raw_key.chars().take(16).collect()))?;
+        let value =
+            decode(raw_value).ok_or_else(|| WireError::Encoding(key.chars().take(16).collect()))?;
+        Ok((key, value))
+    })
+}
+
 pub fn parse_pixel(query: &str) -> Result<Hit, WireError> {
     if query.len() > MAX_QUERY {
         return Err(WireError::TooLong("query"));
     }
     let mut hit = Builder::default();
     let mut domain = None;
-    for pair in query.split('&').filter(|p| !p.is_empty()) {
-        let (raw_key, raw_value) = pair.split_once('=').unwrap_or((pair, ""));
-        let key = decode(raw_key)
-            .ok_or_else(|| WireError::Encoding(raw_key.chars().take(16).collect()))?;
-        let value =
-            decode(raw_value).ok_or_else(|| WireError::Encoding(key.chars().take(16).collect()))?;
+    for pair in params(query) {
+        let (key, value) = pair?;
         match key.as_ref() {
             "s" => hit.site_id(&value)?,
             "d" => domain = Some(value),

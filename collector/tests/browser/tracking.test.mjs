@@ -132,6 +132,15 @@ async function visit(context, url) {
   return { page, sent, problems };
 }
 
+/** Downloads the page's file, then follows its outbound link. */
+async function downloadThenLeave(page) {
+  const download = page.waitForEvent("download");
+  await page.click("#file");
+  await download;
+  await page.click("#out");
+  await page.waitForURL(/ailleurs/);
+}
+
 const kinds = (rows) => rows.map((r) => [r.kind, r.name, r.path]);
 
 test("the site script: pageviews, navigation, outbound link, download, custom event, under a strict CSP", async () => {
@@ -139,11 +148,7 @@ test("the site script: pageviews, navigation, outbound link, download, custom ev
   const { page, problems } = await visit(context, web(SITES.script.host, "/?jeton=s3cr3t-de-test"));
   await page.click("#next");
   await page.click("#signup");
-  const download = page.waitForEvent("download");
-  await page.click("#file");
-  await download;
-  await page.click("#out");
-  await page.waitForURL(/ailleurs/);
+  await downloadThenLeave(page);
   const rows = await mesure.rows("script", 5);
   assert.deepEqual(kinds(rows).sort(), [
     ["custom", "Signup", "/suite"],
@@ -183,11 +188,7 @@ test("Matomo's snippet and the @datapunt/matomo-tracker-js client, only the host
   const context = await browser.newContext({ locale: "fr-FR" });
   const snippet = await visit(context, web(SITES.matomo.host));
   await snippet.page.click("#play");
-  const download = snippet.page.waitForEvent("download");
-  await snippet.page.click("#file");
-  await download;
-  await snippet.page.click("#out");
-  await snippet.page.waitForURL(/ailleurs/);
+  await downloadThenLeave(snippet.page);
   const client = await visit(context, web(SITES.matomo.host, "/npm-client"));
   await client.page.click("#play");
   const rows = await mesure.rows("matomo", 6);
@@ -241,11 +242,7 @@ test("Plausible's npm library and snippet, only the host changed", async () => {
   const context = await browser.newContext({ locale: "fr-FR" });
   const lib = await visit(context, web(SITES.plausible.host));
   await lib.page.click("#signup");
-  const download = lib.page.waitForEvent("download");
-  await lib.page.click("#file");
-  await download;
-  await lib.page.click("#out");
-  await lib.page.waitForURL(/ailleurs/);
+  await downloadThenLeave(lib.page);
   const snippet = await visit(context, web(SITES.plausible.host, "/snippet#/route/a"));
   const rows = await mesure.rows("plausible", 6);
   assert.deepEqual(kinds(rows).sort(), [
