@@ -16,7 +16,7 @@ impl Default for Recorder {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub struct Summary {
     pub count: u64,
     pub p50_ms: f64,
