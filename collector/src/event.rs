@@ -108,6 +108,9 @@ pub enum DropReason {
     Bot,
     /// A prefetch or prerender, not a view.
     Prefetch,
+    /// Plausible's engagement report (scroll depth, time on page): not a
+    /// hit, and not stored.
+    Engagement,
     /// A custom event name the site does not allow.
     EventNotAllowed,
     /// No daily salt yet (ClickHouse unreachable since start).
@@ -126,6 +129,7 @@ impl DropReason {
         DropReason::OptOut,
         DropReason::Bot,
         DropReason::Prefetch,
+        DropReason::Engagement,
         DropReason::EventNotAllowed,
         DropReason::NoSalt,
         DropReason::Overloaded,
@@ -142,6 +146,7 @@ impl DropReason {
             DropReason::OptOut => "opt_out",
             DropReason::Bot => "bot",
             DropReason::Prefetch => "prefetch",
+            DropReason::Engagement => "engagement",
             DropReason::EventNotAllowed => "event_not_allowed",
             DropReason::NoSalt => "no_salt",
             DropReason::Overloaded => "overloaded",

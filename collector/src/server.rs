@@ -150,7 +150,7 @@ impl Collector {
         peer: IpAddr,
     ) -> Result<(), DropReason> {
         let row = hit
-            .map_err(|_| DropReason::Invalid)
+            .map_err(|error| error.drop_reason())
             .and_then(|hit| self.pipeline.process(&hit, &HitRequest { peer, headers }));
         let outcome = match row {
             Ok(row) => self.sink.push(row).outcome().await,
@@ -218,7 +218,8 @@ impl Collector {
                 | DropReason::GlobalPrivacyControl
                 | DropReason::OptOut
                 | DropReason::Bot
-                | DropReason::Prefetch => accepted(),
+                | DropReason::Prefetch
+                | DropReason::Engagement => accepted(),
                 DropReason::Invalid => json_error(
                     StatusCode::BAD_REQUEST,
                     reason.as_str(),

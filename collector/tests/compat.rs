@@ -227,6 +227,8 @@ async fn plausible_payloads_and_hash_routing() {
         r#"{"n":"pageview","u":"https://www.prefecture.gouv.fr/#/demarches/jean.dupont@mail.fr?token=x","d":"prefecture.gouv.fr","r":null,"h":1}"#,
         r#"{"n":"pageview","u":"https://www.prefecture.gouv.fr/a#section","d":"prefecture.gouv.fr","r":null}"#,
         r#"{"n":"File Download","u":"https://www.prefecture.gouv.fr/a","d":"prefecture.gouv.fr","p":{"url":"https://www.prefecture.gouv.fr/f.pdf"}}"#,
+        // The library's engagement report: acknowledged, not stored.
+        r#"{"n":"engagement","sd":60,"d":"prefecture.gouv.fr","u":"https://www.prefecture.gouv.fr/a","p":{},"e":1200,"v":36}"#,
     ] {
         let answer = send(addr, event(body)).await;
         assert_eq!(
@@ -255,6 +257,10 @@ async fn plausible_payloads_and_hash_routing() {
                 Tracker::Plausible
             ),
         ]
+    );
+    assert_eq!(
+        common::metric(addr, "mesure_hits_dropped_total{reason=\"engagement\"}").await,
+        1
     );
 }
 

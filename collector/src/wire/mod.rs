@@ -91,6 +91,19 @@ pub enum WireError {
     Json(String),
     #[error("body is not valid UTF-8")]
     BodyEncoding,
+    /// Plausible's `engagement` event: well-formed, but not a hit.
+    #[error("an engagement report, not a hit")]
+    Engagement,
+}
+
+impl WireError {
+    /// How the hit ends: engagement reports are acknowledged, the rest refused.
+    pub fn drop_reason(&self) -> crate::event::DropReason {
+        match self {
+            WireError::Engagement => crate::event::DropReason::Engagement,
+            _ => crate::event::DropReason::Invalid,
+        }
+    }
 }
 
 /// Collects fields into a [`Hit`], checking limits as they come.
@@ -211,6 +224,9 @@ impl Builder {
             (None, None) => (Kind::Pageview, String::new()),
             (None, Some(name)) => match name.as_str() {
                 "pageview" => (Kind::Pageview, String::new()),
+                "engagement" if tracker == Tracker::Plausible => {
+                    return Err(WireError::Engagement);
+                }
                 "Outbound Link: Click" => (Kind::Outlink, String::new()),
                 "File Download" => (Kind::Download, String::new()),
                 _ => (Kind::Custom, name),
