@@ -216,6 +216,19 @@ fn bench(c: &mut Criterion) {
             ))
         })
     });
+    // Past the bound, new visitors are not tracked; they must not cost a
+    // scan of their shard each.
+    let full = Sessions::new(30, 900_000);
+    for visitor in 0..1_000_000_u64 {
+        full.assign(visitor, 0, Default::default);
+    }
+    let mut visitor = 1_000_000_u64;
+    steps.bench_function("session, new visitor, table full", |b| {
+        b.iter(|| {
+            visitor += 1;
+            black_box(full.assign(visitor, 60_000, Default::default))
+        })
+    });
     steps.finish();
 }
 

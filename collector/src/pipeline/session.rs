@@ -48,8 +48,31 @@ fn seconds(ms: i64) -> u32 {
 }
 
 #[derive(Debug)]
+struct Shard {
+    map: HashMap<u64, State>,
+    /// No session here can expire before this second. A full shard is not
+    /// scanned again before then: new visitors past the bound cost nothing.
+    next_expiry_s: u32,
+}
+
+impl Shard {
+    /// Forgets the sessions idle past the timeout; notes when the next may.
+    fn sweep(&mut self, now_s: u32, timeout: u32) {
+        let mut oldest = u32::MAX;
+        self.map.retain(|_, s| {
+            let keep = now_s.saturating_sub(s.last_s) < timeout;
+            if keep {
+                oldest = oldest.min(s.last_s);
+            }
+            keep
+        });
+        self.next_expiry_s = oldest.saturating_add(timeout);
+    }
+}
+
+#[derive(Debug)]
 pub struct Sessions {
-    shards: Vec<Mutex<HashMap<u64, State>>>,
+    shards: Vec<Mutex<Shard>>,
     interned: Mutex<HashSet<Arc<Acquisition>>>,
     timeout_s: u32,
     max_per_shard: usize,
@@ -64,10 +87,10 @@ impl Sessions {
         Sessions {
             shards: (0..SHARDS)
                 .map(|_| {
-                    Mutex::new(HashMap::with_capacity_and_hasher(
-                        max_per_shard,
-                        Default::default(),
-                    ))
+                    Mutex::new(Shard {
+                        map: HashMap::with_capacity_and_hasher(max_per_shard, Default::default()),
+                        next_expiry_s: 0,
+                    })
                 })
                 .collect(),
             interned: Mutex::new(HashSet::default()),
@@ -84,11 +107,11 @@ impl Sessions {
         acquisition: impl FnOnce() -> Acquisition,
     ) -> SessionInfo {
         let shard = &self.shards[usize::try_from(visitor_id % SHARDS as u64).unwrap_or(0)];
-        let mut map = shard
+        let mut shard = shard
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let now_s = seconds(now_ms);
-        if let Some(state) = map.get_mut(&visitor_id)
+        if let Some(state) = shard.map.get_mut(&visitor_id)
             && now_s.saturating_sub(state.last_s) < self.timeout_s
         {
             state.last_s = state.last_s.max(now_s);
@@ -101,12 +124,16 @@ impl Sessions {
             last_s: now_s,
         };
         let info = state.info();
-        if map.len() >= self.max_per_shard && !map.contains_key(&visitor_id) {
-            let timeout = self.timeout_s;
-            map.retain(|_, s| now_s.saturating_sub(s.last_s) < timeout);
+        let known = shard.map.contains_key(&visitor_id);
+        if !known && shard.map.len() >= self.max_per_shard && now_s >= shard.next_expiry_s {
+            shard.sweep(now_s, self.timeout_s);
         }
-        if map.len() < self.max_per_shard || map.contains_key(&visitor_id) {
-            map.insert(visitor_id, state);
+        if known || shard.map.len() < self.max_per_shard {
+            // A late hit can expire before the rest.
+            shard.next_expiry_s = shard
+                .next_expiry_s
+                .min(now_s.saturating_add(self.timeout_s));
+            shard.map.insert(visitor_id, state);
         }
         info
     }
@@ -135,11 +162,11 @@ impl Sessions {
         self.shards
             .iter()
             .map(|shard| {
-                let mut map = shard
+                let mut shard = shard
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner);
-                map.retain(|_, s| now_s.saturating_sub(s.last_s) < timeout);
-                map.len()
+                shard.sweep(now_s, timeout);
+                shard.map.len()
             })
             .sum()
     }
@@ -200,6 +227,38 @@ mod tests {
         }
         assert!(sessions.sweep(0) <= 64);
         assert_eq!(sessions.sweep(31 * MINUTE), 0);
+    }
+
+    #[test]
+    fn a_full_table_takes_new_visitors_once_sessions_expire() {
+        // One session a shard: visitors 0 and 64 share shard 0.
+        let sessions = Sessions::new(30, SHARDS);
+        let first = sessions.assign(0, 0, || acquisition(Channel::Search));
+        for minute in [1, 10, 29] {
+            let other = sessions.assign(64, minute * MINUTE, || acquisition(Channel::Social));
+            assert_ne!(other.id, first.id);
+            assert_eq!(
+                sessions.assign(0, minute * MINUTE, Acquisition::default),
+                first,
+                "a full shard keeps its sessions"
+            );
+        }
+        // Visitor 0's last hit was at 29 minutes: its session ends at 59.
+        let not_yet = sessions.assign(64, 58 * MINUTE, || acquisition(Channel::Social));
+        assert_ne!(
+            sessions
+                .assign(64, 58 * MINUTE + 1000, || acquisition(Channel::Direct))
+                .id,
+            not_yet.id,
+            "not stored while the shard is full"
+        );
+        let stored = sessions.assign(64, 59 * MINUTE, || acquisition(Channel::Social));
+        assert_eq!(
+            sessions.assign(64, 60 * MINUTE, || acquisition(Channel::Direct)),
+            stored,
+            "stored once the old session expired"
+        );
+        assert_eq!(stored.acquisition.channel, Channel::Social);
     }
 
     #[test]

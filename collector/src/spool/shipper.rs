@@ -138,7 +138,7 @@ impl Shipper {
                 // Only corrupt bytes: move past them.
                 self.metrics.spool_corrupt.inc_by(batch.corrupt);
                 cursor.position = batch.end;
-                self.store(&cursor);
+                self.store(&cursor).await;
                 self.drop_consumed(cursor.position);
                 continue;
             }
@@ -215,7 +215,7 @@ impl Shipper {
         stopping: &mut watch::Receiver<bool>,
     ) -> bool {
         cursor.pending = Some((batch.end, token.clone()));
-        self.store(cursor);
+        self.store(cursor).await;
         let mut attempt = 0;
         let started = std::time::Instant::now();
         loop {
@@ -270,13 +270,19 @@ impl Shipper {
         self.metrics.spool_corrupt.inc_by(batch.corrupt);
         cursor.position = batch.end;
         cursor.pending = None;
-        self.store(cursor);
+        self.store(cursor).await;
         self.drop_consumed(cursor.position);
         true
     }
 
-    fn store(&self, cursor: &Cursor) {
-        if let Err(error) = cursor.store(&self.dir) {
+    /// On a blocking thread: the two syncs can take milliseconds, which
+    /// the runtime's workers owe to the hits they serve.
+    async fn store(&self, cursor: &Cursor) {
+        let (cursor, dir) = (cursor.clone(), self.dir.clone());
+        let stored = tokio::task::spawn_blocking(move || cursor.store(&dir))
+            .await
+            .unwrap_or_else(|join| Err(std::io::Error::other(join)));
+        if let Err(error) = stored {
             tracing::error!(%error, "cannot save the spool cursor");
         }
     }
