@@ -30,6 +30,7 @@ pub struct CollectorConfig {
     /// Minutes without a hit that end a visit.
     pub session_timeout_minutes: u32,
     /// Visits held in memory at most, allocated at start (900,000: about 35 MB).
+    /// Past it, a new visitor's hits each count as a visit until older ones end.
     pub max_sessions: usize,
     /// User agents whose parsed facts are cached.
     pub user_agent_cache: usize,
