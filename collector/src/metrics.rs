@@ -29,6 +29,7 @@ pub struct Metrics {
     pub geoip_age: IntGauge,
     pub sites: IntGauge,
     pub sessions: IntGauge,
+    pub sessions_untracked: IntCounter,
 }
 
 /// The endpoints counted in `mesure_hits_received_total`.
@@ -121,6 +122,10 @@ impl Metrics {
             sessions: gauge(
                 "mesure_sessions_active",
                 "Sessions held in memory by this replica.",
+            ),
+            sessions_untracked: counter(
+                "mesure_sessions_untracked_total",
+                "New visits not held because the session table was full (collector.max_sessions): each of their hits counts as a visit.",
             ),
             registry,
         };

@@ -308,6 +308,7 @@ fn spawn_background(
             metrics
                 .sessions
                 .set(i64::try_from(remaining).unwrap_or(i64::MAX));
+            metrics.sessions_untracked.inc_by(sessions.take_untracked());
             std::future::ready(())
         })
     };

@@ -9,6 +9,7 @@
 use super::referrer::Acquisition;
 use foldhash::HashMap;
 use foldhash::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 const SHARDS: usize = 64;
@@ -76,6 +77,8 @@ pub struct Sessions {
     interned: Mutex<HashSet<Arc<Acquisition>>>,
     timeout_s: u32,
     max_per_shard: usize,
+    /// New visits not held since last asked: the table was full.
+    untracked: AtomicU64,
 }
 
 impl Sessions {
@@ -96,6 +99,7 @@ impl Sessions {
             interned: Mutex::new(HashSet::default()),
             timeout_s: timeout_minutes.saturating_mul(60),
             max_per_shard,
+            untracked: AtomicU64::new(0),
         }
     }
 
@@ -134,6 +138,8 @@ impl Sessions {
                 .next_expiry_s
                 .min(now_s.saturating_add(self.timeout_s));
             shard.map.insert(visitor_id, state);
+        } else {
+            self.untracked.fetch_add(1, Ordering::Relaxed);
         }
         info
     }
@@ -154,6 +160,11 @@ impl Sessions {
         let shared = Arc::new(acquisition);
         table.insert(Arc::clone(&shared));
         shared
+    }
+
+    /// New visits not held since the last call, the table being full.
+    pub fn take_untracked(&self) -> u64 {
+        self.untracked.swap(0, Ordering::Relaxed)
     }
 
     /// Forgets sessions idle past the timeout. Returns how many remain.
@@ -259,6 +270,12 @@ mod tests {
             "stored once the old session expired"
         );
         assert_eq!(stored.acquisition.channel, Channel::Social);
+        assert_eq!(
+            sessions.take_untracked(),
+            5,
+            "minutes 1, 10, 29, 58 and 58:01"
+        );
+        assert_eq!(sessions.take_untracked(), 0);
     }
 
     #[test]
