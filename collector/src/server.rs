@@ -299,47 +299,50 @@ impl Collector {
         if wire::matomo::is_bulk(&body) {
             return self.matomo_bulk(&body, headers, peer).await;
         }
-        self.metrics
-            .hits_received
-            .with_label_values(&["matomo"])
-            .inc();
-        let Ok(form) = std::str::from_utf8(&body) else {
-            self.metrics.dropped(DropReason::Invalid);
-            return json_error(
+        // Parameters come in the query string, the form body or both.
+        let (parsed, form) = match std::str::from_utf8(&body) {
+            Ok("") => (wire::parse_matomo(query), ""),
+            Ok(form) => (wire::parse_matomo(&format!("{query}&{form}")), form),
+            Err(_) => (Err(WireError::BodyEncoding), ""),
+        };
+        let image = ![query, form]
+            .iter()
+            .flat_map(|params| params.split('&'))
+            .any(|p| p == "send_image=0");
+        let message = parsed.as_ref().err().map(ToString::to_string);
+        match self.track_matomo(parsed, headers, peer).await {
+            Err(DropReason::Invalid) if message.is_some() => json_error(
                 StatusCode::BAD_REQUEST,
                 "invalid",
-                "the body is not valid UTF-8",
-            );
-        };
-        let params = if form.is_empty() {
-            query.to_owned()
-        } else {
-            format!("{query}&{form}")
-        };
-        let image = !params.split('&').any(|p| p == "send_image=0");
-        let outcome = match wire::parse_matomo(&params) {
-            Ok(wire::matomo::Request::Nothing) => Ok(()),
-            Ok(wire::matomo::Request::Hit(hit)) => self
-                .accept(Ok(hit), headers, peer)
-                .await
-                .map_err(MatomoError::Dropped),
-            Err(error) => Err(MatomoError::Wire(error)),
-        };
-        match outcome {
-            Err(MatomoError::Wire(error)) => {
-                self.metrics.dropped(DropReason::Invalid);
-                json_error(StatusCode::BAD_REQUEST, "invalid", &error.to_string())
-            }
-            Err(MatomoError::Dropped(DropReason::UnknownSite)) => json_error(
+                &message.unwrap_or_default(),
+            ),
+            Err(DropReason::UnknownSite) => json_error(
                 StatusCode::BAD_REQUEST,
                 DropReason::UnknownSite.as_str(),
                 "no registered site has this Matomo idsite",
             ),
-            Err(MatomoError::Dropped(reason @ (DropReason::NoSalt | DropReason::Overloaded))) => {
-                unavailable(reason)
-            }
+            Err(reason @ (DropReason::NoSalt | DropReason::Overloaded)) => unavailable(reason),
             _ if image && parts.method != Method::HEAD => gif(),
             _ => no_content(),
+        }
+    }
+
+    /// One Matomo request, counted and taken through the pipeline; a request
+    /// that asks nothing recorded (`rec` not 1, a heartbeat) ends there.
+    async fn track_matomo(
+        &self,
+        request: Result<wire::matomo::Request, WireError>,
+        headers: &HeaderMap,
+        peer: IpAddr,
+    ) -> Result<(), DropReason> {
+        self.metrics
+            .hits_received
+            .with_label_values(&["matomo"])
+            .inc();
+        match request {
+            Ok(wire::matomo::Request::Nothing) => Ok(()),
+            Ok(wire::matomo::Request::Hit(hit)) => self.accept(Ok(hit), headers, peer).await,
+            Err(error) => self.accept(Err(error), headers, peer).await,
         }
     }
 
@@ -355,16 +358,7 @@ impl Collector {
         };
         let (mut tracked, mut invalid) = (0u64, Vec::new());
         for (i, request) in requests.into_iter().enumerate() {
-            self.metrics
-                .hits_received
-                .with_label_values(&["matomo"])
-                .inc();
-            let outcome = match request {
-                Ok(wire::matomo::Request::Nothing) => Ok(()),
-                Ok(wire::matomo::Request::Hit(hit)) => self.accept(Ok(hit), headers, peer).await,
-                Err(error) => self.accept(Err(error), headers, peer).await,
-            };
-            match outcome {
+            match self.track_matomo(request, headers, peer).await {
                 Err(DropReason::Invalid | DropReason::UnknownSite) => invalid.push(i),
                 Err(reason @ (DropReason::NoSalt | DropReason::Overloaded)) => {
                     return unavailable(reason);
@@ -452,12 +446,6 @@ impl Collector {
     }
 }
 
-/// Why a Matomo request was not recorded.
-enum MatomoError {
-    Wire(WireError),
-    Dropped(DropReason),
-}
-
 /// The files served by path, and whether the path names this very version.
 fn asset(path: &str) -> Option<(&'static Asset, bool)> {
     let script = &*assets::SITE_SCRIPT;
@@ -501,21 +489,23 @@ fn serve_asset(file: &Asset, immutable: bool, request: &HeaderMap, head: bool) -
     if fresh {
         *reply.status_mut() = StatusCode::NOT_MODIFIED;
     }
+    let cache = if immutable {
+        "public, max-age=31536000, immutable"
+    } else {
+        "public, max-age=86400, stale-while-revalidate=604800"
+    };
+    set_headers(
+        &mut reply,
+        &[
+            (header::CONTENT_TYPE, file.content_type),
+            (header::CACHE_CONTROL, cache),
+            (header::VARY, "Accept-Encoding"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            (CROSS_ORIGIN_RESOURCE_POLICY, "cross-origin"),
+        ],
+    );
     let h = reply.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(file.content_type),
-    );
     h.insert(header::ETAG, file.etag.clone());
-    h.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static(if immutable {
-            "public, max-age=31536000, immutable"
-        } else {
-            "public, max-age=86400, stale-while-revalidate=604800"
-        }),
-    );
-    h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
     if gzip && !fresh {
         h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
     }
@@ -527,14 +517,6 @@ fn serve_asset(file: &Asset, immutable: bool, request: &HeaderMap, head: bool) -
         };
         h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
     }
-    h.insert(
-        "x-content-type-options",
-        HeaderValue::from_static("nosniff"),
-    );
-    h.insert(
-        CROSS_ORIGIN_RESOURCE_POLICY,
-        HeaderValue::from_static("cross-origin"),
-    );
     reply
 }
 

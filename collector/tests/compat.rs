@@ -177,7 +177,7 @@ async fn matomo_bulk_requests_and_server_side_trackers() {
 async fn matomo_bad_requests_get_clear_errors() {
     let t = test_collector();
     let (addr, _stop) = serve(t.collector.clone()).await;
-    let cases: [(&str, &str, &[u8], u16, &str); 6] = [
+    let cases: [(&str, &str, &[u8], u16, &str); 7] = [
         (
             "GET",
             "/matomo.php?idsite=999&rec=1&url=https%3A%2F%2Fa.fr%2F",
@@ -190,6 +190,13 @@ async fn matomo_bad_requests_get_clear_errors() {
             "GET",
             "/matomo.php?idsite=3&rec=1&url=%FF",
             b"",
+            400,
+            "invalid",
+        ),
+        (
+            "POST",
+            "/matomo.php",
+            b"idsite=3&rec=1&url=\xff",
             400,
             "invalid",
         ),
@@ -206,6 +213,16 @@ async fn matomo_bad_requests_get_clear_errors() {
     let answer = send(addr, browser_request("POST", "/matomo.php", &[], &huge)).await;
     assert_eq!(answer.status, 413);
     assert!(t.sink.take().is_empty());
+    // Every single request received ends as a drop: unknown site, three invalid.
+    let metric = |name| common::metric(addr, name);
+    assert_eq!(
+        metric("mesure_hits_received_total{endpoint=\"matomo\"}").await,
+        4
+    );
+    assert_eq!(
+        metric("mesure_hits_dropped_total{reason=\"unknown_site\"}").await,
+        1
+    );
 }
 
 #[tokio::test]

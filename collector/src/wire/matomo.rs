@@ -16,8 +16,6 @@ use serde_json::Value;
 /// Largest bulk body, and most requests in it.
 pub const MAX_BULK_BODY: usize = 256 * 1024;
 pub const MAX_BULK_REQUESTS: usize = 500;
-/// Longest `ua` parameter read (longer ones are cut, as headers are).
-const MAX_UA: usize = 512;
 
 /// What one tracking request asks.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,7 +64,8 @@ pub fn parse_matomo(params: &str) -> Result<Request, WireError> {
             }
             "ua" => {
                 let mut agent = value.into_owned();
-                crate::pipeline::page::truncate(&mut agent, MAX_UA);
+                // Cut where the pipeline cuts the header.
+                crate::pipeline::page::truncate(&mut agent, crate::pipeline::agent::MAX_USER_AGENT);
                 hit.user_agent = Some(agent);
             }
             "lang" => hit.language |= !value.trim().is_empty(),
