@@ -2,6 +2,10 @@
 //! wire parsing, every pipeline step) with a fixed clock and daily salt; the
 //! outcome of each (its answer, the row or the drop reason) must match
 //! `golden/outcomes.jsonl`. `UPDATE_GOLDEN=1` rewrites it, for review.
+//!
+//! Times are written relative to the replay's first instant and sessions by
+//! their order of appearance, so the outcomes are the same whatever date the
+//! replay pretends to run on (`MESURE_TEST_DAYS_LATER`).
 
 mod common;
 
@@ -11,15 +15,32 @@ use mesure_collector::event::DropReason;
 use mesure_collector::row::EventRow;
 use serde_json::{Value, json};
 
-fn row_json(row: &EventRow) -> Value {
+/// Names sessions `s1`, `s2`, ... in order of appearance.
+#[derive(Default)]
+struct Sessions(Vec<u64>);
+
+impl Sessions {
+    fn label(&mut self, id: u64) -> String {
+        let n = match self.0.iter().position(|s| *s == id) {
+            Some(i) => i + 1,
+            None => {
+                self.0.push(id);
+                self.0.len()
+            }
+        };
+        format!("s{n}")
+    }
+}
+
+fn row_json(row: &EventRow, start_ms: i64, sessions: &mut Sessions) -> Value {
     json!({
         "site_id": row.site_id,
-        "ts": row.ts,
+        "ms": row.ts - start_ms,
         "kind": row.kind.as_str(),
         "name": row.name,
         "visitor_id": format!("{:016x}", row.visitor_id),
-        "session_id": format!("{:016x}", row.session_id),
-        "session_start": row.session_start,
+        "session": sessions.label(row.session_id),
+        "session_start_s": i64::from(row.session_start) - start_ms / 1000,
         "hostname": row.hostname,
         "path": row.path,
         "referrer_host": row.referrer_host,
@@ -38,6 +59,8 @@ fn row_json(row: &EventRow) -> Value {
 #[tokio::test]
 async fn recorded_requests_give_the_recorded_rows() {
     let t = common::test_collector();
+    let start_ms = mesure_testkit::clock::fixed_ms();
+    let mut sessions = Sessions::default();
     let requests = include_str!("golden/requests.jsonl");
     let mut outcomes = String::new();
     for line in requests.lines() {
@@ -111,7 +134,10 @@ async fn recorded_requests_give_the_recorded_rows() {
             "status": status,
             "answer": answer,
             "dropped": dropped,
-            "rows": rows.iter().map(row_json).collect::<Vec<_>>(),
+            "rows": rows
+                .iter()
+                .map(|row| row_json(row, start_ms, &mut sessions))
+                .collect::<Vec<_>>(),
         });
         outcomes.push_str(&serde_json::to_string(&outcome).expect("json"));
         outcomes.push('\n');

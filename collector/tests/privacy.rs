@@ -277,7 +277,8 @@ async fn nothing_identifying_is_stored_or_logged() {
 async fn ids_change_with_the_day_and_past_salts_are_destroyed() {
     let (_db, client) = common::prepared_database("rotation").await;
     let salts = SharedSalts::default();
-    let today_ms = common::NOW_MS;
+    // Salts meet the engine's 48-hour TTL: today by the real clock.
+    let today_ms = mesure_testkit::clock::today_at(10, 0);
     let tomorrow_ms = today_ms + 86_400_000;
     salts
         .refresh(&client, today_ms)

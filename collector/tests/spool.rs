@@ -13,8 +13,10 @@ use mesure_collector::spool::{Cursor, Position, Spool, SpoolConfig};
 use std::time::Duration;
 
 fn row(path: &str) -> EventRow {
-    static COLLECTOR: std::sync::LazyLock<common::TestCollector> =
-        std::sync::LazyLock::new(common::test_collector);
+    // The rows are inserted into a real ClickHouse: today, not a fixed date.
+    static COLLECTOR: std::sync::LazyLock<common::TestCollector> = std::sync::LazyLock::new(|| {
+        common::test_collector_at(mesure_testkit::clock::today_at(10, 0), Default::default())
+    });
     let t = &*COLLECTOR;
     let hit = mesure_collector::wire::parse_pixel(&format!(
         "s=prefecture&u=https%3A%2F%2Fwww.prefecture.gouv.fr{path}"

@@ -7,6 +7,7 @@
 //! Each test works in a database of its own. A test never skips: if the
 //! server cannot be had, it fails and says how to install it.
 
+pub mod clock;
 pub mod http;
 
 use clickhouse::Client;

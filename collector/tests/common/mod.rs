@@ -26,8 +26,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// 2026-11-23 10:00:00 UTC.
-pub const NOW_MS: i64 = 1_795_428_000_000;
+use mesure_testkit::clock::fixed_ms;
 pub const SALT: [u8; 16] = *b"fixed-test-salt!";
 
 /// Sites of the tests: an exempt prefecture and a consent-mode city.
@@ -88,30 +87,43 @@ pub fn collector_with(
     }
 }
 
-/// A different fixed salt every day, as the real rotation gives.
+/// A different fixed salt every day, as the real rotation gives; counted
+/// from the day of the collector's first instant, so that a replay gives the
+/// same visitor ids whatever date it pretends to run on.
 #[derive(Debug)]
-pub struct DailySalt;
+pub struct DailySalt {
+    pub first_day: i64,
+}
 
 impl SaltSource for DailySalt {
     fn salt(&self, day: i64) -> Option<[u8; 16]> {
         let mut salt = SALT;
-        for (byte, d) in salt.iter_mut().zip(day.to_le_bytes()) {
+        for (byte, d) in salt.iter_mut().zip((day - self.first_day).to_le_bytes()) {
             *byte ^= d;
         }
         Some(salt)
     }
 }
 
+/// A collector with an in-memory sink at the tests' fixed instant: its rows
+/// never reach an engine.
 pub fn test_collector() -> TestCollector {
-    test_collector_with(Limits::default())
+    test_collector_at(fixed_ms(), Limits::default())
 }
 
 pub fn test_collector_with(limits: Limits) -> TestCollector {
+    test_collector_at(fixed_ms(), limits)
+}
+
+/// A collector whose clock starts at `now_ms`: `today_at` for rows that
+/// are then inserted into a real ClickHouse.
+pub fn test_collector_at(now_ms: i64, limits: Limits) -> TestCollector {
     let sink = Arc::new(MemorySink::default());
-    let clock = Arc::new(FixedClock::new(NOW_MS));
+    let clock = Arc::new(FixedClock::new(now_ms));
+    let first_day = mesure_collector::pipeline::visitor::utc_day(now_ms);
     let mut collector = collector_with(
         Arc::clone(&sink) as _,
-        Arc::new(DailySalt),
+        Arc::new(DailySalt { first_day }),
         Arc::clone(&clock),
     );
     collector.limits = limits;
