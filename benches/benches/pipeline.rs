@@ -56,7 +56,13 @@ fn pipeline(agent_cache: usize, geo_cache: usize) -> Pipeline {
         referrers: Arc::new(Referrers::new().expect("referrers")),
         salts: Arc::new(FixedSalt([7; 16])),
         sessions: Arc::new(Sessions::new(30, 900_000)),
-        network: Network::new(vec!["127.0.0.0/8".parse().expect("net")], 24, 48).expect("network"),
+        network: Network::new(
+            vec!["127.0.0.0/8".parse().expect("net")],
+            Default::default(),
+            24,
+            48,
+        )
+        .expect("network"),
         clock: Arc::new(FixedClock::new(1_795_428_000_000)),
         honor_signals: true,
     }

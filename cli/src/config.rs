@@ -50,7 +50,7 @@ pub enum ConfigError {
     #[error("{origin}: {error}")]
     Parse { origin: String, error: String },
     #[error(
-        "unknown setting {0}: settings are MESURE_<SECTION>_<KEY> with a section of clickhouse, retention, collector, geoip"
+        "unknown setting {0}: settings are MESURE_<SECTION>_<KEY> with a section of clickhouse, retention, collector, geoip, spool"
     )]
     UnknownVariable(String),
     #[error("{variable}: {error}")]
@@ -59,6 +59,8 @@ pub enum ConfigError {
     Retention(#[from] mesure_schema::RetentionError),
     #[error("clickhouse: {0}")]
     Names(#[from] mesure_schema::RenderError),
+    #[error(transparent)]
+    Timeout(#[from] mesure_schema::TimeoutError),
     #[error(transparent)]
     Collector(#[from] mesure_collector::config::ConfigError),
 }
@@ -105,6 +107,7 @@ impl Config {
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.retention()?;
         self.clickhouse.target()?;
+        self.clickhouse.timeouts()?;
         self.collector.validate()?;
         self.spool.validate()?;
         Ok(())

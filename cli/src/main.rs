@@ -148,6 +148,7 @@ async fn expire(config: &Config) -> anyhow::Result<()> {
 async fn collector(config: Config) -> anyhow::Result<()> {
     let settings = mesure_collector::service::Settings {
         client: config.clickhouse.client(),
+        timeouts: config.clickhouse.timeouts()?,
         collector: config.collector,
         geoip: config.geoip,
         spool: config.spool,

@@ -2,7 +2,8 @@
 //! configuration file, each key also settable as `MESURE_<SECTION>_<KEY>`.
 
 use crate::delivery::BatchLimits;
-use crate::pipeline::network::{Network, NetworkError};
+use crate::pipeline::network::{ForwardedHeader, Network, NetworkError};
+use crate::salt::{DEFAULT_DAYS_AHEAD, MAX_DAYS_AHEAD};
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
@@ -19,14 +20,22 @@ pub struct CollectorConfig {
     pub max_connections: usize,
     /// Time a client has to send a request's head, then its body.
     pub read_timeout_ms: u64,
-    /// Proxies whose `Forwarded` / `X-Forwarded-For` headers are believed (CIDR).
+    /// Proxies in front of the collector (CIDR): only behind them is a
+    /// forwarded client address believed.
     pub trusted_proxies: Vec<IpNet>,
+    /// The one header those proxies write the client's address in:
+    /// "x-forwarded-for" or "forwarded". The other is ignored, since a proxy
+    /// passes it through from the client untouched.
+    pub forwarded_header: ForwardedHeader,
     /// IPv4 prefix kept before geolocation: 24 or coarser.
     pub ipv4_prefix: u8,
     /// IPv6 prefix kept before geolocation: 48 or coarser.
     pub ipv6_prefix: u8,
     /// Drop hits that carry `DNT: 1` or `Sec-GPC: 1`.
     pub honor_dnt_and_gpc: bool,
+    /// Days after today whose salt is made in advance (1 to 7): hits keep
+    /// flowing through a ClickHouse outage of that many days.
+    pub salt_days_ahead: u32,
     /// Minutes without a hit that end a visit.
     pub session_timeout_minutes: u32,
     /// Visits held in memory at most, allocated at start (900,000: about 35 MB).
@@ -54,9 +63,11 @@ impl Default for CollectorConfig {
             max_connections: 10_000,
             read_timeout_ms: 10_000,
             trusted_proxies: Vec::new(),
+            forwarded_header: ForwardedHeader::default(),
             ipv4_prefix: 24,
             ipv6_prefix: 48,
             honor_dnt_and_gpc: true,
+            salt_days_ahead: DEFAULT_DAYS_AHEAD,
             session_timeout_minutes: 30,
             max_sessions: 900_000,
             user_agent_cache: 50_000,
@@ -85,6 +96,8 @@ pub enum ConfigError {
     Network(#[from] NetworkError),
     #[error("{key} must be at least {min}")]
     TooSmall { key: &'static str, min: u64 },
+    #[error("{key} must be at most {max}")]
+    TooLarge { key: &'static str, max: u64 },
 }
 
 impl CollectorConfig {
@@ -92,7 +105,7 @@ impl CollectorConfig {
         self.network()?;
         for (key, value, min) in [
             (
-                "session_timeout_minutes",
+                "collector.session_timeout_minutes",
                 u64::from(self.session_timeout_minutes),
                 1,
             ),
@@ -105,10 +118,21 @@ impl CollectorConfig {
                 self.sites_refresh_seconds,
                 1,
             ),
+            (
+                "collector.salt_days_ahead",
+                u64::from(self.salt_days_ahead),
+                1,
+            ),
         ] {
             if value < min {
                 return Err(ConfigError::TooSmall { key, min });
             }
+        }
+        if self.salt_days_ahead > MAX_DAYS_AHEAD {
+            return Err(ConfigError::TooLarge {
+                key: "collector.salt_days_ahead",
+                max: u64::from(MAX_DAYS_AHEAD),
+            });
         }
         Ok(())
     }
@@ -116,6 +140,7 @@ impl CollectorConfig {
     pub fn network(&self) -> Result<Network, NetworkError> {
         Network::new(
             self.trusted_proxies.clone(),
+            self.forwarded_header,
             self.ipv4_prefix,
             self.ipv6_prefix,
         )

@@ -113,7 +113,13 @@ pub enum DropReason {
     Engagement,
     /// A custom event name the site does not allow.
     EventNotAllowed,
-    /// No daily salt yet (ClickHouse unreachable since start).
+    /// A Matomo request that asks nothing recorded: `rec` is not 1, or a
+    /// heartbeat (`ping`).
+    NotRecorded,
+    /// No site registry yet: ClickHouse unreachable since the first start.
+    NoRegistry,
+    /// No daily salt for today (ClickHouse unreachable for longer than the
+    /// salts made in advance last).
     NoSalt,
     /// The delivery queue is full.
     Overloaded,
@@ -131,9 +137,20 @@ impl DropReason {
         DropReason::Prefetch,
         DropReason::Engagement,
         DropReason::EventNotAllowed,
+        DropReason::NotRecorded,
+        DropReason::NoRegistry,
         DropReason::NoSalt,
         DropReason::Overloaded,
     ];
+
+    /// Whether the same hit sent again shortly may be accepted: the client
+    /// is asked to retry (`503`, `Retry-After`).
+    pub fn is_transient(self) -> bool {
+        matches!(
+            self,
+            DropReason::NoRegistry | DropReason::NoSalt | DropReason::Overloaded
+        )
+    }
 
     /// The metric label and log field.
     pub fn as_str(self) -> &'static str {
@@ -148,6 +165,8 @@ impl DropReason {
             DropReason::Prefetch => "prefetch",
             DropReason::Engagement => "engagement",
             DropReason::EventNotAllowed => "event_not_allowed",
+            DropReason::NotRecorded => "not_recorded",
+            DropReason::NoRegistry => "no_registry",
             DropReason::NoSalt => "no_salt",
             DropReason::Overloaded => "overloaded",
         }

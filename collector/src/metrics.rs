@@ -23,9 +23,13 @@ pub struct Metrics {
     pub spool_write_errors: IntCounter,
     pub spool_replays: IntCounter,
     pub spool_corrupt: IntCounter,
+    pub spool_fsyncs: IntCounter,
+    pub spool_unsynced_bytes: IntGauge,
+    pub clickhouse_timeouts: IntCounterVec,
     pub quarantined_batches: IntCounter,
     pub quarantined_rows: IntCounter,
     pub salt_age: IntGauge,
+    pub salt_days_ahead: IntGauge,
     pub geoip_age: IntGauge,
     pub sites: IntGauge,
     pub sessions: IntGauge,
@@ -33,7 +37,9 @@ pub struct Metrics {
 }
 
 /// The endpoints counted in `mesure_hits_received_total`.
-pub const ENDPOINTS: &[&str] = &["pixel", "event"];
+pub const ENDPOINTS: &[&str] = &["pixel", "event", "matomo"];
+/// The operations counted in `mesure_clickhouse_timeouts_total`.
+pub const TIMED_OPERATIONS: &[&str] = &["insert", "ping", "sites", "salts"];
 
 impl Metrics {
     pub fn new() -> Metrics {
@@ -102,6 +108,16 @@ impl Metrics {
                 "mesure_spool_corrupt_records_total",
                 "Corrupt spool records skipped (torn writes after a crash).",
             ),
+            spool_fsyncs: counter("mesure_spool_fsyncs_total", "Spool files forced to disk."),
+            spool_unsynced_bytes: gauge(
+                "mesure_spool_unsynced_bytes",
+                "With fsync = interval: bytes written to the spool and not yet forced to disk.",
+            ),
+            clickhouse_timeouts: counter_vec(
+                "mesure_clickhouse_timeouts_total",
+                "Requests to ClickHouse abandoned after a timeout, by operation (insert, ping, sites, salts).",
+                "operation",
+            ),
             quarantined_batches: counter(
                 "mesure_quarantined_batches_total",
                 "Batches ClickHouse refused as wrong data, set aside in the spool's quarantine.",
@@ -113,6 +129,10 @@ impl Metrics {
             salt_age: gauge(
                 "mesure_salt_age_seconds",
                 "Age of the daily salt in use; -1 when there is none.",
+            ),
+            salt_days_ahead: gauge(
+                "mesure_salt_days_ahead",
+                "Days after today whose salt this replica holds: how long hits are still taken if ClickHouse stays away.",
             ),
             geoip_age: gauge(
                 "mesure_geoip_database_age_seconds",
@@ -138,6 +158,9 @@ impl Metrics {
         }
         for kind in ["transient", "data"] {
             metrics.insert_errors.with_label_values(&[kind]);
+        }
+        for operation in TIMED_OPERATIONS {
+            metrics.clickhouse_timeouts.with_label_values(&[operation]);
         }
         metrics.salt_age.set(-1);
         metrics.geoip_age.set(-1);

@@ -9,21 +9,23 @@
 //! | `GET /m.js`, `GET /m-<version>.js` | the site script (a day's cache; a year's, immutable, under its versioned name) |
 //! | `GET /js/script.js`, `/js/script.<options>.js`, `/js/plausible.js` | the same script, where Plausible's snippet looks for it |
 //! | `GET /matomo.js`, `GET /piwik.js` | the script running Matomo's `_paq` queue |
-//! | `GET, POST /matomo.php`, `/piwik.php` | Matomo's tracking API, single and bulk: the GIF, `204` with `send_image=0`, bulk results as JSON; `400` for malformed requests |
+//! | `GET, POST /matomo.php`, `/piwik.php` | Matomo's tracking API, single and bulk: the GIF, `204` with `send_image=0`, bulk results as JSON; `400` for malformed requests; a bulk request is stored whole or refused whole (`503`) |
+//! | `HEAD /matomo.php`, `/piwik.php` | the GIF's headers; not counted as a view |
 //! | `GET /optout.js`, `/optout.css` | the embeddable opt-out form |
 //! | `GET /optout` | the opt-out page, French or English (`?lang=`, else `Accept-Language`) |
 //! | `GET /healthz` | `200` while the process runs |
-//! | `GET /readyz` | `200` when ClickHouse answers, the sites are loaded, the configured GeoIP files are loaded and today's salt is known; `503` otherwise |
+//! | `GET /readyz` | `200` when ClickHouse answers (within `clickhouse.receive_timeout_ms`), the sites are known, the configured GeoIP files are loaded and today's salt is known; `503` otherwise |
 //! | `GET /metrics` | Prometheus text format |
 //!
 //! No response ever sets a cookie.
 
 use crate::assets::{self, Asset, Lang};
-use crate::delivery::Sink;
+use crate::delivery::{self, Rows, Sink};
 use crate::event::{DropReason, Tracker};
 use crate::metrics::Metrics;
 use crate::pipeline::visitor::utc_day;
 use crate::pipeline::{Pipeline, Request as HitRequest};
+use crate::row::EventRow;
 use crate::wire::{self, WireError};
 use bytes::Bytes;
 use http::header::{self, HeaderValue};
@@ -45,7 +47,6 @@ pub const GIF: &[u8] = &[
 #[derive(Debug, Default)]
 pub struct Health {
     pub clickhouse: AtomicBool,
-    pub sites_loaded: AtomicBool,
     /// No GeoIP file is configured: places stay empty, and that is not an outage.
     pub geoip_optional: bool,
 }
@@ -109,7 +110,8 @@ impl Collector {
             }
             ("/api/event", &Method::POST) => self.beacon(&parts.headers, body, peer).await,
             ("/api/event", &Method::OPTIONS) => self.preflight(&parts.headers),
-            ("/matomo.php" | "/piwik.php", &Method::GET | &Method::POST | &Method::HEAD) => {
+            ("/matomo.php" | "/piwik.php", &Method::HEAD) => head(gif()),
+            ("/matomo.php" | "/piwik.php", &Method::GET | &Method::POST) => {
                 self.matomo(&parts, body, peer).await
             }
             ("/optout", &Method::GET | &Method::HEAD) => {
@@ -141,26 +143,32 @@ impl Collector {
         }
     }
 
-    /// Runs the pipeline and hands the row over; the outcome is counted. The
-    /// hit is accepted once the sink has it durably.
+    /// Runs the pipeline over a hit; a drop is counted here.
+    fn enrich(
+        &self,
+        hit: Result<wire::Hit, WireError>,
+        headers: &HeaderMap,
+        peer: IpAddr,
+    ) -> Result<EventRow, DropReason> {
+        let row = hit
+            .map_err(|error| error.drop_reason())
+            .and_then(|hit| self.pipeline.process(&hit, &HitRequest { peer, headers }));
+        if let Err(reason) = row {
+            self.metrics.dropped(reason);
+        }
+        row
+    }
+
+    /// Runs the pipeline and hands the row to the sink, which counts what
+    /// becomes of it. The hit is accepted once the sink has it durably.
     async fn accept(
         &self,
         hit: Result<wire::Hit, WireError>,
         headers: &HeaderMap,
         peer: IpAddr,
     ) -> Result<(), DropReason> {
-        let row = hit
-            .map_err(|error| error.drop_reason())
-            .and_then(|hit| self.pipeline.process(&hit, &HitRequest { peer, headers }));
-        let outcome = match row {
-            Ok(row) => self.sink.push(row).outcome().await,
-            Err(reason) => Err(reason),
-        };
-        match outcome {
-            Ok(()) => self.metrics.hits_accepted.inc(),
-            Err(reason) => self.metrics.dropped(reason),
-        }
-        outcome
+        let row = self.enrich(hit, headers, peer)?;
+        self.sink.push(Rows::One(row)).outcome().await
     }
 
     async fn pixel(&self, query: &str, headers: &HeaderMap, peer: IpAddr, head: bool) -> Reply {
@@ -172,14 +180,7 @@ impl Collector {
                 .inc();
             let _ = self.accept(wire::parse_pixel(query), headers, peer).await;
         }
-        let mut reply = gif();
-        if head {
-            *reply.body_mut() = Full::new(Bytes::new());
-            reply
-                .headers_mut()
-                .insert(header::CONTENT_LENGTH, HeaderValue::from(GIF.len()));
-        }
-        reply
+        if head { self::head(gif()) } else { gif() }
     }
 
     async fn beacon<B>(&self, headers: &HeaderMap, body: B, peer: IpAddr) -> Reply
@@ -242,7 +243,10 @@ impl Collector {
                     reason.as_str(),
                     "this custom event name is not in the site's allow-list",
                 ),
-                DropReason::NoSalt | DropReason::Overloaded => unavailable(reason),
+                DropReason::NotRecorded => accepted(),
+                DropReason::NoRegistry | DropReason::NoSalt | DropReason::Overloaded => {
+                    unavailable(reason)
+                }
             },
         };
         self.cors(headers, reply.headers_mut());
@@ -321,8 +325,8 @@ impl Collector {
                 DropReason::UnknownSite.as_str(),
                 "no registered site has this Matomo idsite",
             ),
-            Err(reason @ (DropReason::NoSalt | DropReason::Overloaded)) => unavailable(reason),
-            _ if image && parts.method != Method::HEAD => gif(),
+            Err(reason) if reason.is_transient() => unavailable(reason),
+            _ if image => gif(),
             _ => no_content(),
         }
     }
@@ -340,14 +344,18 @@ impl Collector {
             .with_label_values(&["matomo"])
             .inc();
         match request {
-            Ok(wire::matomo::Request::Nothing) => Ok(()),
+            Ok(wire::matomo::Request::Nothing) => {
+                self.metrics.dropped(DropReason::NotRecorded);
+                Err(DropReason::NotRecorded)
+            }
             Ok(wire::matomo::Request::Hit(hit)) => self.accept(Ok(hit), headers, peer).await,
             Err(error) => self.accept(Err(error), headers, peer).await,
         }
     }
 
-    /// `{"requests": [...]}`: each request on its own; the answer counts
-    /// what was tracked and which were invalid, as Matomo does.
+    /// `{"requests": [...]}`, stored whole or refused whole, so that a
+    /// client's retry after a `503` never stores a request twice. The answer
+    /// counts what was tracked and which were invalid, as Matomo does.
     async fn matomo_bulk(&self, body: &[u8], headers: &HeaderMap, peer: IpAddr) -> Reply {
         let requests = match wire::parse_matomo_bulk(body) {
             Ok(requests) => requests,
@@ -356,15 +364,41 @@ impl Collector {
                 return json_error(StatusCode::BAD_REQUEST, "invalid", &error.to_string());
             }
         };
-        let (mut tracked, mut invalid) = (0u64, Vec::new());
+        let (mut rows, mut invalid, mut tracked) = (Vec::new(), Vec::new(), 0u64);
+        let mut refused = None;
         for (i, request) in requests.into_iter().enumerate() {
-            match self.track_matomo(request, headers, peer).await {
-                Err(DropReason::Invalid | DropReason::UnknownSite) => invalid.push(i),
-                Err(reason @ (DropReason::NoSalt | DropReason::Overloaded)) => {
-                    return unavailable(reason);
+            self.metrics
+                .hits_received
+                .with_label_values(&["matomo"])
+                .inc();
+            let hit = match request {
+                Ok(wire::matomo::Request::Nothing) => {
+                    self.metrics.dropped(DropReason::NotRecorded);
+                    tracked += 1;
+                    continue;
                 }
-                _ => tracked += 1,
+                Ok(wire::matomo::Request::Hit(hit)) => Ok(hit),
+                Err(error) => Err(error),
+            };
+            match self.enrich(hit, headers, peer) {
+                Ok(row) => {
+                    rows.push(row);
+                    tracked += 1;
+                }
+                Err(DropReason::Invalid | DropReason::UnknownSite) => invalid.push(i),
+                Err(reason) if reason.is_transient() => refused = Some(reason),
+                Err(_) => tracked += 1,
             }
+        }
+        if let Some(reason) = refused {
+            // The whole request is refused: its rows too.
+            delivery::count(&self.metrics, rows.len(), Err(reason));
+            return unavailable(reason);
+        }
+        if !rows.is_empty()
+            && let Err(reason) = self.sink.push(Rows::Many(rows)).outcome().await
+        {
+            return unavailable(reason);
         }
         json(
             StatusCode::OK,
@@ -423,7 +457,7 @@ impl Collector {
         let today = utc_day(self.pipeline.clock.now_ms());
         let checks = [
             ("clickhouse", self.health.clickhouse.load(Ordering::Relaxed)),
-            ("sites", self.health.sites_loaded.load(Ordering::Relaxed)),
+            ("sites", self.pipeline.registry.is_known()),
             (
                 "geoip",
                 self.health.geoip_optional || self.pipeline.geo.is_loaded(),
@@ -543,6 +577,17 @@ fn set_headers(reply: &mut Reply, headers: &[(header::HeaderName, &'static str)]
     for (name, value) in headers {
         h.insert(name.clone(), HeaderValue::from_static(value));
     }
+}
+
+/// A `HEAD`'s answer: the headers of `reply`, its length, no body.
+fn head(mut reply: Reply) -> Reply {
+    use http_body::Body;
+    let len = reply.body().size_hint().exact().unwrap_or(0);
+    *reply.body_mut() = Full::new(Bytes::new());
+    reply
+        .headers_mut()
+        .insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    reply
 }
 
 fn gif() -> Reply {

@@ -1,9 +1,11 @@
-//! The running collector: builds the pipeline, starts the background tasks
-//! (site registry, salts, sessions, ClickHouse health, the batcher), serves
-//! HTTP, and on shutdown stops accepting, then flushes what is queued.
+//! The running collector: opens the spool, builds the pipeline from what
+//! the spool's directory remembers (sites, salts), starts the background
+//! tasks (site registry, salts, sessions, ClickHouse health, the shipper),
+//! serves HTTP, and on shutdown stops accepting, then ships what it can.
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::{CollectorConfig, ConfigError, GeoConfig};
+use crate::delivery::{ClickHouseEvents, Timeouts, timed};
 use crate::metrics::Metrics;
 use crate::pipeline::Pipeline;
 use crate::pipeline::agent::{Agents, AgentsError};
@@ -21,6 +23,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime};
@@ -54,6 +57,7 @@ pub enum StartError {
 pub struct Settings {
     /// Bound to the Mesure database.
     pub client: Client,
+    pub timeouts: Timeouts,
     pub collector: CollectorConfig,
     pub geoip: GeoConfig,
     pub spool: SpoolConfig,
@@ -82,8 +86,32 @@ pub async fn run(
             .geoip_age
             .set(i64::try_from(age).unwrap_or(i64::MAX));
     }
-    let salts = Arc::new(SharedSalts::default());
+    let spool = Spool::open(
+        &settings.spool,
+        ClickHouseEvents {
+            client: settings.client.clone(),
+            timeouts: settings.timeouts,
+            metrics: metrics.clone(),
+        },
+        config.batch_limits(),
+        metrics.clone(),
+        Duration::from_secs(config.shutdown_grace_seconds),
+    )?;
+    // What the last run knew: a start while ClickHouse is down still
+    // serves the sites and uses the salts it had.
     let registry = Arc::new(Registry::default());
+    match registry.restore(&settings.spool.dir) {
+        Ok(Some(count)) => tracing::info!(sites = count, "sites restored from the local copy"),
+        Ok(None) => {}
+        Err(error) => tracing::warn!(%error, "local copy of the sites unreadable"),
+    }
+    let salts = Arc::new(SharedSalts::new(
+        config.salt_days_ahead,
+        Some(settings.spool.dir.clone()),
+    ));
+    if let Err(error) = salts.restore(clock.now_ms()).await {
+        tracing::warn!(%error, "local copy of the salts unreadable");
+    }
     let sessions = Arc::new(Sessions::new(
         config.session_timeout_minutes,
         config.max_sessions,
@@ -106,13 +134,6 @@ pub async fn run(
         clock: Arc::clone(&clock),
         honor_signals: config.honor_dnt_and_gpc,
     };
-    let spool = Spool::open(
-        &settings.spool,
-        settings.client.clone(),
-        config.batch_limits(),
-        metrics.clone(),
-        Duration::from_secs(config.shutdown_grace_seconds),
-    )?;
     let (stopping_tx, stopping) = tokio::sync::watch::channel(false);
     let shipper = tokio::spawn(spool.shipper.run(stopping));
     let sink = spool.sink;
@@ -250,28 +271,27 @@ fn spawn_background(
     metrics: &Metrics,
     clock: &Arc<dyn Clock>,
 ) -> Vec<JoinHandle<()>> {
+    let timeouts = settings.timeouts;
     let sites = {
-        let (client, registry, health, metrics) = (
+        let (client, registry, metrics, dir) = (
             settings.client.clone(),
             Arc::clone(registry),
-            Arc::clone(health),
             metrics.clone(),
+            settings.spool.dir.clone(),
         );
         spawn_every(
             Duration::from_secs(settings.collector.sites_refresh_seconds),
             move || {
-                let (client, registry, health, metrics) = (
+                let (client, registry, metrics, dir): (_, _, _, PathBuf) = (
                     client.clone(),
                     Arc::clone(&registry),
-                    Arc::clone(&health),
                     metrics.clone(),
+                    dir.clone(),
                 );
                 async move {
-                    match registry.reload(&client).await {
-                        Ok(count) => {
-                            health.sites_loaded.store(true, Ordering::Relaxed);
-                            metrics.sites.set(i64::try_from(count).unwrap_or(i64::MAX));
-                        }
+                    let reload = registry.reload(&client, Some(&dir));
+                    match timed(&timeouts, &metrics, "sites", reload).await {
+                        Ok(count) => metrics.sites.set(i64::try_from(count).unwrap_or(i64::MAX)),
                         Err(error) => tracing::warn!(%error, "site registry not reloaded"),
                     }
                 }
@@ -294,10 +314,12 @@ fn spawn_background(
             );
             async move {
                 let now = clock.now_ms();
-                if let Err(error) = salts.refresh(&client, now).await {
-                    tracing::warn!(%error, "daily salt not refreshed");
+                let refresh = salts.refresh(&client, now);
+                if let Err(error) = timed(&timeouts, &metrics, "salts", refresh).await {
+                    tracing::warn!(%error, "daily salts not refreshed");
                 }
                 metrics.salt_age.set(salts.age_seconds(now).unwrap_or(-1));
+                metrics.salt_days_ahead.set(salts.days_ahead(now));
             }
         })
     };
@@ -313,11 +335,13 @@ fn spawn_background(
         })
     };
     let ping = {
-        let (client, health) = (settings.client.clone(), Arc::clone(health));
+        let (client, health, metrics) =
+            (settings.client.clone(), Arc::clone(health), metrics.clone());
         spawn_every(Duration::from_secs(5), move || {
-            let (client, health) = (client.clone(), Arc::clone(&health));
+            let (client, health, metrics) = (client.clone(), Arc::clone(&health), metrics.clone());
             async move {
-                let ok = client.query("SELECT 1").fetch_one::<u8>().await.is_ok();
+                let ping = client.query("SELECT 1").fetch_one::<u8>();
+                let ok = timed(&timeouts, &metrics, "ping", ping).await.is_ok();
                 health.clickhouse.store(ok, Ordering::Relaxed);
             }
         })

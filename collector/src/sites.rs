@@ -307,17 +307,26 @@ impl SiteIndex {
         self.by_id.get(id)
     }
 
-    /// The site a domain belongs to (Plausible's `d`): the domain itself, or
-    /// its closest parent registered with `*.`.
+    /// The site a domain belongs to (Plausible's `d`, an `Origin`'s host):
+    /// the domain as given, else without its `www.` (Plausible names a site
+    /// by its bare domain), each matched exactly or by its closest parent
+    /// registered with `*.`.
     pub fn by_domain(&self, domain: &str) -> Option<&Arc<Site>> {
-        let domain = domain.trim().trim_start_matches("www.");
-        let mut candidate = domain;
-        loop {
-            if let Some(site) = self.by_host.get(candidate).filter(|s| s.has_host(domain)) {
-                return Some(site);
+        let domain = domain.trim();
+        let bare = domain.strip_prefix("www.");
+        for host in std::iter::once(domain).chain(bare) {
+            let mut candidate = host;
+            loop {
+                if let Some(site) = self.by_host.get(candidate).filter(|s| s.has_host(host)) {
+                    return Some(site);
+                }
+                match candidate.split_once('.') {
+                    Some((_, parent)) => candidate = parent,
+                    None => break,
+                }
             }
-            candidate = candidate.split_once('.')?.1;
         }
+        None
     }
 
     pub fn by_matomo_id(&self, id: u32) -> Option<&Arc<Site>> {
@@ -334,15 +343,29 @@ impl SiteIndex {
 }
 
 /// The current sites, swapped atomically when reloaded.
+///
+/// A copy of the last registry read from ClickHouse is kept on local disk
+/// (`sites.json` in the spool's directory), so that a collector started
+/// while ClickHouse is down serves the sites it knew instead of refusing
+/// every hit as an unknown site.
 #[derive(Debug, Default)]
 pub struct Registry {
     current: ArcSwap<SiteIndex>,
+    /// Whether any registry is known yet: from ClickHouse or from the copy.
+    known: std::sync::atomic::AtomicBool,
+    /// The copy's last contents, to write it only when it changes.
+    saved: std::sync::Mutex<Vec<u8>>,
 }
+
+/// The local copy of the registry, in the spool's directory.
+pub const SNAPSHOT_FILE: &str = "sites.json";
 
 impl Registry {
     pub fn new(index: SiteIndex) -> Registry {
         Registry {
             current: ArcSwap::from_pointee(index),
+            known: true.into(),
+            saved: Default::default(),
         }
     }
 
@@ -350,13 +373,17 @@ impl Registry {
         self.current.load()
     }
 
-    pub fn replace(&self, index: SiteIndex) {
-        self.current.store(Arc::new(index));
+    /// Whether the sites are known: until then hits cannot be judged.
+    pub fn is_known(&self) -> bool {
+        self.known.load(std::sync::atomic::Ordering::Acquire)
     }
 
-    /// Reloads the sites from ClickHouse. Invalid rows are skipped and logged.
-    pub async fn reload(&self, client: &Client) -> Result<usize, RegistryError> {
-        let rows = load(client).await?;
+    pub fn replace(&self, index: SiteIndex) {
+        self.current.store(Arc::new(index));
+        self.known.store(true, std::sync::atomic::Ordering::Release);
+    }
+
+    fn install(&self, rows: &[SiteRow]) -> usize {
         let sites = rows.iter().filter_map(|row| match Site::from_row(row) {
             Ok(site) => Some(site),
             Err(error) => {
@@ -367,8 +394,68 @@ impl Registry {
         let index = SiteIndex::new(sites);
         let count = index.len();
         self.replace(index);
+        count
+    }
+
+    /// Starts from the local copy in `dir`, if there is one.
+    pub fn restore(&self, dir: &std::path::Path) -> std::io::Result<Option<usize>> {
+        let bytes = match std::fs::read(dir.join(SNAPSHOT_FILE)) {
+            Ok(bytes) => bytes,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(error) => return Err(error),
+        };
+        let rows: Vec<SiteRow> = serde_json::from_slice(&bytes).map_err(std::io::Error::other)?;
+        let count = self.install(&rows);
+        *self
+            .saved
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = bytes;
+        Ok(Some(count))
+    }
+
+    /// Reloads the sites from ClickHouse, and keeps a copy in `dir` when
+    /// given. Invalid rows are skipped and logged.
+    pub async fn reload(
+        &self,
+        client: &Client,
+        dir: Option<&std::path::Path>,
+    ) -> Result<usize, RegistryError> {
+        let rows = load(client).await?;
+        let count = self.install(&rows);
+        if let Some(dir) = dir {
+            let bytes = serde_json::to_vec(&rows).unwrap_or_default();
+            let changed = *self
+                .saved
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                != bytes;
+            if changed {
+                let (path, copy) = (dir.to_path_buf(), bytes.clone());
+                let written = tokio::task::spawn_blocking(move || {
+                    write_atomically(&path, SNAPSHOT_FILE, &copy)
+                })
+                .await
+                .unwrap_or_else(|join| Err(std::io::Error::other(join)));
+                match written {
+                    Ok(()) => {
+                        *self
+                            .saved
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner) = bytes;
+                    }
+                    Err(error) => tracing::warn!(%error, "local copy of the sites not saved"),
+                }
+            }
+        }
         Ok(count)
     }
+}
+
+/// Replaces `dir/name` with `bytes` at once: a reader sees the old or the new file.
+pub fn write_atomically(dir: &std::path::Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = dir.join(format!("{name}.tmp"));
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, dir.join(name))
 }
 
 /// The newest version of every site not deleted. `client` is bound to the
@@ -520,5 +607,24 @@ mod tests {
         assert_eq!(id(index.by_domain("c.fr")), None);
         assert_eq!(id(index.by_matomo_id(7)), Some("a".into()));
         assert_eq!(id(index.by_matomo_id(8)), None);
+    }
+
+    #[test]
+    fn a_site_registered_under_one_form_of_its_domain_is_found_by_it() {
+        let www = SiteRow::new("www", &["www.mairie.fr"]);
+        let bare = SiteRow::new("bare", &["prefecture.fr"]);
+        let index = SiteIndex::new(
+            [www, bare]
+                .iter()
+                .map(|r| Site::from_row(r).expect("valid")),
+        );
+        let id = |s: Option<&Arc<Site>>| s.map(|s| s.id.clone());
+        assert_eq!(id(index.by_domain("www.mairie.fr")), Some("www".into()));
+        assert_eq!(id(index.by_domain("mairie.fr")), None, "not registered");
+        assert_eq!(id(index.by_domain("prefecture.fr")), Some("bare".into()));
+        assert_eq!(
+            id(index.by_domain("www.prefecture.fr")),
+            Some("bare".into())
+        );
     }
 }

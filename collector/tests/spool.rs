@@ -1,15 +1,16 @@
-//! The spool on disk: torn tails after a crash are skipped and counted; a
-//! batch that was being inserted at the crash is resent with its token and
-//! stored once.
+//! The spool on disk, shipping to the local ClickHouse: torn tails after a
+//! crash are skipped and counted; a batch that was being inserted at the
+//! crash is resent with its token and stored once; two spools that ship the
+//! same byte range are both stored.
 
 mod common;
 
 use common::{prepared_database, temp_dir, wait_for_rows};
-use mesure_collector::delivery::BatchLimits;
+use mesure_collector::delivery::{BatchLimits, ClickHouseEvents};
 use mesure_collector::metrics::Metrics;
 use mesure_collector::row::EventRow;
 use mesure_collector::spool::log::{encode, segment_path};
-use mesure_collector::spool::{Cursor, Position, Spool, SpoolConfig};
+use mesure_collector::spool::{Position, Spool, SpoolConfig, State};
 use std::time::Duration;
 
 fn row(path: &str) -> EventRow {
@@ -56,9 +57,14 @@ async fn ship(dir: &std::path::Path, client: clickhouse::Client, rows: u64) -> M
         max_delay: Duration::from_millis(50),
         ..BatchLimits::default()
     };
+    let destination = ClickHouseEvents {
+        client: client.clone(),
+        timeouts: Default::default(),
+        metrics: metrics.clone(),
+    };
     let spool = Spool::open(
         &config,
-        client.clone(),
+        destination,
         limits,
         metrics.clone(),
         Duration::from_secs(5),
@@ -121,12 +127,13 @@ async fn a_batch_cut_off_mid_insert_is_resent_and_stored_once() {
         offset: bytes.len() as u64,
     };
     let token = "0123456789abcdef0123456789abcdef".to_owned();
-    Cursor {
+    State {
+        id: "0f".repeat(16),
         position: Position::default(),
         pending: Some((end, token.clone())),
     }
     .store(&dir)
-    .expect("cursor");
+    .expect("state");
     // The insert had landed before the crash.
     let mut insert = client
         .insert::<EventRow>("events")
@@ -147,9 +154,30 @@ async fn a_batch_cut_off_mid_insert_is_resent_and_stored_once() {
         .await
         .expect("count");
     assert_eq!(count, 4, "the resent batch is deduplicated");
-    let cursor = Cursor::load(&dir).expect("cursor");
-    assert_eq!(cursor.pending, None);
-    assert!(cursor.position >= end, "{cursor:?}");
+    let state = State::load(&dir).expect("state").expect("a state file");
+    assert_eq!(state.pending, None);
+    assert!(state.position >= end, "{state:?}");
+}
+
+/// Every spool starts at the same position: without the spool's identity in
+/// the token, ClickHouse would take the second one's batch for a resend of
+/// the first's and drop it.
+#[tokio::test]
+async fn two_spools_shipping_the_same_range_are_both_stored() {
+    let (_db, client) = prepared_database("two_spools").await;
+    let bytes = records(&["/same/1", "/same/2", "/same/3"]);
+    let (first, second) = (temp_dir("first-spool"), temp_dir("second-spool"));
+    for dir in [&first, &second] {
+        std::fs::write(segment_path(dir, 0), &bytes).expect("segment");
+    }
+    ship(&first, client.clone(), 3).await;
+    ship(&second, client.clone(), 6).await;
+    let count: u64 = client
+        .query("SELECT count() FROM events WHERE startsWith(path, '/same/')")
+        .fetch_one()
+        .await
+        .expect("count");
+    assert_eq!(count, 6, "both collectors' rows are stored");
 }
 
 /// A spool written by the first version (rows as JSON) after an upgrade:

@@ -11,7 +11,7 @@ mod migrations;
 mod render;
 mod retention;
 
-pub use connection::ClickHouseConfig;
+pub use connection::{ClickHouseConfig, TimeoutError, Timeouts, connect_with_timeout};
 pub use migrate::{Expiry, MIGRATIONS_TABLE, MigrateError, Migrator, Report};
 pub use migrations::{MIGRATIONS, Migration, latest_version};
 pub use render::{RenderError, Target, render};

@@ -59,6 +59,9 @@ pub struct Pipeline {
 impl Pipeline {
     pub fn process(&self, hit: &Hit, request: &Request<'_>) -> Result<EventRow, DropReason> {
         let now = self.clock.now_ms();
+        if !self.registry.is_known() {
+            return Err(DropReason::NoRegistry);
+        }
         let sites = self.registry.current();
         let site = find_site(&sites, &hit.site)?;
         let headers = Headers::scan(request.headers);

@@ -16,15 +16,16 @@
 
 pub mod log;
 mod shipper;
+pub mod state;
 mod writer;
 
 pub use log::Position;
-pub use shipper::{Cursor, QUARANTINE_DIR, Shipper};
+pub use shipper::{QUARANTINE_DIR, Shipper};
+pub use state::{State, StateFile};
 pub use writer::SpoolSink;
 
-use crate::delivery::BatchLimits;
+use crate::delivery::{Backoff, BatchLimits, Destination};
 use crate::metrics::Metrics;
-use clickhouse::Client;
 use serde::{Deserialize, Serialize};
 use std::fs::File;
 use std::path::PathBuf;
@@ -103,22 +104,22 @@ pub enum SpoolError {
 
 /// An open spool: the sink for the HTTP side, the shipper for the ClickHouse side.
 #[derive(Debug)]
-pub struct Spool {
+pub struct Spool<D> {
     pub sink: SpoolSink,
     pub writer: std::thread::JoinHandle<()>,
-    pub shipper: Shipper,
+    pub shipper: Shipper<D>,
     /// Held while the spool is open: one collector per directory.
     pub _lock: File,
 }
 
-impl Spool {
+impl<D: Destination> Spool<D> {
     pub fn open(
         config: &SpoolConfig,
-        client: Client,
+        destination: D,
         limits: BatchLimits,
         metrics: Metrics,
         shutdown_grace: Duration,
-    ) -> Result<Spool, SpoolError> {
+    ) -> Result<Spool<D>, SpoolError> {
         let dir = config.dir.clone();
         let io = |error| SpoolError::Io {
             dir: dir.clone(),
@@ -129,18 +130,21 @@ impl Spool {
         if lock.try_lock().is_err() {
             return Err(SpoolError::Locked(dir));
         }
-        let segments = log::segments(&dir).map_err(io)?;
-        let size: u64 = segments
+        let reconciled = state::reconcile(&dir).map_err(io)?;
+        let segments: u64 = reconciled
+            .segments
             .iter()
             .filter_map(|s| std::fs::metadata(log::segment_path(&dir, *s)).ok())
             .map(|m| m.len())
             .sum();
+        // Quarantined rows take room on the same disk: they count.
+        let size = segments + shipper::quarantine_size(&dir.join(QUARANTINE_DIR));
         metrics
             .spool_bytes
             .set(i64::try_from(size).unwrap_or(i64::MAX));
         let size = Arc::new(AtomicU64::new(size));
         // Never append to a segment written before: a torn tail stays a tail.
-        let first = segments.last().map_or(0, |s| s + 1);
+        let first = reconciled.first_segment;
         let (committed_tx, committed) = watch::channel(Position {
             segment: first,
             offset: 0,
@@ -156,11 +160,14 @@ impl Spool {
         .map_err(io)?;
         let shipper = Shipper {
             dir: dir.clone(),
-            client,
+            destination,
             limits,
+            backoff: Backoff::default(),
             metrics,
             size,
             committed,
+            state: reconciled.state,
+            state_file: Arc::new(std::sync::Mutex::new(reconciled.file)),
             shutdown_grace,
             grace_until: std::sync::OnceLock::new(),
         };

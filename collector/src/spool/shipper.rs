@@ -1,58 +1,25 @@
-//! The shipper: reads the spool in order and inserts it into ClickHouse in
-//! batches. Before each insert it records the batch's end and token in the
-//! cursor file; after a crash it resends exactly that batch with that token,
-//! so ClickHouse's insert deduplication keeps it once. Refused data is
+//! The shipper: reads the spool in order and inserts it in batches. Before
+//! each insert it records the batch's end and token in the spool's state;
+//! after a crash it resends exactly that batch with that token, so the
+//! destination's insert deduplication keeps it once. Refused data is
 //! quarantined; everything else is retried until it lands.
 
 use super::log::{self, Next, Position, SegmentReader};
-use crate::delivery::{BatchLimits, Failure, backoff, classify};
+use super::state::{State, StateFile};
+use crate::delivery::{Backoff, BatchLimits, Destination, Failure};
 use crate::metrics::Metrics;
-use crate::row::{COLUMNS, EVENTS_TABLE};
 use bytes::Bytes;
-use clickhouse::Client;
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::sync::watch;
 
-pub const CURSOR_FILE: &str = "cursor.json";
 pub const QUARANTINE_DIR: &str = "quarantine";
 /// Quarantined rows are deleted after this long: kept for diagnosis, not
 /// for ever (well within any retention).
 pub const QUARANTINE_DAYS: u64 = 30;
-
-/// Where shipping stands, kept in `cursor.json`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Cursor {
-    /// Everything before this is in ClickHouse (or quarantined).
-    pub position: Position,
-    /// A batch being inserted: its end and its deduplication token.
-    pub pending: Option<(Position, String)>,
-}
-
-impl Cursor {
-    pub fn load(dir: &Path) -> std::io::Result<Cursor> {
-        match std::fs::read(dir.join(CURSOR_FILE)) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(std::io::Error::other),
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(Cursor::default()),
-            Err(error) => Err(error),
-        }
-    }
-
-    /// Replaces the file atomically and durably.
-    pub fn store(&self, dir: &Path) -> std::io::Result<()> {
-        let tmp = dir.join(format!("{CURSOR_FILE}.tmp"));
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(&serde_json::to_vec(self).map_err(std::io::Error::other)?)?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, dir.join(CURSOR_FILE))?;
-        std::fs::File::open(dir)?.sync_all()
-    }
-}
 
 /// A batch read from the spool.
 #[derive(Debug, Default)]
@@ -65,40 +32,37 @@ struct Batch {
 }
 
 #[derive(Debug)]
-pub struct Shipper {
+pub struct Shipper<D> {
     pub dir: PathBuf,
-    /// Bound to the Mesure database.
-    pub client: Client,
+    pub destination: D,
     pub limits: BatchLimits,
+    pub backoff: Backoff,
     pub metrics: Metrics,
+    /// The spool's bytes on disk, quarantine included.
     pub size: Arc<AtomicU64>,
     pub committed: watch::Receiver<Position>,
+    /// As the start reconciled it.
+    pub state: State,
+    /// Where the state is saved.
+    pub state_file: Arc<std::sync::Mutex<StateFile>>,
     /// How long to keep shipping once the service stops and nothing more comes.
     pub shutdown_grace: Duration,
     /// Set when the service starts stopping.
     pub grace_until: std::sync::OnceLock<tokio::time::Instant>,
 }
 
-impl Shipper {
+impl<D: Destination> Shipper<D> {
     /// Ships until `stopping` turns true and the spool is drained (or the
     /// grace period ends: what is left stays on disk for the next start).
     pub async fn run(mut self, mut stopping: watch::Receiver<bool>) {
-        forget_old_quarantine(&self.dir.join(QUARANTINE_DIR));
-        let mut cursor = match Cursor::load(&self.dir) {
-            Ok(cursor) => cursor,
-            Err(error) => {
-                tracing::error!(%error, "spool cursor unreadable, shipping from the oldest segment");
-                Cursor::default()
-            }
-        };
-        if let Some((end, token)) = cursor.pending.clone() {
+        self.forget_old_quarantine().await;
+        let mut state = self.state.clone();
+        if let Some((end, token)) = state.pending.clone() {
             // A batch was being inserted when the collector stopped: send it
             // again, same rows, same token.
             self.metrics.spool_replays.inc();
-            let batch = self
-                .read(cursor.position, end, usize::MAX, usize::MAX)
-                .await;
-            if !self.ship(&mut cursor, batch, token, &mut stopping).await {
+            let batch = self.read(state.position, end, usize::MAX, usize::MAX).await;
+            if !self.ship(&mut state, batch, token, &mut stopping).await {
                 return;
             }
         }
@@ -106,7 +70,7 @@ impl Shipper {
         let mut waiting: Option<(Position, tokio::time::Instant)> = None;
         loop {
             let committed = *self.committed.borrow_and_update();
-            let done = cursor.position >= committed;
+            let done = state.position >= committed;
             if *stopping.borrow() {
                 let until = self.grace_deadline();
                 if done || tokio::time::Instant::now() >= until {
@@ -128,7 +92,7 @@ impl Shipper {
             }
             let batch = self
                 .read(
-                    cursor.position,
+                    state.position,
                     committed,
                     self.limits.max_rows,
                     self.limits.max_bytes,
@@ -136,20 +100,25 @@ impl Shipper {
                 .await;
             if batch.rows == 0 {
                 // Only corrupt bytes: move past them.
-                self.metrics.spool_corrupt.inc_by(batch.corrupt);
-                cursor.position = batch.end;
-                self.store(&cursor).await;
-                self.drop_consumed(cursor.position);
+                let before = state.position;
+                state.position = batch.end;
+                if self.store(&state).await {
+                    self.metrics.spool_corrupt.inc_by(batch.corrupt);
+                    self.drop_consumed(state.position);
+                } else {
+                    state.position = before;
+                    self.pause(0, &mut stopping).await;
+                }
                 continue;
             }
             let full = batch.rows >= self.limits.max_rows;
             // Measured on this clock, not from the rows' timestamps, which
             // may come from a clock that moved.
             let since = match waiting {
-                Some((at, since)) if at == cursor.position => since,
+                Some((at, since)) if at == state.position => since,
                 _ => {
                     let now = tokio::time::Instant::now();
-                    waiting = Some((cursor.position, now));
+                    waiting = Some((state.position, now));
                     now
                 }
             };
@@ -162,8 +131,8 @@ impl Shipper {
                 }
                 continue;
             }
-            let token = token(cursor.position, batch.end);
-            if !self.ship(&mut cursor, batch, token, &mut stopping).await {
+            let token = token(&state.id, state.position, batch.end);
+            if !self.ship(&mut state, batch, token, &mut stopping).await {
                 return;
             }
         }
@@ -197,7 +166,6 @@ impl Shipper {
         }
     }
 
-    /// Inserts a batch until it lands or is refused, then moves the cursor.
     /// When shipping gives up once the service is stopping.
     fn grace_deadline(&self) -> tokio::time::Instant {
         *self
@@ -205,21 +173,48 @@ impl Shipper {
             .get_or_init(|| tokio::time::Instant::now() + self.shutdown_grace)
     }
 
-    /// Returns `false` when the service stops before the batch could land:
-    /// it stays pending in the cursor and is resent at the next start.
+    /// Whether the service is stopping and its grace period is over.
+    fn given_up(&self, stopping: &watch::Receiver<bool>) -> bool {
+        *stopping.borrow() && tokio::time::Instant::now() >= self.grace_deadline()
+    }
+
+    /// Waits before attempt `attempt + 1`, or until the service stops.
+    async fn pause(&self, attempt: u32, stopping: &mut watch::Receiver<bool>) {
+        tokio::select! {
+            () = tokio::time::sleep(self.backoff.delay(attempt)) => {}
+            _ = stopping.changed() => {}
+        }
+    }
+
+    /// Inserts a batch until it lands or is refused and set aside, then moves
+    /// the cursor. Returns `false` when the service stops first: the batch
+    /// stays pending in the state and is resent at the next start.
     async fn ship(
         &self,
-        cursor: &mut Cursor,
+        state: &mut State,
         batch: Batch,
         token: String,
         stopping: &mut watch::Receiver<bool>,
     ) -> bool {
-        cursor.pending = Some((batch.end, token.clone()));
-        self.store(cursor).await;
+        // No insert before its token is on disk: a batch resent after a crash
+        // must be the same rows under the same token.
+        state.pending = Some((batch.end, token.clone()));
         let mut attempt = 0;
+        while !self.store(state).await {
+            if self.given_up(stopping) {
+                return false;
+            }
+            self.pause(attempt, stopping).await;
+            attempt = attempt.saturating_add(1);
+        }
+        let mut attempt: u32 = 0;
         let started = std::time::Instant::now();
         loop {
-            match insert(&self.client, &batch.data, &token).await {
+            let failure = match self
+                .destination
+                .insert(batch.data.clone(), token.clone())
+                .await
+            {
                 Ok(()) => {
                     self.metrics
                         .insert_duration
@@ -229,61 +224,69 @@ impl Shipper {
                     self.metrics.rows_inserted.inc_by(batch.rows as u64);
                     break;
                 }
-                Err(error) => match classify(&error) {
-                    Failure::Data => {
-                        self.metrics
-                            .insert_errors
-                            .with_label_values(&["data"])
-                            .inc();
-                        self.quarantine(&batch, &token, &error);
-                        break;
+                Err(Failure::Data(error)) => {
+                    self.metrics
+                        .insert_errors
+                        .with_label_values(&["data"])
+                        .inc();
+                    match self.quarantine(&batch, &token, &error).await {
+                        Ok(()) => break,
+                        // Nothing accepted is dropped: try the insert again, then
+                        // the quarantine, until one of them works.
+                        Err(io) => format!("quarantine failed: {io}"),
                     }
-                    Failure::Transient => {
-                        self.metrics
-                            .insert_errors
-                            .with_label_values(&["transient"])
-                            .inc();
-                        self.metrics.spool_replays.inc();
-                        let delay = backoff(attempt);
-                        attempt = attempt.saturating_add(1);
-                        if attempt == 1 || attempt % 20 == 0 {
-                            tracing::warn!(%error, rows = batch.rows, attempt, "insert failed, rows kept in the spool and retried");
-                        }
-                        if *stopping.borrow()
-                            && tokio::time::Instant::now() >= self.grace_deadline()
-                        {
-                            tracing::warn!(
-                                rows = batch.rows,
-                                "stopping before clickhouse took the batch: it stays in the spool for the next start"
-                            );
-                            return false;
-                        }
-                        tokio::select! {
-                            () = tokio::time::sleep(delay) => {}
-                            _ = stopping.changed() => {}
-                        }
-                    }
-                },
+                }
+                Err(Failure::Transient(error)) => {
+                    self.metrics
+                        .insert_errors
+                        .with_label_values(&["transient"])
+                        .inc();
+                    error
+                }
+            };
+            self.metrics.spool_replays.inc();
+            attempt = attempt.saturating_add(1);
+            if attempt == 1 || attempt.is_multiple_of(20) {
+                tracing::warn!(error = %failure, rows = batch.rows, attempt, "insert failed, rows kept in the spool and retried");
             }
+            if self.given_up(stopping) {
+                tracing::warn!(
+                    rows = batch.rows,
+                    "stopping before clickhouse took the batch: it stays in the spool for the next start"
+                );
+                return false;
+            }
+            self.pause(attempt - 1, stopping).await;
         }
         // Counted once, as the cursor moves past them.
         self.metrics.spool_corrupt.inc_by(batch.corrupt);
-        cursor.position = batch.end;
-        cursor.pending = None;
-        self.store(cursor).await;
-        self.drop_consumed(cursor.position);
+        state.position = batch.end;
+        state.pending = None;
+        // If this fails, the batch stays pending on disk and a restart
+        // resends it under its token: stored once.
+        if self.store(state).await {
+            self.drop_consumed(state.position);
+        }
         true
     }
 
-    /// On a blocking thread: the two syncs can take milliseconds, which
-    /// the runtime's workers owe to the hits they serve.
-    async fn store(&self, cursor: &Cursor) {
-        let (cursor, dir) = (cursor.clone(), self.dir.clone());
-        let stored = tokio::task::spawn_blocking(move || cursor.store(&dir))
-            .await
-            .unwrap_or_else(|join| Err(std::io::Error::other(join)));
-        if let Err(error) = stored {
-            tracing::error!(%error, "cannot save the spool cursor");
+    /// Saves the state on a blocking thread: the sync can take
+    /// milliseconds, which the runtime's workers owe to the hits they serve.
+    async fn store(&self, state: &State) -> bool {
+        let (state, file) = (state.clone(), Arc::clone(&self.state_file));
+        let stored = tokio::task::spawn_blocking(move || {
+            file.lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .store(&state)
+        })
+        .await
+        .unwrap_or_else(|join| Err(std::io::Error::other(join)));
+        match stored {
+            Ok(()) => true,
+            Err(error) => {
+                tracing::error!(%error, "cannot save the spool state");
+                false
+            }
         }
     }
 
@@ -296,93 +299,116 @@ impl Shipper {
             let path = log::segment_path(&self.dir, segment);
             let len = std::fs::metadata(&path).map_or(0, |m| m.len());
             if std::fs::remove_file(&path).is_ok() {
-                let before = self.size.fetch_sub(
-                    len.min(self.size.load(Ordering::Relaxed)),
-                    Ordering::Relaxed,
-                );
-                self.metrics
-                    .spool_bytes
-                    .set(i64::try_from(before.saturating_sub(len)).unwrap_or(0));
+                self.released(len);
             }
         }
+    }
+
+    /// `len` bytes left the disk.
+    fn released(&self, len: u64) {
+        let before = self
+            .size
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |size| {
+                Some(size.saturating_sub(len))
+            })
+            .unwrap_or(0);
+        self.metrics
+            .spool_bytes
+            .set(i64::try_from(before.saturating_sub(len)).unwrap_or(0));
     }
 
     /// Keeps refused rows aside, for an operator to look at (and insert
-    /// again once fixed): `RowBinary` with the columns of [`COLUMNS`].
-    fn quarantine(&self, batch: &Batch, token: &str, error: &clickhouse::error::Error) {
-        let rows = batch.rows;
-        self.metrics.quarantined_batches.inc();
-        self.metrics.quarantined_rows.inc_by(rows as u64);
+    /// again once fixed): `RowBinary` with the columns of
+    /// [`COLUMNS`](crate::row::COLUMNS). Counted in the spool's size.
+    async fn quarantine(&self, batch: &Batch, token: &str, error: &str) -> std::io::Result<()> {
         let dir = self.dir.join(QUARANTINE_DIR);
         let path = dir.join(format!("{token}.rowbinary"));
-        let written =
-            std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(&path, &batch.data));
-        forget_old_quarantine(&dir);
+        let (data, target) = (batch.data.clone(), path.clone());
+        let written = tokio::task::spawn_blocking(move || -> std::io::Result<u64> {
+            std::fs::create_dir_all(&dir)?;
+            // A resend after a crash may find the file already there.
+            let replaced = std::fs::metadata(&target).map_or(0, |m| m.len());
+            let tmp = target.with_extension("tmp");
+            std::fs::write(&tmp, &data)?;
+            std::fs::File::open(&tmp)?.sync_all()?;
+            std::fs::rename(&tmp, &target)?;
+            std::fs::File::open(&dir)?.sync_all()?;
+            Ok(replaced)
+        })
+        .await
+        .unwrap_or_else(|join| Err(std::io::Error::other(join)));
+        let rows = batch.rows;
         match written {
-            Ok(()) => {
-                tracing::error!(%error, rows, file = %path.display(), "batch refused by clickhouse, quarantined")
+            Ok(replaced) => {
+                self.size
+                    .fetch_add(batch.data.len() as u64, Ordering::Relaxed);
+                self.released(replaced);
+                self.metrics.quarantined_batches.inc();
+                self.metrics.quarantined_rows.inc_by(rows as u64);
+                tracing::error!(%error, rows, file = %path.display(), "batch refused by clickhouse, quarantined");
+                Ok(())
             }
             Err(io) => {
-                tracing::error!(%error, %io, rows, "batch refused by clickhouse and could not be quarantined")
+                tracing::error!(%error, %io, rows, "batch refused by clickhouse and not yet quarantined");
+                Err(io)
             }
         }
     }
+
+    /// Deletes quarantine files older than [`QUARANTINE_DAYS`].
+    async fn forget_old_quarantine(&self) {
+        let dir = self.dir.join(QUARANTINE_DIR);
+        let freed = tokio::task::spawn_blocking(move || forget_old_quarantine(&dir))
+            .await
+            .unwrap_or(0);
+        self.released(freed);
+    }
 }
 
-/// Deletes quarantine files older than [`QUARANTINE_DAYS`].
-pub fn forget_old_quarantine(dir: &Path) {
+/// Deletes quarantine files older than [`QUARANTINE_DAYS`]; returns the
+/// bytes freed.
+pub fn forget_old_quarantine(dir: &Path) -> u64 {
     let limit = Duration::from_secs(QUARANTINE_DAYS * 86_400);
     let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
+        return 0;
     };
+    let mut freed = 0;
     for entry in entries.filter_map(Result::ok) {
-        let old = entry
-            .metadata()
-            .and_then(|m| m.modified())
+        let Ok(metadata) = entry.metadata() else {
+            continue;
+        };
+        let old = metadata
+            .modified()
             .ok()
             .and_then(|t| t.elapsed().ok())
             .is_some_and(|age| age > limit);
-        if old {
-            let _ = std::fs::remove_file(entry.path());
+        if old && std::fs::remove_file(entry.path()).is_ok() {
+            freed += metadata.len();
         }
     }
+    freed
 }
 
-/// The deduplication token of the rows between two positions: the same
-/// rows always get the same token.
-fn token(from: Position, to: Position) -> String {
+/// The bytes of the quarantine files in `dir`.
+pub fn quarantine_size(dir: &Path) -> u64 {
+    std::fs::read_dir(dir).map_or(0, |entries| {
+        entries
+            .filter_map(Result::ok)
+            .filter_map(|e| e.metadata().ok())
+            .map(|m| m.len())
+            .sum()
+    })
+}
+
+/// The deduplication token of the rows between two positions of one spool:
+/// the same rows always get the same token, and no other spool's rows do.
+fn token(spool: &str, from: Position, to: Position) -> String {
     let mut hasher = Sha256::new();
+    hasher.update(spool.as_bytes());
     for n in [from.segment, from.offset, to.segment, to.offset] {
         hasher.update(n.to_le_bytes());
     }
-    hasher.finalize()[..16]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-/// Sends a batch's `RowBinary` as it is, in chunks of about a megabyte
-/// (each compressed on its own).
-async fn insert(
-    client: &Client,
-    data: &Bytes,
-    token: &str,
-) -> Result<(), clickhouse::error::Error> {
-    const CHUNK: usize = 1 << 20;
-    let mut insert = client
-        .insert_formatted_with(format!(
-            "INSERT INTO {EVENTS_TABLE} ({COLUMNS}) FORMAT RowBinary"
-        ))
-        .with_setting("insert_deduplication_token", token)
-        // The sessions and hourly rollups fed by views are deduplicated too.
-        .with_setting("deduplicate_blocks_in_dependent_materialized_views", "1");
-    let mut from = 0;
-    while from < data.len() {
-        let to = (from + CHUNK).min(data.len());
-        insert.send(data.slice(from..to)).await?;
-        from = to;
-    }
-    insert.end().await
+    hex::encode(&hasher.finalize()[..16])
 }
 
 /// Reads rows from `from` up to `limit`, at most `max_rows` or about `max_bytes`.
@@ -457,4 +483,27 @@ fn read_batch(
     batch.end = position.min(limit).max(from);
     batch.data = Bytes::from(data);
     Ok(batch)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_differ_between_spools_and_ranges() {
+        let (a, b) = (
+            Position {
+                segment: 0,
+                offset: 0,
+            },
+            Position {
+                segment: 0,
+                offset: 100,
+            },
+        );
+        assert_eq!(token("x", a, b), token("x", a, b));
+        assert_ne!(token("x", a, b), token("y", a, b));
+        assert_ne!(token("x", a, b), token("x", a, a));
+        assert_eq!(token("x", a, b).len(), 32);
+    }
 }

@@ -1,12 +1,13 @@
 //! The spool writer: one thread appends accepted rows in groups, and a hit
 //! is acknowledged only once its group is written (and synced, per policy).
+//! It also counts each hit's outcome, so a client that disconnects while
+//! waiting cannot leave a written row uncounted.
 
 use super::log::{self, Position};
 use super::{Fsync, SpoolConfig};
-use crate::delivery::{Pending, Sink};
+use crate::delivery::{Pending, Rows, Sink, count};
 use crate::event::DropReason;
 use crate::metrics::Metrics;
-use crate::row::EventRow;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -15,7 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot, watch};
 
-/// Rows taken into one write at most.
+/// Hits taken into one write at most.
 const MAX_GROUP: usize = 4096;
 /// A segment is closed after this long even if not full, so that shipped
 /// rows leave the disk soon on a quiet site too.
@@ -24,14 +25,8 @@ const SEGMENT_MAX_AGE: Duration = Duration::from_secs(3600);
 const ERROR_LOG_EVERY: Duration = Duration::from_secs(10);
 
 struct Entry {
-    row: EventRow,
+    rows: Rows,
     done: oneshot::Sender<Result<(), DropReason>>,
-}
-
-/// The collector's sink: hands rows to the writer thread.
-#[derive(Debug, Clone)]
-pub struct SpoolSink {
-    tx: mpsc::Sender<Entry>,
 }
 
 impl std::fmt::Debug for Entry {
@@ -40,22 +35,114 @@ impl std::fmt::Debug for Entry {
     }
 }
 
+/// The collector's sink: hands rows to the writer thread.
+#[derive(Debug, Clone)]
+pub struct SpoolSink {
+    tx: mpsc::Sender<Entry>,
+    metrics: Metrics,
+}
+
 impl SpoolSink {
-    /// Rows waiting for the writer.
+    /// Hits waiting for the writer.
     pub fn queued(&self) -> usize {
         self.tx.max_capacity() - self.tx.capacity()
     }
 }
 
 impl Sink for SpoolSink {
-    fn push(&self, row: EventRow) -> Pending {
+    fn push(&self, rows: Rows) -> Pending {
         let (done, wait) = oneshot::channel();
-        match self.tx.try_send(Entry { row, done }) {
+        match self.tx.try_send(Entry { rows, done }) {
             Ok(()) => Pending::Wait(wait),
             // The writer is behind: shed rather than grow memory.
-            Err(_) => Pending::Done(Err(DropReason::Overloaded)),
+            Err(error) => {
+                let outcome = Err(DropReason::Overloaded);
+                count(&self.metrics, error.into_inner().rows.len(), outcome);
+                Pending::Done(outcome)
+            }
         }
     }
+}
+
+/// Bytes written and bytes known to be on disk, for `fsync = "interval"`.
+#[derive(Debug, Default)]
+struct Durability {
+    written: AtomicU64,
+    synced: AtomicU64,
+}
+
+/// What the sync thread is handed.
+enum SyncJob {
+    /// The segment now written to: synced on each tick while it has news.
+    Current(File),
+    /// A closed segment: synced once, at once.
+    Sealed(File),
+}
+
+/// Syncs the spool on its own thread, every `interval` while something was
+/// written since the last sync: no hit waits for a disk flush, and after a
+/// burst the last rows are on disk within the interval, not whenever a
+/// later write comes.
+fn start_syncer(
+    interval: Duration,
+    durability: Arc<Durability>,
+    metrics: Metrics,
+) -> std::io::Result<std::sync::mpsc::Sender<SyncJob>> {
+    let (tx, rx) = std::sync::mpsc::channel::<SyncJob>();
+    std::thread::Builder::new()
+        .name("spool-sync".into())
+        .spawn(move || {
+            let sync = |file: &File| match file.sync_data() {
+                Ok(()) => metrics.spool_fsyncs.inc(),
+                Err(error) => tracing::error!(%error, "cannot sync the spool"),
+            };
+            let mut current: Option<File> = None;
+            let mut next_tick = Instant::now() + interval;
+            loop {
+                let wait = next_tick.saturating_duration_since(Instant::now());
+                let job = match rx.recv_timeout(wait) {
+                    Ok(job) => Some(job),
+                    Err(std::sync::mpsc::RecvTimeoutError::Timeout) => None,
+                    Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+                };
+                match job {
+                    Some(SyncJob::Sealed(file)) => sync(&file),
+                    Some(SyncJob::Current(file)) => current = Some(file),
+                    None => {
+                        next_tick = Instant::now() + interval;
+                        // Read first: every byte counted was written to a file
+                        // whose job is queued before it.
+                        let written = durability.written.load(Ordering::Acquire);
+                        if written == durability.synced.load(Ordering::Acquire) {
+                            continue;
+                        }
+                        while let Ok(job) = rx.try_recv() {
+                            match job {
+                                SyncJob::Sealed(file) => sync(&file),
+                                SyncJob::Current(file) => current = Some(file),
+                            }
+                        }
+                        if let Some(file) = &current {
+                            sync(file);
+                        }
+                        durability.synced.fetch_max(written, Ordering::AcqRel);
+                        metrics.spool_unsynced_bytes.set(
+                            i64::try_from(
+                                durability
+                                    .written
+                                    .load(Ordering::Acquire)
+                                    .saturating_sub(written),
+                            )
+                            .unwrap_or(i64::MAX),
+                        );
+                    }
+                }
+            }
+            if let Some(file) = &current {
+                sync(file);
+            }
+        })?;
+    Ok(tx)
 }
 
 struct Writer {
@@ -68,26 +155,9 @@ struct Writer {
     offset: u64,
     file: Option<File>,
     opened: Instant,
-    last_sync: Instant,
     last_error_log: Option<Instant>,
-    /// With `fsync = "interval"`: where files go to be synced, so that no
-    /// group of hits waits for a disk flush.
-    syncer: Option<std::sync::mpsc::SyncSender<File>>,
-}
-
-/// Syncs the files it is handed, one after the other, on its own thread.
-fn start_syncer() -> std::io::Result<std::sync::mpsc::SyncSender<File>> {
-    let (tx, rx) = std::sync::mpsc::sync_channel::<File>(4);
-    std::thread::Builder::new()
-        .name("spool-sync".into())
-        .spawn(move || {
-            for file in rx {
-                if let Err(error) = file.sync_data() {
-                    tracing::error!(%error, "cannot sync the spool");
-                }
-            }
-        })?;
-    Ok(tx)
+    /// With `fsync = "interval"`: the sync thread and what it has synced.
+    syncer: Option<(std::sync::mpsc::Sender<SyncJob>, Arc<Durability>)>,
 }
 
 /// Starts the writer thread. `size` counts the spool's bytes on disk;
@@ -101,27 +171,32 @@ pub(super) fn start(
     first_segment: u64,
 ) -> std::io::Result<(SpoolSink, std::thread::JoinHandle<()>)> {
     let (tx, rx) = mpsc::channel(config.writer_queue.max(1));
+    let syncer = match config.fsync {
+        Fsync::Interval => {
+            let durability = Arc::new(Durability::default());
+            let interval = Duration::from_millis(config.fsync_interval_ms.max(1));
+            let tx = start_syncer(interval, Arc::clone(&durability), metrics.clone())?;
+            Some((tx, durability))
+        }
+        Fsync::Always | Fsync::Never => None,
+    };
     let mut writer = Writer {
         dir: dir.to_path_buf(),
         config: config.clone(),
-        metrics,
+        metrics: metrics.clone(),
         size,
         committed,
         segment: first_segment,
         offset: 0,
         file: None,
         opened: Instant::now(),
-        last_sync: Instant::now(),
         last_error_log: None,
-        syncer: match config.fsync {
-            Fsync::Interval => Some(start_syncer()?),
-            Fsync::Always | Fsync::Never => None,
-        },
+        syncer,
     };
     let handle = std::thread::Builder::new()
         .name("spool-writer".into())
         .spawn(move || writer.run(rx))?;
-    Ok((SpoolSink { tx }, handle))
+    Ok((SpoolSink { tx, metrics }, handle))
 }
 
 impl Writer {
@@ -138,19 +213,27 @@ impl Writer {
             }
             buf.clear();
             for entry in &group {
-                log::encode(&entry.row, &mut buf);
+                for row in entry.rows.iter() {
+                    log::encode(row, &mut buf);
+                }
             }
             let outcome = self.append(&buf);
             for entry in group.drain(..) {
+                // Counted here, whether or not anyone still waits.
+                count(&self.metrics, entry.rows.len(), outcome);
                 let _ = entry.done.send(outcome);
             }
         }
         // The service is stopping: make what was written durable.
-        if let Some(file) = &self.file {
-            let _ = file.sync_all();
+        if let Some(file) = &self.file
+            && self.config.fsync != Fsync::Never
+            && file.sync_all().is_ok()
+        {
+            self.metrics.spool_fsyncs.inc();
         }
     }
 
+    /// Writes a group whole or not at all.
     fn append(&mut self, buf: &[u8]) -> Result<(), DropReason> {
         let size = self.size.load(Ordering::Relaxed);
         if size + buf.len() as u64 > self.config.max_bytes {
@@ -178,7 +261,7 @@ impl Writer {
                     self.last_error_log = Some(now);
                     tracing::error!(%error, dir = %self.dir.display(), "cannot write the spool: hits are shed until it can");
                 }
-                self.abandon();
+                self.undo();
                 Err(DropReason::Overloaded)
             }
         }
@@ -195,47 +278,62 @@ impl Writer {
                 .create_new(true)
                 .append(true)
                 .open(&path)?;
-            if self.config.fsync != Fsync::Never {
-                File::open(&self.dir)?.sync_all()?;
+            if let Some((syncer, _)) = &self.syncer {
+                match file.try_clone() {
+                    Ok(clone) => {
+                        let _ = syncer.send(SyncJob::Current(clone));
+                    }
+                    // Synced when sealed, then.
+                    Err(error) => {
+                        tracing::warn!(%error, "spool segment not handed to the sync thread")
+                    }
+                }
             }
             self.file = Some(file);
             self.offset = 0;
             self.opened = Instant::now();
+            if self.config.fsync != Fsync::Never {
+                File::open(&self.dir)?.sync_all()?;
+            }
         }
         let Some(file) = self.file.as_mut() else {
             return Err(std::io::Error::other("no segment open"));
         };
         file.write_all(buf)?;
-        self.offset += buf.len() as u64;
         match (self.config.fsync, &self.syncer) {
-            (Fsync::Always, _) => file.sync_data()?,
-            (Fsync::Interval, Some(syncer))
-                if self.last_sync.elapsed()
-                    >= Duration::from_millis(self.config.fsync_interval_ms) =>
-            {
-                // A sync still running covers this one's data soon enough.
-                if let Ok(clone) = file.try_clone() {
-                    let _ = syncer.try_send(clone);
-                }
-                self.last_sync = Instant::now();
+            (Fsync::Always, _) => {
+                file.sync_data()?;
+                self.metrics.spool_fsyncs.inc();
+            }
+            (Fsync::Interval, Some((_, durability))) => {
+                let written = durability
+                    .written
+                    .fetch_add(buf.len() as u64, Ordering::AcqRel)
+                    + buf.len() as u64;
+                self.metrics.spool_unsynced_bytes.set(
+                    i64::try_from(
+                        written.saturating_sub(durability.synced.load(Ordering::Acquire)),
+                    )
+                    .unwrap_or(i64::MAX),
+                );
             }
             _ => {}
         }
+        self.offset += buf.len() as u64;
         Ok(())
     }
 
-    /// After a failed write: an empty segment is removed (its number is used
-    /// again); one with records is sealed, any torn record left as its tail.
-    fn abandon(&mut self) {
-        let Some(file) = self.file.take() else {
+    /// After a failed write: the segment is cut back to its last whole group,
+    /// so that rows never acknowledged are never shipped. If even that
+    /// fails, the segment is sealed with its torn tail, which the shipper
+    /// detects and skips.
+    fn undo(&mut self) {
+        let Some(file) = &self.file else {
             return;
         };
-        let empty = file.metadata().is_ok_and(|m| m.len() == 0);
-        drop(file);
-        if empty && std::fs::remove_file(log::segment_path(&self.dir, self.segment)).is_ok() {
-            return;
+        if file.set_len(self.offset).is_err() {
+            self.seal();
         }
-        self.seal();
     }
 
     /// Closes the current segment, if one is open; the next write opens a
@@ -244,12 +342,14 @@ impl Writer {
         if let Some(file) = self.file.take() {
             match (self.config.fsync, &self.syncer) {
                 // Handed over whole: the segment's last records are synced too.
-                (Fsync::Interval, Some(syncer)) => {
-                    let _ = syncer.send(file);
+                (Fsync::Interval, Some((syncer, _))) => {
+                    let _ = syncer.send(SyncJob::Sealed(file));
                 }
                 (Fsync::Never, _) => {}
                 _ => {
-                    let _ = file.sync_all();
+                    if file.sync_all().is_ok() {
+                        self.metrics.spool_fsyncs.inc();
+                    }
                 }
             }
         }

@@ -54,8 +54,10 @@ pub struct TestCollector {
     pub clock: Arc<FixedClock>,
 }
 
+/// A collector over `sink`, which counts into `metrics`.
 pub fn collector_with(
     sink: Arc<dyn Sink>,
+    metrics: Metrics,
     salts: Arc<dyn SaltSource>,
     clock: Arc<FixedClock>,
 ) -> Collector {
@@ -67,7 +69,13 @@ pub fn collector_with(
         referrers: Arc::new(Referrers::new().expect("referrers")),
         salts,
         sessions: Arc::new(Sessions::new(30, 10_000)),
-        network: Network::new(vec!["127.0.0.0/8".parse().expect("net")], 24, 48).expect("network"),
+        network: Network::new(
+            vec!["127.0.0.0/8".parse().expect("net")],
+            Default::default(),
+            24,
+            48,
+        )
+        .expect("network"),
         clock: clock as _,
         honor_signals: true,
     };
@@ -75,13 +83,10 @@ pub fn collector_with(
     health
         .clickhouse
         .store(true, std::sync::atomic::Ordering::Relaxed);
-    health
-        .sites_loaded
-        .store(true, std::sync::atomic::Ordering::Relaxed);
     Collector {
         pipeline,
         sink,
-        metrics: Metrics::new(),
+        metrics,
         health: Arc::new(health),
         limits: Limits::default(),
     }
@@ -118,11 +123,13 @@ pub fn test_collector_with(limits: Limits) -> TestCollector {
 /// A collector whose clock starts at `now_ms`: `today_at` for rows that
 /// are then inserted into a real ClickHouse.
 pub fn test_collector_at(now_ms: i64, limits: Limits) -> TestCollector {
-    let sink = Arc::new(MemorySink::default());
+    let metrics = Metrics::new();
+    let sink = Arc::new(MemorySink::new(metrics.clone()));
     let clock = Arc::new(FixedClock::new(now_ms));
     let first_day = mesure_collector::pipeline::visitor::utc_day(now_ms);
     let mut collector = collector_with(
         Arc::clone(&sink) as _,
+        metrics,
         Arc::new(DailySalt { first_day }),
         Arc::clone(&clock),
     );
@@ -222,6 +229,7 @@ pub async fn start_with(
     };
     let settings = Settings {
         client,
+        timeouts: Default::default(),
         collector,
         geoip: GeoConfig {
             databases: vec![geoip_dir().join("GeoLite2-City.mmdb")],
