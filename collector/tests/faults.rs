@@ -122,39 +122,13 @@ async fn refused_data_is_quarantined_and_the_rest_flows() {
     assert!(kept.windows(8).any(|w| w == b"\x07/poison"), "{kept:?}");
 }
 
-/// Mounts a small tmpfs for the spool: a real "no space left on device".
-fn small_disk(dir: &std::path::Path, size: &str) -> Mount {
-    std::fs::create_dir_all(dir).expect("mount point");
-    let status = std::process::Command::new("mount")
-        .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-        .arg(dir)
-        .status()
-        .expect("run mount");
-    assert!(
-        status.success(),
-        "mounting a tmpfs failed: this test needs root (as make test has here and in CI)"
-    );
-    Mount(dir.to_path_buf())
-}
-
-struct Mount(std::path::PathBuf);
-
-impl Drop for Mount {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("umount")
-            .arg("-l")
-            .arg(&self.0)
-            .status();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_spool_disk_sheds_hits_without_crashing() {
     let dir = temp_dir("diskfull");
     let mut clickhouse = PrivateClickHouse::start(&dir.join("clickhouse"));
     let client = prepared_database_on(clickhouse.client(), "mesure").await;
     let spool = dir.join("spool");
-    let _mount = small_disk(&spool, "256k");
+    let _mount = mesure_testkit::disk::SmallDisk::mount(&spool, "256k");
     let running = common::start_with(client.clone(), &spool, |s| {
         s.spool.segment_bytes = 64 * 1024;
     })

@@ -8,6 +8,7 @@
 //! server cannot be had, it fails and says how to install it.
 
 pub mod clock;
+pub mod disk;
 pub mod http;
 
 use clickhouse::Client;
