@@ -91,13 +91,20 @@ fn ids(data: &[u8]) -> Vec<u64> {
         .collect()
 }
 
+#[derive(Debug, Default)]
+struct Contents {
+    /// Rows stored, by id.
+    rows: HashMap<u64, u32>,
+    taken: HashSet<String>,
+    refused: HashSet<String>,
+}
+
 /// An `events` table in memory, deduplicating inserts by token. As with
 /// ClickHouse, refusing data is deterministic: rows refused once are always
 /// refused, rows taken once are never refused.
 #[derive(Debug, Default)]
 struct Table {
-    /// Rows stored, by id; tokens taken; tokens refused.
-    stored: Mutex<(HashMap<u64, u32>, HashSet<String>, HashSet<String>)>,
+    stored: Mutex<Contents>,
     /// What the next inserts do, in order; an insert waits for its turn.
     script: tokio::sync::Mutex<Option<mpsc::UnboundedReceiver<Insert>>>,
 }
@@ -105,15 +112,15 @@ struct Table {
 impl Table {
     fn land(&self, data: &[u8], token: &str) {
         let mut stored = self.stored.lock().expect("table");
-        if stored.1.insert(token.to_owned()) {
+        if stored.taken.insert(token.to_owned()) {
             for id in ids(data) {
-                *stored.0.entry(id).or_default() += 1;
+                *stored.rows.entry(id).or_default() += 1;
             }
         }
     }
 
     fn stored(&self) -> HashMap<u64, u32> {
-        self.stored.lock().expect("table").0.clone()
+        self.stored.lock().expect("table").rows.clone()
     }
 }
 
@@ -134,9 +141,9 @@ impl Destination for Shared {
         };
         {
             let tokens = self.0.stored.lock().expect("table");
-            if tokens.2.contains(&token) {
+            if tokens.refused.contains(&token) {
                 next = Insert::Refuse;
-            } else if next == Insert::Refuse && tokens.1.contains(&token) {
+            } else if next == Insert::Refuse && tokens.taken.contains(&token) {
                 next = Insert::Land;
             }
         }
@@ -147,7 +154,7 @@ impl Destination for Shared {
             }
             Insert::Fail => Err(Failure::Transient("down for now".into())),
             Insert::Refuse => {
-                self.0.stored.lock().expect("table").2.insert(token);
+                self.0.stored.lock().expect("table").refused.insert(token);
                 Err(Failure::Data("Code: 27. cannot parse".into()))
             }
             Insert::LandThenFail => {
