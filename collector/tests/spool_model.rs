@@ -23,7 +23,6 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::mpsc;
 
 /// What the destination does with the next insert.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,7 +105,8 @@ struct Contents {
 struct Table {
     stored: Mutex<Contents>,
     /// What the next inserts do, in order; an insert waits for its turn.
-    script: tokio::sync::Mutex<Option<mpsc::UnboundedReceiver<Insert>>>,
+    script: Mutex<std::collections::VecDeque<Insert>>,
+    added: tokio::sync::Notify,
 }
 
 impl Table {
@@ -129,15 +129,15 @@ struct Shared(Arc<Table>);
 
 impl Destination for Shared {
     async fn insert(&self, data: Bytes, token: String) -> Result<(), Failure> {
-        let next = {
-            let mut script = self.0.script.lock().await;
-            match script.as_mut() {
-                Some(rx) => rx.recv().await,
-                None => None,
+        // Wait for its turn in the script.
+        let mut next = loop {
+            let added = self.0.added.notified();
+            tokio::pin!(added);
+            added.as_mut().enable();
+            if let Some(next) = self.0.script.lock().expect("script").pop_front() {
+                break next;
             }
-        };
-        let Some(mut next) = next else {
-            return std::future::pending().await;
+            added.await;
         };
         {
             let tokens = self.0.stored.lock().expect("table");
@@ -184,7 +184,6 @@ struct Harness {
     dir: PathBuf,
     config: SpoolConfig,
     table: Arc<Table>,
-    script: mpsc::UnboundedSender<Insert>,
     open: Option<Open>,
     acked: BTreeSet<u64>,
     next_id: u64,
@@ -195,9 +194,7 @@ impl Harness {
     async fn new(disk: Arc<SmallDisk>, case: u64, fsync: Fsync) -> Harness {
         let dir = disk.dir.join(format!("case-{case}"));
         std::fs::create_dir_all(&dir).expect("case dir");
-        let (script, rx) = mpsc::unbounded_channel();
         let table = Arc::new(Table::default());
-        *table.script.lock().await = Some(rx);
         let config = SpoolConfig {
             dir: dir.clone(),
             max_bytes: 1 << 20,
@@ -212,7 +209,6 @@ impl Harness {
             dir,
             config,
             table,
-            script,
             open: None,
             acked: BTreeSet::new(),
             next_id: 0,
@@ -295,17 +291,15 @@ impl Harness {
                 }
             }
             Step::Ship(inserts) => {
-                for insert in inserts {
-                    let _ = self.script.send(*insert);
-                }
+                self.script(inserts);
                 // Until taken, or nothing is left to ship.
                 for _ in 0..100 {
-                    if self.script_is_empty().await || self.idle() {
+                    if self.table.script.lock().expect("script").is_empty() || self.idle() {
                         break;
                     }
                     tokio::time::sleep(Duration::from_millis(2)).await;
                 }
-                self.drop_unused_script().await;
+                self.table.script.lock().expect("script").clear();
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
             Step::Restart => {
@@ -357,20 +351,14 @@ impl Harness {
             && self.pending().is_empty()
     }
 
-    async fn script_is_empty(&self) -> bool {
-        match self.table.script.try_lock() {
-            Ok(script) => script.as_ref().is_none_or(|rx| rx.is_empty()),
-            // An insert holds it, waiting: the script is empty.
-            Err(_) => true,
-        }
-    }
-
-    async fn drop_unused_script(&self) {
-        if let Ok(mut script) = self.table.script.try_lock()
-            && let Some(rx) = script.as_mut()
-        {
-            while rx.try_recv().is_ok() {}
-        }
+    /// Queues what the next inserts do.
+    fn script(&self, inserts: &[Insert]) {
+        self.table
+            .script
+            .lock()
+            .expect("script")
+            .extend(inserts.iter().copied());
+        self.table.added.notify_waiters();
     }
 
     /// The ids still in the spool past its saved cursor.
@@ -453,12 +441,12 @@ impl Harness {
     async fn heal(&mut self) -> Result<(), TestCaseError> {
         self.run(&Step::DiskFree).await;
         self.stop(false).await;
+        self.table.script.lock().expect("script").clear();
         self.start();
-        for _ in 0..2000 {
-            let _ = self.script.send(Insert::Land);
-        }
+        self.script(&[Insert::Land; 2000]);
         let mut settled = false;
-        for _ in 0..500 {
+        // Up to 20 s on a loaded machine; usually a few milliseconds.
+        for _ in 0..2000 {
             let stored = self.table.stored();
             let quarantined = self.quarantined();
             if self
