@@ -1,5 +1,5 @@
 # Two commands on a fresh machine: `make run` and `make test`.
-.PHONY: run test setup clickhouse migrate fmt fuzz bench
+.PHONY: run test setup clickhouse fmt fuzz bench
 
 run: ## install what is missing and run Mesure locally with a demo site
 	@scripts/run.sh

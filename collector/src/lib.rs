@@ -3,8 +3,10 @@
 //! `wire` parses what each tracking interface sends into a [`wire::Hit`];
 //! `pipeline` enriches a hit into an [`row::EventRow`] or drops it with a
 //! [`event::DropReason`]; `sites` is the site registry; `salt` shares the
-//! daily salts; `delivery` batches rows into ClickHouse; `server` answers
-//! HTTP; `service` runs it all; `config` and `metrics` are what ops see.
+//! daily salts; `spool` keeps accepted rows on local disk and ships them;
+//! `delivery` is the contract between them and ClickHouse (sinks,
+//! destinations, timeouts, what to retry); `server` answers HTTP; `service`
+//! runs it all; `config` and `metrics` are what ops see.
 
 pub mod assets;
 pub mod clock;

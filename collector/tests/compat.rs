@@ -225,6 +225,182 @@ async fn matomo_bad_requests_get_clear_errors() {
     );
 }
 
+/// Every Matomo request received ends in exactly one place: accepted, or
+/// dropped with a reason. Before, a `HEAD` was stored as a view, and a
+/// request asking nothing recorded was counted as received and nothing else.
+#[tokio::test]
+async fn every_matomo_request_has_exactly_one_outcome() {
+    let t = test_collector();
+    let (addr, _stop) = serve(t.collector.clone()).await;
+    let page = format!("/matomo.php?idsite=3&rec=1&{PAGE}");
+    let head = send(addr, browser_request("HEAD", &page, &[], b"")).await;
+    assert_eq!(head.status, 200);
+    assert_eq!(head.header("content-type").as_deref(), Some("image/gif"));
+    assert!(t.sink.take().is_empty(), "a HEAD is not a view");
+    for query in [
+        format!("idsite=3&{PAGE}"),
+        format!("idsite=3&rec=0&{PAGE}"),
+        "idsite=3&rec=1&ping=1".to_owned(),
+    ] {
+        let answer = send(
+            addr,
+            browser_request("GET", &format!("/matomo.php?{query}"), &[], b""),
+        )
+        .await;
+        assert_eq!(answer.status, 200, "{query}");
+    }
+    assert_eq!(
+        send(addr, browser_request("GET", &page, &[], b""))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(t.sink.take().len(), 1);
+    let metric = |name| common::metric(addr, name);
+    assert_eq!(
+        metric("mesure_hits_received_total{endpoint=\"matomo\"}").await,
+        4,
+        "the HEAD is not counted as received"
+    );
+    assert_eq!(
+        metric("mesure_hits_dropped_total{reason=\"not_recorded\"}").await,
+        3
+    );
+    assert_eq!(metric("mesure_hits_accepted_total").await, 1);
+}
+
+/// A sink with room for `room` rows: what a spool close to full does.
+#[derive(Debug)]
+struct Nearly {
+    room: std::sync::Mutex<usize>,
+    inner: mesure_collector::delivery::MemorySink,
+    metrics: mesure_collector::metrics::Metrics,
+}
+
+impl mesure_collector::delivery::Sink for Nearly {
+    fn push(&self, rows: mesure_collector::delivery::Rows) -> mesure_collector::delivery::Pending {
+        use mesure_collector::delivery::{Pending, count};
+        let mut room = self.room.lock().expect("room");
+        if rows.len() > *room {
+            let outcome = Err(mesure_collector::event::DropReason::Overloaded);
+            count(&self.metrics, rows.len(), outcome);
+            return Pending::Done(outcome);
+        }
+        *room -= rows.len();
+        self.inner.push(rows)
+    }
+}
+
+/// Before, the entries of a bulk request were spooled one by one: a `503`
+/// halfway left the first ones stored, and the client's retry stored them
+/// again. A bulk request is now taken whole or refused whole.
+#[tokio::test]
+async fn a_matomo_bulk_request_is_stored_whole_or_not_at_all() {
+    let metrics = mesure_collector::metrics::Metrics::new();
+    let sink = std::sync::Arc::new(Nearly {
+        room: std::sync::Mutex::new(2),
+        inner: mesure_collector::delivery::MemorySink::new(metrics.clone()),
+        metrics: metrics.clone(),
+    });
+    let collector = common::collector_with(
+        std::sync::Arc::clone(&sink) as _,
+        metrics,
+        std::sync::Arc::new(common::DailySalt { first_day: 0 }),
+        std::sync::Arc::new(mesure_collector::clock::FixedClock::new(
+            mesure_testkit::clock::fixed_ms(),
+        )),
+    );
+    let (addr, _stop) = serve(std::sync::Arc::new(collector)).await;
+    let bulk = |n: usize| {
+        let requests = vec![format!(r#""?idsite=3&rec=1&{PAGE}""#); n].join(",");
+        browser_request(
+            "POST",
+            "/matomo.php",
+            &[("Content-Type", "application/json")],
+            format!(r#"{{"requests": [{requests}]}}"#).as_bytes(),
+        )
+    };
+    let refused = send(addr, bulk(3)).await;
+    assert_eq!(refused.status, 503);
+    assert_eq!(refused.header("retry-after").as_deref(), Some("1"));
+    assert!(
+        sink.inner.take().is_empty(),
+        "nothing of a refused request is kept"
+    );
+    let taken = send(addr, bulk(2)).await;
+    assert_eq!(taken.status, 200);
+    assert_eq!(taken.json()["tracked"], 2);
+    assert_eq!(sink.inner.take().len(), 2);
+    let metric = |name| common::metric(addr, name);
+    assert_eq!(metric("mesure_hits_accepted_total").await, 2);
+    assert_eq!(
+        metric("mesure_hits_dropped_total{reason=\"overloaded\"}").await,
+        3
+    );
+}
+
+/// Before, Plausible's `d=` dropped a leading `www.` before looking the
+/// site up: a site registered only as `www.mairie.fr` was unknown to its
+/// own snippet, and got no CORS header.
+#[tokio::test]
+async fn a_site_registered_under_one_form_of_its_domain_takes_plausible_hits() {
+    let t = test_collector();
+    let (addr, _stop) = serve(t.collector.clone()).await;
+    let event = |domain: &str, origin: &str| {
+        browser_request(
+            "POST",
+            "/api/event",
+            &[("Content-Type", "text/plain"), ("Origin", origin)],
+            format!(r#"{{"n":"pageview","u":"{origin}/","d":"{domain}"}}"#).as_bytes(),
+        )
+    };
+    let preflight = |origin: &str| {
+        browser_request(
+            "OPTIONS",
+            "/api/event",
+            &[
+                ("Origin", origin),
+                ("Access-Control-Request-Method", "POST"),
+            ],
+            b"",
+        )
+    };
+    for (domain, origin) in [
+        ("www.mairie.fr", "https://www.mairie.fr"),
+        ("commune.fr", "https://commune.fr"),
+    ] {
+        let answer = send(addr, event(domain, origin)).await;
+        assert_eq!(
+            answer.status,
+            202,
+            "{domain}: {}",
+            String::from_utf8_lossy(&answer.body)
+        );
+        assert_eq!(
+            answer.header("access-control-allow-origin").as_deref(),
+            Some(origin),
+            "{domain}"
+        );
+        let answer = send(addr, preflight(origin)).await;
+        assert_eq!(
+            answer.header("access-control-allow-origin").as_deref(),
+            Some(origin),
+            "{domain}: preflight"
+        );
+    }
+    let sites: Vec<String> = t
+        .sink
+        .take()
+        .iter()
+        .map(|r| r.site_id.to_string())
+        .collect();
+    assert_eq!(sites, ["mairie", "commune"]);
+    // The other form is not the site's: unknown, and no CORS for it.
+    let answer = send(addr, event("mairie.fr", "https://mairie.fr")).await;
+    assert_eq!(answer.status, 404);
+    assert!(answer.header("access-control-allow-origin").is_none());
+}
+
 #[tokio::test]
 async fn plausible_payloads_and_hash_routing() {
     let t = test_collector();

@@ -94,7 +94,7 @@ async fn hits_become_rows_and_sessions() {
         "mesure_hits_dropped_total{reason=\"bot\"} 1",
         "mesure_hits_received_total{endpoint=\"pixel\"} 7",
         "mesure_hits_received_total{endpoint=\"event\"} 1",
-        "mesure_sites 2",
+        "mesure_sites 4",
     ] {
         assert!(
             metrics.lines().any(|l| l == line),

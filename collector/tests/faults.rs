@@ -120,6 +120,30 @@ async fn refused_data_is_quarantined_and_the_rest_flows() {
     assert_eq!(path.extension().and_then(|e| e.to_str()), Some("rowbinary"));
     let kept = std::fs::read(&path).expect("read");
     assert!(kept.windows(8).any(|w| w == b"\x07/poison"), "{kept:?}");
+
+    // The quarantine takes room on the spool's disk: it counts in the
+    // spool's size (and so in spool.max_bytes), from the next start too.
+    let running = start_with_spool(client.clone(), &dir.join("spool")).await;
+    let segments = || {
+        std::fs::read_dir(dir.join("spool"))
+            .expect("spool")
+            .filter_map(Result::ok)
+            .filter(|e| e.path().extension().is_some_and(|x| x == "seg"))
+            .count()
+    };
+    for _ in 0..100 {
+        if segments() == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(segments(), 0, "every shipped segment is deleted");
+    assert_eq!(
+        metric(running.addr, "mesure_spool_bytes").await,
+        kept.len() as u64,
+        "the spool's size is its quarantine's"
+    );
+    running.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

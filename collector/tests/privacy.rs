@@ -335,3 +335,64 @@ async fn ids_change_with_the_day_and_past_salts_are_destroyed() {
         "the visitor id changes at the day boundary"
     );
 }
+
+/// Before, only today's and tomorrow's salts were held: a ClickHouse outage
+/// of more than about a day dropped every hit as `no_salt`. Salts now exist
+/// days ahead, on local disk too, and each still goes once its day is over.
+#[tokio::test]
+async fn salts_made_ahead_carry_hits_through_a_long_outage_and_still_go_after_their_day() {
+    let (_db, client) = common::prepared_database("ahead").await;
+    let dir = common::temp_dir("salts-ahead");
+    let day = 86_400_000;
+    let today_ms = mesure_testkit::clock::today_at(10, 0);
+    let salts = SharedSalts::new(3, Some(dir.clone()));
+    salts.refresh(&client, today_ms).await.expect("refresh");
+    assert_eq!(salts.days_ahead(today_ms), 3);
+    let today = salts.salt(utc_day(today_ms)).expect("today's salt");
+    let in_three_days = salts
+        .salt(utc_day(today_ms + 3 * day))
+        .expect("a salt three days ahead");
+    let file = dir.join(mesure_collector::salt::SALTS_FILE);
+    let hex = |salt: &[u8; 16]| salt.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    assert!(
+        std::fs::read_to_string(&file)
+            .expect("local copy")
+            .contains(&hex(&today))
+    );
+
+    // Two days later, ClickHouse unreachable all along, after a restart:
+    // the local copy still holds the day's salt, and nothing older.
+    let later_ms = today_ms + 2 * day;
+    let restarted = SharedSalts::new(3, Some(dir.clone()));
+    restarted.restore(later_ms).await.expect("restore");
+    assert_eq!(
+        restarted.salt(utc_day(today_ms)),
+        None,
+        "a past salt is gone"
+    );
+    assert!(
+        restarted.salt(utc_day(later_ms)).is_some(),
+        "hits still flow"
+    );
+    assert_eq!(
+        restarted.salt(utc_day(today_ms + 3 * day)),
+        Some(in_three_days),
+        "the same salt as every other replica"
+    );
+    let copy = std::fs::read_to_string(&file).expect("local copy");
+    assert!(
+        !copy.contains(&hex(&today)),
+        "a past salt is gone from disk"
+    );
+    let unreachable = clickhouse::Client::default().with_url("http://127.0.0.1:9");
+    assert!(
+        restarted
+            .refresh(&unreachable, later_ms + day)
+            .await
+            .is_err()
+    );
+    assert!(
+        restarted.salt(utc_day(later_ms)).is_none(),
+        "forgotten at the end of its day even without ClickHouse"
+    );
+}

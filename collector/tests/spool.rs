@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{prepared_database, temp_dir, wait_for_rows};
+use common::{metric, prepared_database, temp_dir, wait_for_rows};
 use mesure_collector::delivery::{BatchLimits, ClickHouseEvents};
 use mesure_collector::metrics::Metrics;
 use mesure_collector::row::EventRow;
@@ -208,4 +208,119 @@ async fn records_of_the_json_version_are_still_shipped() {
     assert_eq!(stored.len(), 2);
     assert_eq!(stored[0], old);
     assert_eq!(&*stored[1].path, "/new");
+}
+
+/// Before, with `fsync = "interval"` a sync came only with a later write:
+/// after a burst, the last rows waited for the kernel's writeback, not for
+/// the interval. A timer syncs them now.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_end_of_a_burst_is_synced_within_the_interval() {
+    let (_db, client) = prepared_database("fsync_timer").await;
+    let running = common::start_with(client.clone(), &temp_dir("fsync-spool"), |s| {
+        s.spool.fsync = mesure_collector::spool::Fsync::Interval;
+        s.spool.fsync_interval_ms = 1000;
+    })
+    .await;
+    let mut seen_unsynced = false;
+    for i in 0..20 {
+        let answer = common::send(running.addr, common::beacon(&format!("/burst/{i}"))).await;
+        assert_eq!(answer.status, 202);
+        seen_unsynced |= metric(running.addr, "mesure_spool_unsynced_bytes").await > 0;
+    }
+    assert!(seen_unsynced, "written rows wait for the sync thread");
+    let synced = metric(running.addr, "mesure_spool_fsyncs_total").await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(
+        metric(running.addr, "mesure_spool_unsynced_bytes").await,
+        0,
+        "nothing written is left unsynced once the interval has passed"
+    );
+    assert!(metric(running.addr, "mesure_spool_fsyncs_total").await > synced);
+    running.stop().await;
+}
+
+/// Before, a client that disconnected while its hit was being written
+/// cancelled the handler after the row was handed over: the row was
+/// stored, and counted neither as accepted nor as dropped.
+#[tokio::test]
+async fn a_hit_whose_client_leaves_while_it_is_written_is_still_counted() {
+    let dir = temp_dir("cancelled-spool");
+    let metrics = Metrics::new();
+    let config = SpoolConfig {
+        dir: dir.clone(),
+        // Each write waits for the disk: the handler is surely waiting.
+        fsync: mesure_collector::spool::Fsync::Always,
+        ..SpoolConfig::default()
+    };
+    let (_db, client) = prepared_database("cancelled").await;
+    let spool = Spool::open(
+        &config,
+        ClickHouseEvents {
+            client,
+            timeouts: Default::default(),
+            metrics: metrics.clone(),
+        },
+        BatchLimits::default(),
+        metrics.clone(),
+        Duration::from_secs(1),
+    )
+    .expect("open");
+    let collector = common::collector_with(
+        std::sync::Arc::new(spool.sink.clone()),
+        metrics.clone(),
+        std::sync::Arc::new(common::DailySalt { first_day: 0 }),
+        std::sync::Arc::new(mesure_collector::clock::FixedClock::new(
+            mesure_testkit::clock::today_at(10, 0),
+        )),
+    );
+    let request = http::Request::post("/api/event")
+        .header("content-type", "application/json")
+        .header("accept-language", "fr")
+        .header(
+            "user-agent",
+            "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0",
+        )
+        .body(http_body_util::Full::new(bytes::Bytes::from_static(
+            br#"{"s":"prefecture","u":"https://www.prefecture.gouv.fr/gone"}"#,
+        )))
+        .expect("request");
+    // Polled once, then dropped: what hyper does when the client goes.
+    let handled = tokio::time::timeout(
+        Duration::ZERO,
+        collector.handle(request, [193, 50, 60, 1].into()),
+    )
+    .await;
+    assert!(
+        handled.is_err(),
+        "the handler was still waiting for the disk"
+    );
+    drop(spool.sink);
+    drop(collector);
+    tokio::task::spawn_blocking(move || spool.writer.join())
+        .await
+        .expect("join")
+        .expect("the writer ends");
+    let written: usize = mesure_collector::spool::log::segments(&dir)
+        .expect("segments")
+        .iter()
+        .map(|s| {
+            let mut reader = mesure_collector::spool::log::SegmentReader::open(
+                &dir,
+                Position {
+                    segment: *s,
+                    offset: 0,
+                },
+            )
+            .expect("segment");
+            let mut rows = 0;
+            while let Ok(mesure_collector::spool::log::Next::Row) =
+                reader.next(u64::MAX, &mut Vec::new())
+            {
+                rows += 1;
+            }
+            rows
+        })
+        .sum();
+    assert_eq!(written, 1, "the row is in the spool");
+    assert_eq!(metrics.hits_accepted.get(), 1, "and counted as accepted");
 }

@@ -719,7 +719,7 @@ fn render(r: &Rendered<'_>) -> String {
         machine(),
         if r.quick { "\n\n**Quick run (`--quick`): durations shortened, figures not comparable with the targets.**" } else { "" }
     ));
-    s.push_str("## Targets of DESIGN.md\n\n| what | target | measured | verdict |\n| --- | --- | --- | --- |\n");
+    s.push_str("## Targets\n\n| what | target | measured | verdict |\n| --- | --- | --- | --- |\n");
     s.push_str(&format!(
         "| pixel hits/s through the whole pipeline vs a bare hyper server, same generator, same run | ≥ 0.8 of the bare server | {:.0}/s vs {:.0}/s: **{:.2}** | {} |\n",
         r.max.per_second, r.ceiling.per_second, r.ratio, verdict(r.ratio >= 0.8)

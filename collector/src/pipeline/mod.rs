@@ -1,10 +1,11 @@
 //! The enrichment pipeline: a hit and its request in, an anonymous row or a
 //! drop reason out. Each step is a named function returning the enriched
-//! event or a [`DropReason`]; the order is the data flow of DESIGN.md:
+//! event or a [`DropReason`], in the order of the data flow
+//! (`ARCHITECTURE.md`):
 //!
-//! site → origin → privacy signals → bot → event rules → client address →
-//! truncation → geolocation → visitor hash → page URL → session and
-//! acquisition → user-agent facts → row.
+//! registry known → site → origin → privacy signals → user agent (its
+//! facts, robots, prefetches) → event rules → client address → truncation →
+//! geolocation → visitor hash → page URL → session and acquisition → row.
 //!
 //! Architecture invariant: the full client address and the full user agent
 //! live only in this function's frame; what leaves it is the row.

@@ -11,8 +11,12 @@
 //! | policy | written to disk | a power cut loses |
 //! | --- | --- | --- |
 //! | `always` | before each acknowledgement | nothing acknowledged |
-//! | `interval` (default) | at most `fsync_interval_ms` after, by a thread of its own: no hit waits for it | the last interval (1 s by default) |
+//! | `interval` (default) | every `fsync_interval_ms` while something was written, by a timed thread of its own: no hit waits for it, and the end of a burst is synced too | the last interval (1 s by default) |
 //! | `never` | when the kernel flushes | up to the kernel's writeback delay (about 30 s on Linux) |
+//!
+//! What the spool knows of itself, and how a start reconciles it, is in
+//! [`state`]; the whole contract (never lose an acknowledged row, never
+//! store one twice) is checked by the property test `tests/spool_model.rs`.
 
 pub mod log;
 mod shipper;

@@ -29,7 +29,9 @@ use std::time::Duration;
 use mesure_testkit::clock::fixed_ms;
 pub const SALT: [u8; 16] = *b"fixed-test-salt!";
 
-/// Sites of the tests: an exempt prefecture and a consent-mode city.
+/// Sites of the tests: an exempt prefecture (under both forms of its
+/// domain), a consent-mode city (all its subdomains), and two sites
+/// registered under one form of their domain only.
 pub fn sites() -> Vec<SiteRow> {
     let mut prefecture = SiteRow::new(
         "prefecture",
@@ -41,7 +43,9 @@ pub fn sites() -> Vec<SiteRow> {
     let mut ville = SiteRow::new("ville", &["*.ville.fr"]);
     ville.mode = Mode::Consent;
     ville.city = false;
-    vec![prefecture, ville]
+    let mairie = SiteRow::new("mairie", &["www.mairie.fr"]);
+    let commune = SiteRow::new("commune", &["commune.fr"]);
+    vec![prefecture, ville, mairie, commune]
 }
 
 pub fn index(rows: &[SiteRow]) -> SiteIndex {
@@ -215,7 +219,28 @@ pub async fn start_with_spool(client: Client, spool_dir: &std::path::Path) -> Ru
     start_with(client, spool_dir, |_| {}).await
 }
 
+/// Starts a collector and waits until it is ready (ClickHouse, the sites
+/// and the salt known).
 pub async fn start_with(
+    client: Client,
+    spool_dir: &std::path::Path,
+    edit: impl FnOnce(&mut Settings),
+) -> Running {
+    let running = launch(client, spool_dir, edit).await;
+    let mut last = None;
+    for _ in 0..200 {
+        let answer = send(running.addr, browser_request("GET", "/readyz", &[], b"")).await;
+        if answer.status == 200 {
+            return running;
+        }
+        last = Some(answer.json());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the collector never became ready: {last:?}");
+}
+
+/// Starts a collector, without waiting for it to be ready.
+pub async fn launch(
     client: Client,
     spool_dir: &std::path::Path,
     edit: impl FnOnce(&mut Settings),
@@ -227,7 +252,7 @@ pub async fn start_with(
         sites_refresh_seconds: 1,
         ..CollectorConfig::default()
     };
-    let settings = Settings {
+    let mut settings = Settings {
         client,
         timeouts: Default::default(),
         collector,
@@ -240,7 +265,6 @@ pub async fn start_with(
             ..SpoolConfig::default()
         },
     };
-    let mut settings = settings;
     edit(&mut settings);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let (bound, addr) = tokio::sync::oneshot::channel();
@@ -258,22 +282,22 @@ pub async fn start_with(
         .expect("collector runs");
     });
     let addr = addr.await.expect("collector started");
-    // Ready once the sites, the salt and ClickHouse are known.
-    let mut last = None;
-    for _ in 0..200 {
-        let answer = send(addr, browser_request("GET", "/readyz", &[], b"")).await;
-        if answer.status == 200 {
-            return Running {
-                addr,
-                spool: spool_dir.to_path_buf(),
-                stop,
-                task,
-            };
-        }
-        last = Some(answer.json());
-        tokio::time::sleep(Duration::from_millis(50)).await;
+    Running {
+        addr,
+        spool: spool_dir.to_path_buf(),
+        stop,
+        task,
     }
-    panic!("the collector never became ready: {last:?}");
+}
+
+/// A beacon for one page of the prefecture's site.
+pub fn beacon(path: &str) -> Vec<u8> {
+    browser_request(
+        "POST",
+        "/api/event",
+        &[("Content-Type", "application/json")],
+        format!(r#"{{"s":"prefecture","u":"https://www.prefecture.gouv.fr{path}"}}"#).as_bytes(),
+    )
 }
 
 pub async fn pixel(addr: SocketAddr, query: &str, client_ip: &str) -> Answer {
