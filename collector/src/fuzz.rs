@@ -6,7 +6,7 @@ use crate::clock::FixedClock;
 use crate::event::Tracker;
 use crate::pipeline::agent::Agents;
 use crate::pipeline::geo::Geo;
-use crate::pipeline::network::Network;
+use crate::pipeline::network::{ForwardedHeader, Network};
 use crate::pipeline::referrer::Referrers;
 use crate::pipeline::session::Sessions;
 use crate::pipeline::{Pipeline, Request, page};
@@ -122,11 +122,23 @@ fn headers(data: &[u8]) -> HeaderMap {
     headers
 }
 
+/// Forwarding headers, read as each of the two settings reads them.
 pub fn forwarded(data: &[u8]) {
+    static FORWARDED: LazyLock<Network> = LazyLock::new(|| {
+        Network::new(
+            vec!["10.0.0.0/8".parse().expect("net")],
+            ForwardedHeader::Forwarded,
+            24,
+            48,
+        )
+        .expect("network")
+    });
     let headers = headers(data);
     let peer = [10, 0, 0, 1].into();
-    let ip = PIPELINE.network.client_ip(peer, &headers);
-    let _ = PIPELINE.network.truncate(ip);
+    for network in [&PIPELINE.network, &*FORWARDED] {
+        let ip = network.client_ip(peer, &headers);
+        let _ = network.truncate(ip);
+    }
 }
 
 /// A whole hit: headers, a blank line, then a pixel query or a beacon body.

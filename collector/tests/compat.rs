@@ -354,17 +354,7 @@ async fn a_site_registered_under_one_form_of_its_domain_takes_plausible_hits() {
             format!(r#"{{"n":"pageview","u":"{origin}/","d":"{domain}"}}"#).as_bytes(),
         )
     };
-    let preflight = |origin: &str| {
-        browser_request(
-            "OPTIONS",
-            "/api/event",
-            &[
-                ("Origin", origin),
-                ("Access-Control-Request-Method", "POST"),
-            ],
-            b"",
-        )
-    };
+    let preflight = common::preflight;
     for (domain, origin) in [
         ("www.mairie.fr", "https://www.mairie.fr"),
         ("commune.fr", "https://commune.fr"),

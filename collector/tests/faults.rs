@@ -3,19 +3,13 @@
 
 mod common;
 
-use common::{
-    Load, assert_exactly_once, browser_request, prepared_database_on, send, start_with_spool,
-    temp_dir, wait_for_rows,
-};
-use mesure_testkit::PrivateClickHouse;
+use common::{Load, assert_exactly_once, browser_request, send, start_with_spool, wait_for_rows};
 use mesure_testkit::http::metric;
 use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_60_second_clickhouse_outage_loses_nothing() {
-    let dir = temp_dir("outage");
-    let mut clickhouse = PrivateClickHouse::start(&dir.join("clickhouse"));
-    let client = prepared_database_on(clickhouse.client(), "mesure").await;
+    let (dir, mut clickhouse, client) = common::private_database("outage").await;
     let running = start_with_spool(client.clone(), &dir.join("spool")).await;
     let load = Load::start(running.addr, 100);
 
@@ -59,9 +53,7 @@ async fn a_60_second_clickhouse_outage_loses_nothing() {
 
 #[tokio::test]
 async fn refused_data_is_quarantined_and_the_rest_flows() {
-    let dir = temp_dir("quarantine");
-    let clickhouse = PrivateClickHouse::start(&dir.join("clickhouse"));
-    let client = prepared_database_on(clickhouse.client(), "mesure").await;
+    let (dir, _clickhouse, client) = common::private_database("quarantine").await;
     // ClickHouse refuses this one page as wrong data.
     client
         .query("ALTER TABLE events ADD CONSTRAINT no_poison CHECK path != '/poison'")
@@ -69,15 +61,7 @@ async fn refused_data_is_quarantined_and_the_rest_flows() {
         .await
         .expect("constraint");
     let running = start_with_spool(client.clone(), &dir.join("spool")).await;
-    let beacon = |path: &str| {
-        browser_request(
-            "POST",
-            "/api/event",
-            &[("Content-Type", "application/json")],
-            format!(r#"{{"s":"prefecture","u":"https://www.prefecture.gouv.fr{path}"}}"#)
-                .as_bytes(),
-        )
-    };
+    let beacon = common::beacon;
     assert_eq!(send(running.addr, beacon("/before")).await.status, 202);
     assert_eq!(wait_for_rows(&client, 1, Duration::from_secs(20)).await, 1);
     assert_eq!(send(running.addr, beacon("/poison")).await.status, 202);
@@ -148,9 +132,7 @@ async fn refused_data_is_quarantined_and_the_rest_flows() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_spool_disk_sheds_hits_without_crashing() {
-    let dir = temp_dir("diskfull");
-    let mut clickhouse = PrivateClickHouse::start(&dir.join("clickhouse"));
-    let client = prepared_database_on(clickhouse.client(), "mesure").await;
+    let (dir, mut clickhouse, client) = common::private_database("diskfull").await;
     let spool = dir.join("spool");
     let _mount = mesure_testkit::disk::SmallDisk::mount(&spool, "256k");
     let running = common::start_with(client.clone(), &spool, |s| {
@@ -205,24 +187,14 @@ async fn a_full_spool_disk_sheds_hits_without_crashing() {
 
 #[tokio::test]
 async fn a_full_spool_sheds_load_explicitly() {
-    let dir = temp_dir("shed");
-    let mut clickhouse = PrivateClickHouse::start(&dir.join("clickhouse"));
-    let client = prepared_database_on(clickhouse.client(), "mesure").await;
+    let (dir, mut clickhouse, client) = common::private_database("shed").await;
     let running = common::start_with(client.clone(), &dir.join("spool"), |s| {
         s.spool.max_bytes = 64 * 1024;
         s.spool.segment_bytes = 64 * 1024;
     })
     .await;
     clickhouse.kill();
-    let beacon = |i: u32| {
-        browser_request(
-            "POST",
-            "/api/event",
-            &[("Content-Type", "application/json")],
-            format!(r#"{{"s":"prefecture","u":"https://www.prefecture.gouv.fr/full/{i}"}}"#)
-                .as_bytes(),
-        )
-    };
+    let beacon = |i: u32| common::beacon(&format!("/full/{i}"));
     let mut accepted = 0;
     let mut shed = None;
     for i in 0..2000 {
@@ -238,20 +210,10 @@ async fn a_full_spool_sheds_load_explicitly() {
     }
     let shed = shed.expect("the spool filled up");
     assert!(accepted > 10, "{accepted}");
-    assert_eq!(shed.header("retry-after").as_deref(), Some("1"));
-    assert_eq!(shed.json()["error"], "overloaded");
+    common::assert_asked_to_retry(&shed, "overloaded");
     // Pixels still get their GIF (a smaller record may still fit at first).
     for _ in 0..20 {
-        let pixel = send(
-            running.addr,
-            browser_request(
-                "GET",
-                "/p.gif?s=prefecture&u=https%3A%2F%2Fwww.prefecture.gouv.fr%2F",
-                &[],
-                b"",
-            ),
-        )
-        .await;
+        let pixel = send(running.addr, common::home_pixel()).await;
         assert_eq!(pixel.status, 200);
         assert_eq!(pixel.body, mesure_collector::server::GIF);
     }
@@ -276,10 +238,8 @@ async fn a_full_spool_sheds_load_explicitly() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stopping_during_an_outage_keeps_the_rows_for_the_next_start() {
-    let dir = temp_dir("stop-outage");
+    let (dir, mut clickhouse, client) = common::private_database("stop-outage").await;
     let spool = dir.join("spool");
-    let mut clickhouse = PrivateClickHouse::start(&dir.join("clickhouse"));
-    let client = prepared_database_on(clickhouse.client(), "mesure").await;
     let grace =
         |s: &mut mesure_collector::service::Settings| s.collector.shutdown_grace_seconds = 2;
     let running = common::start_with(client.clone(), &spool, grace).await;

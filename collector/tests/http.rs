@@ -11,17 +11,7 @@ use std::time::{Duration, Instant};
 async fn preflight_allows_registered_origins_only() {
     let t = test_collector();
     let (addr, _stop) = serve(t.collector.clone()).await;
-    let preflight = |origin: &'static str| {
-        browser_request(
-            "OPTIONS",
-            "/api/event",
-            &[
-                ("Origin", origin),
-                ("Access-Control-Request-Method", "POST"),
-            ],
-            b"",
-        )
-    };
+    let preflight = common::preflight;
     for origin in [
         "https://www.prefecture.gouv.fr",
         "https://quartier.ville.fr",

@@ -6,11 +6,10 @@
 mod common;
 
 use common::{
-    assert_exactly_once, beacon, browser_request, launch, prepared_database, prepared_database_on,
-    send, start_with_spool, temp_dir, wait_for_rows,
+    assert_exactly_once, beacon, browser_request, launch, prepared_database, send,
+    start_with_spool, temp_dir, wait_for_rows,
 };
 use mesure_collector::delivery::Timeouts;
-use mesure_testkit::PrivateClickHouse;
 use mesure_testkit::http::metric;
 use std::time::Duration;
 
@@ -45,24 +44,8 @@ async fn started_with_clickhouse_down_and_nothing_known_it_asks_to_retry() {
     })
     .await;
     let answer = send(running.addr, beacon("/a")).await;
-    assert_eq!(
-        answer.status,
-        503,
-        "{}",
-        String::from_utf8_lossy(&answer.body)
-    );
-    assert_eq!(answer.header("retry-after").as_deref(), Some("1"));
-    assert_eq!(answer.json()["error"], "no_registry");
-    let pixel = send(
-        running.addr,
-        browser_request(
-            "GET",
-            "/p.gif?s=prefecture&u=https%3A%2F%2Fwww.prefecture.gouv.fr%2F",
-            &[],
-            b"",
-        ),
-    )
-    .await;
+    common::assert_asked_to_retry(&answer, "no_registry");
+    let pixel = send(running.addr, common::home_pixel()).await;
     assert_eq!(pixel.status, 200, "the pixel still answers its GIF");
     assert_eq!(
         metric(
@@ -82,9 +65,7 @@ async fn started_with_clickhouse_down_and_nothing_known_it_asks_to_retry() {
 /// every hit was refused until ClickHouse came back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restart_during_an_outage_serves_the_sites_and_salts_it_knew() {
-    let dir = temp_dir("restart-outage");
-    let mut clickhouse = PrivateClickHouse::start(&dir.join("clickhouse"));
-    let client = prepared_database_on(clickhouse.client(), "mesure").await;
+    let (dir, mut clickhouse, client) = common::private_database("restart-outage").await;
     let spool = dir.join("spool");
     let running = start_with_spool(client.clone(), &spool).await;
     assert_eq!(send(running.addr, beacon("/h/0")).await.status, 202);

@@ -169,6 +169,22 @@ pub async fn prepared_database(prefix: &str) -> (String, Client) {
     (db, client)
 }
 
+/// A local ClickHouse of the test's own (that it may stop and start again),
+/// in a new directory, with a migrated database: the directory, the server
+/// and a client bound to the database.
+pub async fn private_database(
+    prefix: &str,
+) -> (
+    std::path::PathBuf,
+    mesure_testkit::PrivateClickHouse,
+    Client,
+) {
+    let dir = temp_dir(prefix);
+    let clickhouse = mesure_testkit::PrivateClickHouse::start(&dir.join("clickhouse"));
+    let client = prepared_database_on(clickhouse.client(), "mesure").await;
+    (dir, clickhouse, client)
+}
+
 /// A migrated database with the test sites on `server`; the client is bound to it.
 pub async fn prepared_database_on(server: Client, db: &str) -> Client {
     Migrator::new(
@@ -288,6 +304,41 @@ pub async fn launch(
         stop,
         task,
     }
+}
+
+/// A CORS preflight for the event API from `origin`.
+pub fn preflight(origin: &str) -> Vec<u8> {
+    browser_request(
+        "OPTIONS",
+        "/api/event",
+        &[
+            ("Origin", origin),
+            ("Access-Control-Request-Method", "POST"),
+        ],
+        b"",
+    )
+}
+
+/// The pixel of the prefecture's home page.
+pub fn home_pixel() -> Vec<u8> {
+    browser_request(
+        "GET",
+        "/p.gif?s=prefecture&u=https%3A%2F%2Fwww.prefecture.gouv.fr%2F",
+        &[],
+        b"",
+    )
+}
+
+/// A refusal for a passing cause: `503`, `Retry-After: 1`, the reason.
+pub fn assert_asked_to_retry(answer: &Answer, reason: &str) {
+    assert_eq!(
+        answer.status,
+        503,
+        "{}",
+        String::from_utf8_lossy(&answer.body)
+    );
+    assert_eq!(answer.header("retry-after").as_deref(), Some("1"));
+    assert_eq!(answer.json()["error"], reason);
 }
 
 /// A beacon for one page of the prefecture's site.
