@@ -295,7 +295,14 @@ impl Collector {
         let body = if parts.method == Method::POST {
             match self.read_body(body, wire::matomo::MAX_BULK_BODY).await {
                 Ok(bytes) => bytes,
-                Err(reply) => return reply,
+                Err(reply) => {
+                    // Counted as one request received, and dropped as invalid.
+                    self.metrics
+                        .hits_received
+                        .with_label_values(&["matomo"])
+                        .inc();
+                    return reply;
+                }
             }
         } else {
             Bytes::new()
@@ -360,6 +367,10 @@ impl Collector {
         let requests = match wire::parse_matomo_bulk(body) {
             Ok(requests) => requests,
             Err(error) => {
+                self.metrics
+                    .hits_received
+                    .with_label_values(&["matomo"])
+                    .inc();
                 self.metrics.dropped(DropReason::Invalid);
                 return json_error(StatusCode::BAD_REQUEST, "invalid", &error.to_string());
             }

@@ -490,6 +490,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn quarantine_older_than_30_days_is_forgotten_and_its_room_given_back() {
+        let dir = std::env::temp_dir().join(format!("mesure-quarantine-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("dir");
+        // Dated from the real clock, as the files' own times are.
+        let now = std::time::SystemTime::now();
+        for (name, days, len) in [("old.rowbinary", 31, 100), ("recent.rowbinary", 29, 7)] {
+            let file = std::fs::File::create(dir.join(name)).expect("file");
+            file.set_len(len).expect("len");
+            file.set_modified(now - Duration::from_secs(days * 86_400))
+                .expect("mtime");
+        }
+        assert_eq!(quarantine_size(&dir), 107);
+        assert_eq!(forget_old_quarantine(&dir), 100);
+        assert!(!dir.join("old.rowbinary").exists());
+        assert!(dir.join("recent.rowbinary").exists());
+        assert_eq!(quarantine_size(&dir), 7);
+    }
+
+    #[test]
     fn tokens_differ_between_spools_and_ranges() {
         let (a, b) = (
             Position {
