@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs Mesure locally: the local ClickHouse (data kept in .data/clickhouse),
-# the schema migrated, the collector, and a demo site that sends it hits.
+# the schema migrated, the collector, the dashboard, and a demo site that
+# sends the collector hits.
 # Ctrl-C stops everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,6 +11,7 @@ ch_port=${CLICKHOUSE_PORT:-8123}
 export MESURE_CLICKHOUSE_URL="http://127.0.0.1:$ch_port"
 export MESURE_GEOIP_DATABASES=".data/geoip/GeoLite2-City.mmdb"
 export MESURE_COLLECTOR_LISTEN="127.0.0.1:8080"
+export MESURE_DASHBOARD_LISTEN="127.0.0.1:8081"
 export MESURE_SPOOL_DIR=".data/spool"
 pids=()
 cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait; }
@@ -33,6 +35,8 @@ $mesure site put demo --host 127.0.0.1 --host localhost --param page --event Ins
 
 $mesure collector &
 pids+=($!)
+$mesure dashboard &
+pids+=($!)
 .venv/bin/python -m http.server 8000 --bind 127.0.0.1 --directory deploy/local/demo >/dev/null 2>&1 &
 pids+=($!)
 for _ in $(seq 100); do
@@ -45,8 +49,10 @@ cat <<MSG
 Mesure is running:
   demo site                  http://127.0.0.1:8000/      (open it: each view is measured)
   collector                  http://127.0.0.1:8080/      (/readyz, /metrics)
+  dashboard (stats API)      http://127.0.0.1:8081/      (POST /api/v2/query, /readyz, /metrics)
   ClickHouse (local engine)  $MESURE_CLICKHOUSE_URL   database: mesure
 Rows: curl -d 'SELECT path, count() FROM mesure.events GROUP BY path' $MESURE_CLICKHOUSE_URL
+Stats: curl -d '{"site_id": "demo", "date_range": "7d", "metrics": ["visitors", "pageviews"], "dimensions": ["event:page"]}' http://127.0.0.1:8081/api/v2/query
 Press Ctrl-C to stop.
 MSG
 wait

@@ -5,6 +5,7 @@
 
 use mesure_collector::config::{CollectorConfig, GeoConfig};
 use mesure_collector::spool::SpoolConfig;
+use mesure_dashboard::config::DashboardConfig;
 use mesure_schema::{ClickHouseConfig, Retention};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -23,6 +24,7 @@ pub struct Config {
     pub collector: CollectorConfig,
     pub geoip: GeoConfig,
     pub spool: SpoolConfig,
+    pub dashboard: DashboardConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -50,7 +52,7 @@ pub enum ConfigError {
     #[error("{origin}: {error}")]
     Parse { origin: String, error: String },
     #[error(
-        "unknown setting {0}: settings are MESURE_<SECTION>_<KEY> with a section of clickhouse, retention, collector, geoip, spool"
+        "unknown setting {0}: settings are MESURE_<SECTION>_<KEY> with a section of clickhouse, retention, collector, geoip, spool, dashboard"
     )]
     UnknownVariable(String),
     #[error("{variable}: {error}")]
@@ -63,6 +65,8 @@ pub enum ConfigError {
     Timeout(#[from] mesure_schema::TimeoutError),
     #[error(transparent)]
     Collector(#[from] mesure_collector::config::ConfigError),
+    #[error(transparent)]
+    Dashboard(#[from] mesure_dashboard::config::ConfigError),
 }
 
 impl Config {
@@ -110,6 +114,7 @@ impl Config {
         self.clickhouse.timeouts()?;
         self.collector.validate()?;
         self.spool.validate()?;
+        self.dashboard.validate()?;
         Ok(())
     }
 
@@ -223,6 +228,7 @@ mod tests {
         assert_eq!(config.clickhouse.url, "http://127.0.0.1:8123");
         assert_eq!(config.retention.months, 6);
         assert_eq!(config.collector.listen.port(), 8080);
+        assert_eq!(config.dashboard.listen.port(), 8081);
     }
 
     #[test]
@@ -314,6 +320,14 @@ mod tests {
         );
         check(&[("MESURE_SPOOL_MAX_BYTES", "1000")], "spool.max_bytes");
         check(&[("MESURE_SPOOL_FSYNC", "sometimes")], "fsync");
+        check(
+            &[("MESURE_DASHBOARD_LISTEN", "0.0.0.0:8081")],
+            "not a loopback address",
+        );
+        check(
+            &[("MESURE_COLLECTOR_FORWARDED_HEADER", "x-real-ip")],
+            "forwarded_header",
+        );
         check(
             &[("MESURE_CONFIG", "/nonexistent/mesure.toml")],
             "cannot read",

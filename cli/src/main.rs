@@ -38,6 +38,8 @@ enum Command {
     Expire,
     /// Run the collector: tracking endpoints, health and metrics.
     Collector,
+    /// Run the dashboard: the stats API, health and metrics.
+    Dashboard,
     /// Manage the sites allowed to send hits.
     #[command(subcommand)]
     Site(SiteCommand),
@@ -100,6 +102,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Migrate { print } => migrate(&config, print).await,
         Command::Expire => expire(&config).await,
         Command::Collector => collector(config).await,
+        Command::Dashboard => dashboard(config).await,
         Command::Site(command) => site(&config, command).await,
         Command::Config => show_config(config),
     }
@@ -154,6 +157,16 @@ async fn collector(config: Config) -> anyhow::Result<()> {
         spool: config.spool,
     };
     mesure_collector::service::run(settings, shutdown_signal(), |_| {}).await?;
+    Ok(())
+}
+
+async fn dashboard(config: Config) -> anyhow::Result<()> {
+    let settings = mesure_dashboard::service::Settings {
+        client: config.clickhouse.client(),
+        timeouts: config.clickhouse.timeouts()?,
+        dashboard: config.dashboard,
+    };
+    mesure_dashboard::service::run(settings, shutdown_signal(), |_| {}).await?;
     Ok(())
 }
 

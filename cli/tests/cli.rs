@@ -24,6 +24,7 @@ fn every_command_has_help() {
         &["migrate", "--help"],
         &["expire", "--help"],
         &["collector", "--help"],
+        &["dashboard", "--help"],
         &["site", "--help"],
         &["site", "put", "--help"],
         &["config", "--help"],

@@ -20,6 +20,6 @@ pub mod row;
 pub mod salt;
 pub mod server;
 pub mod service;
-pub mod sites;
+pub use mesure_sites as sites;
 pub mod spool;
 pub mod wire;

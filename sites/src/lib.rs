@@ -1,15 +1,18 @@
-//! The site registry: which sites may send hits, from which hosts, and under
-//! which rules. It lives in ClickHouse (`sites`), so every collector replica
-//! sees the same sites; each replica reloads it every few seconds and swaps
-//! the new index in without blocking hits.
+//! The site registry: which sites may send hits, from which hosts, under
+//! which rules, and in which time zone their days are read. It lives in
+//! ClickHouse (`sites`), so every collector replica and the dashboard see
+//! the same sites; each reloads it every few seconds and swaps the new index
+//! in without blocking hits or queries.
 
-use crate::row::Text;
 use arc_swap::ArcSwap;
 use clickhouse::{Client, Row};
 use foldhash::HashMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Text shared by many rows: a site's id is cloned into every row it gets.
+pub type Text = Arc<str>;
 
 /// How a site stands towards the CNIL's consent exemption.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

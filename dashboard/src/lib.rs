@@ -1,0 +1,15 @@
+//! The dashboard service: every number comms teams read, computed by
+//! parameterised aggregate queries over ClickHouse and served as JSON.
+//!
+//! `query` is the query layer (periods in the site's time zone, metrics,
+//! dimensions, filters, the two sides a query reads); `api` turns requests
+//! into queries and answers into JSON (Plausible's Stats API v2 shape);
+//! `app` holds the routes; `service` runs it all; `config` and `metrics`
+//! are what ops set and see.
+
+pub mod api;
+pub mod app;
+pub mod config;
+pub mod metrics;
+pub mod query;
+pub mod service;

@@ -1,0 +1,93 @@
+//! Every metric the dashboard exposes, in one place. Labels are reports,
+//! statuses and error kinds: never a site's data.
+
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+};
+
+/// The reports counted: the shapes a query takes, and the service's own routes.
+pub const REPORTS: &[&str] = &["aggregate", "timeseries", "breakdown", "other"];
+
+#[derive(Debug, Clone)]
+pub struct Metrics {
+    registry: Registry,
+    pub requests: IntCounterVec,
+    pub request_duration: HistogramVec,
+    pub query_duration: HistogramVec,
+    pub query_errors: IntCounterVec,
+    pub sites: IntGauge,
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let registry = Registry::new();
+        let metrics = Metrics {
+            requests: IntCounterVec::new(
+                Opts::new(
+                    "mesure_dashboard_requests_total",
+                    "Requests answered, by report and status class.",
+                ),
+                &["report", "status"],
+            )
+            .expect("valid metric"),
+            request_duration: HistogramVec::new(
+                HistogramOpts::new(
+                    "mesure_dashboard_request_duration_seconds",
+                    "Time to answer a request, by report.",
+                )
+                .buckets(prometheus::exponential_buckets(0.002, 2.0, 13).expect("buckets")),
+                &["report"],
+            )
+            .expect("valid metric"),
+            query_duration: HistogramVec::new(
+                HistogramOpts::new(
+                    "mesure_dashboard_clickhouse_query_duration_seconds",
+                    "Time ClickHouse took to answer a query, by the table that answered.",
+                )
+                .buckets(prometheus::exponential_buckets(0.001, 2.0, 14).expect("buckets")),
+                &["source"],
+            )
+            .expect("valid metric"),
+            query_errors: IntCounterVec::new(
+                Opts::new(
+                    "mesure_dashboard_clickhouse_errors_total",
+                    "Queries ClickHouse did not answer, by kind (timeout, error).",
+                ),
+                &["kind"],
+            )
+            .expect("valid metric"),
+            sites: IntGauge::new("mesure_dashboard_sites", "Sites in the registry.")
+                .expect("valid metric"),
+            registry,
+        };
+        for collector in [
+            Box::new(metrics.requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(metrics.request_duration.clone()),
+            Box::new(metrics.query_duration.clone()),
+            Box::new(metrics.query_errors.clone()),
+            Box::new(metrics.sites.clone()),
+        ] {
+            metrics.registry.register(collector).expect("unique metric");
+        }
+        for report in REPORTS {
+            metrics.request_duration.with_label_values(&[report]);
+        }
+        for kind in ["timeout", "error"] {
+            metrics.query_errors.with_label_values(&[kind]);
+        }
+        metrics
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn render(&self) -> String {
+        let mut out = Vec::new();
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
+        String::from_utf8(out).unwrap_or_default()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}

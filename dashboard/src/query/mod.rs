@@ -1,0 +1,401 @@
+//! The query layer: every number the dashboard shows, from one validated
+//! [`Query`] (a site, a period, metrics, dimensions, filters, order,
+//! pagination, a comparison).
+//!
+//! A query reads two sides and joins them on the dimensions' values:
+//! [`hits`] for what is counted per hit (visitors, page views, events, and
+//! visits per page or event), [`visits`] for what needs the whole visit
+//! (visits, bounce rate, duration, page views per visit, entry and exit
+//! pages). Aggregates, time series and breakdowns are the same query with
+//! no dimension, a time dimension, or others.
+//!
+//! Definitions, the same everywhere:
+//! - a visitor id lives one UTC day, so visitors over a range are the sum of
+//!   each UTC day's unique visitors (a person who comes back on another day
+//!   counts again; nobody can tell it is the same person);
+//! - a visit belongs to the period it started in.
+
+pub mod fields;
+pub mod filter;
+mod hits;
+pub mod period;
+pub mod sql;
+mod visits;
+
+use chrono_tz::Tz;
+use clickhouse::Client;
+use fields::{Dimension, Level, Metric};
+use filter::Filter;
+use mesure_sites::{Mode, Site};
+use period::{Comparison, Period};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Counts at or above which a breakdown row of an exempt site is shown.
+pub const SMALL_COUNT: u64 = 5;
+
+/// A validated query.
+#[derive(Debug, Clone)]
+pub struct Query {
+    pub site: Arc<Site>,
+    pub tz: Tz,
+    pub period: Period,
+    pub metrics: Vec<Metric>,
+    /// `time` already resolved to a bucket.
+    pub dimensions: Vec<Dimension>,
+    pub filters: Vec<Filter>,
+    pub order_by: Vec<(Order, bool)>,
+    pub limit: usize,
+    pub offset: usize,
+    pub comparison: Option<(Comparison, Period)>,
+}
+
+/// What rows are sorted by: a metric or a dimension of the query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Order {
+    Metric(Metric),
+    Dimension(Dimension),
+}
+
+/// The raw sums a row's metrics are derived from.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Sums {
+    pub visitors: u64,
+    pub pageviews: u64,
+    pub events: u64,
+    /// Visits: started in the period, or with a hit on the row's page or event.
+    pub visits: u64,
+    pub bounces: u64,
+    pub duration: u64,
+    /// Page views of the visits counted in `visits`.
+    pub visit_pageviews: u64,
+}
+
+/// A metric's value; `None` when hidden (a small count) or undefined.
+pub type Value = Option<f64>;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    pub dimensions: Vec<String>,
+    pub metrics: Vec<Value>,
+    /// The same row in the comparison period, and the change in percent
+    /// (in points for the bounce rate).
+    pub comparison: Option<(Vec<Value>, Vec<Value>)>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer {
+    pub rows: Vec<Row>,
+    /// Rows before pagination.
+    pub total_rows: usize,
+    /// Rows whose counts were hidden as small.
+    pub hidden_rows: usize,
+    /// Which tables answered.
+    pub source: &'static str,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    #[error("clickhouse: {0}")]
+    ClickHouse(#[from] clickhouse::error::Error),
+}
+
+/// A side's rows: the dimensions' values, then the sums.
+type Sided = HashMap<Vec<String>, Sums>;
+
+impl Query {
+    fn has_level(&self, level: Level) -> bool {
+        self.dimensions.iter().any(|d| d.level() == level)
+            || self.filters.iter().any(|f| f.dimension.level() == level)
+    }
+
+    /// Entry or exit pages: everything comes from whole visits.
+    fn visits_only(&self) -> bool {
+        self.has_level(Level::VisitOnly)
+    }
+
+    fn event_dimensions(&self) -> bool {
+        self.dimensions.iter().any(|d| d.level() == Level::Event)
+    }
+
+    fn needs_visits_side(&self) -> bool {
+        self.visits_only()
+            || (!self.event_dimensions()
+                && self
+                    .metrics
+                    .iter()
+                    .any(|m| m.is_visit_level() || *m == Metric::Visits))
+    }
+
+    fn needs_hits_side(&self) -> bool {
+        !self.visits_only()
+            && self.metrics.iter().any(|m| {
+                matches!(
+                    m,
+                    Metric::Visitors | Metric::Pageviews | Metric::Events | Metric::Percentage
+                ) || (*m == Metric::Visits && self.event_dimensions())
+            })
+    }
+
+    /// Whether the small-count rule applies: an exempt site's breakdown.
+    fn hides_small_counts(&self) -> bool {
+        self.site.mode == Mode::Exempt && self.dimensions.iter().any(|d| d.level() != Level::Time)
+    }
+}
+
+/// Runs a query and its comparison.
+pub async fn run(client: &Client, query: &Query) -> Result<Answer, QueryError> {
+    let mut answer = run_period(client, query, &query.period).await?;
+    if let Some((_, period)) = &query.comparison {
+        let previous = run_period(client, query, period).await?;
+        let by_dims: HashMap<&[String], &Row> = previous
+            .rows
+            .iter()
+            .map(|row| (row.dimensions.as_slice(), row))
+            .collect();
+        let timed = query.dimensions.iter().any(|d| d.level() == Level::Time);
+        for (i, row) in answer.rows.iter_mut().enumerate() {
+            // Time buckets differ between periods: matched by position.
+            let before = if timed {
+                previous.rows.get(i)
+            } else {
+                by_dims.get(row.dimensions.as_slice()).copied()
+            };
+            let values = match before {
+                Some(before) => before.metrics.clone(),
+                None => query
+                    .metrics
+                    .iter()
+                    .map(|m| m.is_count().then_some(0.0))
+                    .collect(),
+            };
+            let change = query
+                .metrics
+                .iter()
+                .zip(row.metrics.iter().zip(&values))
+                .map(|(metric, (now, then))| change(*metric, *now, *then))
+                .collect();
+            row.comparison = Some((values, change));
+        }
+    }
+    Ok(answer)
+}
+
+fn change(metric: Metric, now: Value, then: Value) -> Value {
+    let (now, then) = (now?, then?);
+    if metric == Metric::BounceRate {
+        return Some(now - then);
+    }
+    if then == 0.0 {
+        return (now == 0.0).then_some(0.0);
+    }
+    Some(((now - then) / then * 100.0).round())
+}
+
+async fn run_period(client: &Client, query: &Query, period: &Period) -> Result<Answer, QueryError> {
+    let hits = if query.needs_hits_side() {
+        hits::sql(query, period).rows(client).await?
+    } else {
+        Vec::new()
+    };
+    let visits = if query.needs_visits_side() {
+        visits::sql(query, period).rows(client).await?
+    } else {
+        Vec::new()
+    };
+    let width = query.dimensions.len();
+    let mut rows: Sided = HashMap::new();
+    for (side, visits_side) in [(hits, false), (visits, true)] {
+        for object in side {
+            let dims: Vec<String> = (0..width)
+                .map(|i| text(object.get(&format!("d{i}"))))
+                .collect();
+            let sums = rows.entry(dims).or_default();
+            let number = |name: &str| object.get(name).and_then(serde_json::Value::as_u64);
+            if visits_side {
+                if query.visits_only() {
+                    sums.visitors = number("visitors").unwrap_or(0);
+                    sums.pageviews = number("pageviews").unwrap_or(0);
+                    sums.events = number("events").unwrap_or(0);
+                }
+                sums.visits = number("visits").unwrap_or(0);
+                sums.bounces = number("bounces").unwrap_or(0);
+                sums.duration = number("duration").unwrap_or(0);
+                sums.visit_pageviews = number("pageviews").unwrap_or(0);
+            } else {
+                sums.visitors = number("visitors").unwrap_or(0);
+                sums.pageviews = number("pageviews").unwrap_or(0);
+                sums.events = number("events").unwrap_or(0);
+                if query.event_dimensions() {
+                    sums.visits = number("visits").unwrap_or(0);
+                }
+            }
+        }
+    }
+    let total_visitors = if query.metrics.contains(&Metric::Percentage) {
+        let mut total = query.clone();
+        total.dimensions.clear();
+        let rows = hits::sql(&total, period).rows(client).await?;
+        rows.first()
+            .and_then(|r| r.get("visitors"))
+            .and_then(serde_json::Value::as_u64)
+            .unwrap_or(0)
+    } else {
+        0
+    };
+    if width == 0 && rows.is_empty() {
+        rows.insert(Vec::new(), Sums::default());
+    }
+    let hide = query.hides_small_counts();
+    let mut hidden_rows = 0;
+    let mut out: Vec<(Sums, Row)> = rows
+        .into_iter()
+        .map(|(dimensions, sums)| {
+            let small = hide && sums.visitors < SMALL_COUNT;
+            hidden_rows += usize::from(small);
+            let metrics = query
+                .metrics
+                .iter()
+                .map(|m| {
+                    if small {
+                        None
+                    } else {
+                        value(*m, &sums, total_visitors)
+                    }
+                })
+                .collect();
+            (
+                sums,
+                Row {
+                    dimensions,
+                    metrics,
+                    comparison: None,
+                },
+            )
+        })
+        .collect();
+    sort(query, &mut out);
+    let total_rows = out.len();
+    let rows = out
+        .into_iter()
+        .skip(query.offset)
+        .take(query.limit)
+        .map(|(_, row)| row)
+        .collect();
+    Ok(Answer {
+        rows,
+        total_rows,
+        hidden_rows,
+        source: "events",
+    })
+}
+
+fn text(value: Option<&serde_json::Value>) -> String {
+    match value {
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+        None => String::new(),
+    }
+}
+
+/// A metric's value from a row's sums.
+pub fn value(metric: Metric, sums: &Sums, total_visitors: u64) -> Value {
+    let ratio = |a: u64, b: u64| (b > 0).then(|| a as f64 / b as f64);
+    match metric {
+        Metric::Visitors => Some(sums.visitors as f64),
+        Metric::Visits => Some(sums.visits as f64),
+        Metric::Pageviews => Some(sums.pageviews as f64),
+        Metric::Events => Some(sums.events as f64),
+        Metric::ViewsPerVisit => {
+            ratio(sums.visit_pageviews, sums.visits).map(|r| (r * 100.0).round() / 100.0)
+        }
+        Metric::BounceRate => ratio(sums.bounces, sums.visits).map(|r| (r * 100.0).round()),
+        Metric::VisitDuration => ratio(sums.duration, sums.visits).map(f64::round),
+        Metric::Percentage => {
+            ratio(sums.visitors, total_visitors).map(|r| (r * 1000.0).round() / 10.0)
+        }
+    }
+}
+
+/// The query's order, then the dimensions ascending: the same rows always
+/// come in the same order.
+fn sort(query: &Query, rows: &mut [(Sums, Row)]) {
+    rows.sort_by(|(_, a), (_, b)| {
+        for (key, descending) in &query.order_by {
+            let ordering = match key {
+                Order::Metric(metric) => {
+                    let i = query.metrics.iter().position(|m| m == metric);
+                    let at = |row: &Row| i.and_then(|i| row.metrics[i]).unwrap_or(-1.0);
+                    at(a).total_cmp(&at(b))
+                }
+                Order::Dimension(dimension) => {
+                    let i = query.dimensions.iter().position(|d| d == dimension);
+                    let at = |row: &Row| i.map(|i| row.dimensions[i].clone()).unwrap_or_default();
+                    at(a).cmp(&at(b))
+                }
+            };
+            let ordering = if *descending {
+                ordering.reverse()
+            } else {
+                ordering
+            };
+            if ordering.is_ne() {
+                return ordering;
+            }
+        }
+        a.dimensions.cmp(&b.dimensions)
+    });
+}
+
+/// Millisecond bounds for `ts`: `fromUnixTimestamp64Milli(?)`.
+fn instant(sql: &mut sql::Sql, text: &str, ms: i64) {
+    sql.bind(text, sql::Param::Int(ms));
+}
+
+/// `SELECT` and the dimensions' values as `d0, d1, ...`: a time bucket of
+/// the instant column `ts`, the others from `column`.
+fn select_dimensions(
+    query: &Query,
+    ts: &'static str,
+    column: impl Fn(Dimension) -> Option<&'static str>,
+) -> sql::Sql {
+    let mut sql = sql::Sql::new("SELECT ");
+    for (i, dimension) in query.dimensions.iter().enumerate() {
+        match dimension {
+            Dimension::Bucket(bucket) => {
+                sql.bind(
+                    &bucket.sql(ts),
+                    sql::Param::Text(query.tz.name().to_owned()),
+                );
+            }
+            other => {
+                sql.push(column(*other).unwrap_or("''"));
+            }
+        }
+        sql.push(&format!(" AS d{i}, "));
+    }
+    sql
+}
+
+/// Groups `inner` (grouped by the dimensions and `utc_day`) by the
+/// dimensions alone, summing `sums` (`sum(x) AS y, ...`): per-day counts
+/// add up over the days.
+fn per_day(query: &Query, mut inner: sql::Sql, sums: &str) -> sql::Sql {
+    let groups: Vec<String> = (0..query.dimensions.len())
+        .map(|i| format!("d{i}"))
+        .collect();
+    inner.push(" GROUP BY ");
+    for group in &groups {
+        inner.push(&format!("{group}, "));
+    }
+    inner.push("utc_day");
+    let mut outer = sql::Sql::new("SELECT ");
+    for group in &groups {
+        outer.push(&format!("{group}, "));
+    }
+    outer.push(sums).push(" FROM (").append(&inner).push(")");
+    if !groups.is_empty() {
+        outer.push(&format!(" GROUP BY {}", groups.join(", ")));
+    }
+    outer
+}

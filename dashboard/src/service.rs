@@ -1,0 +1,99 @@
+//! The running dashboard: loads the site registry (and keeps it fresh),
+//! serves the routes, and stops gracefully.
+
+use crate::app::{AppState, app};
+use crate::config::{ConfigError, DashboardConfig};
+use crate::metrics::Metrics;
+use clickhouse::Client;
+use mesure_schema::Timeouts;
+use mesure_sites::Registry;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("cannot listen on {addr}: {error}")]
+    Listen {
+        addr: SocketAddr,
+        error: std::io::Error,
+    },
+}
+
+/// Everything the dashboard needs to run.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Bound to the Mesure database.
+    pub client: Client,
+    pub timeouts: Timeouts,
+    pub dashboard: DashboardConfig,
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// Runs until `shutdown` completes. `ready` receives the bound address.
+pub async fn run(
+    settings: Settings,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    ready: impl FnOnce(SocketAddr),
+) -> Result<(), StartError> {
+    settings.dashboard.validate()?;
+    let metrics = Metrics::new();
+    let registry = Arc::new(Registry::default());
+    let refresh = {
+        let (client, registry, metrics, timeouts) = (
+            settings.client.clone(),
+            Arc::clone(&registry),
+            metrics.clone(),
+            settings.timeouts,
+        );
+        let period = Duration::from_secs(settings.dashboard.sites_refresh_seconds);
+        tokio::spawn(async move {
+            let mut interval = tokio::time::interval(period);
+            interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                interval.tick().await;
+                match tokio::time::timeout(timeouts.receive, registry.reload(&client, None)).await {
+                    Ok(Ok(count)) => metrics.sites.set(i64::try_from(count).unwrap_or(i64::MAX)),
+                    Ok(Err(error)) => tracing::warn!(%error, "site registry not reloaded"),
+                    Err(_) => tracing::warn!("site registry not reloaded: clickhouse timed out"),
+                }
+            }
+        })
+    };
+    let state = AppState {
+        client: settings.client,
+        timeouts: settings.timeouts,
+        registry,
+        metrics,
+        now_ms: Arc::new(now_ms),
+    };
+    let listener = tokio::net::TcpListener::bind(settings.dashboard.listen)
+        .await
+        .map_err(|error| StartError::Listen {
+            addr: settings.dashboard.listen,
+            error,
+        })?;
+    let addr = listener.local_addr().map_err(|error| StartError::Listen {
+        addr: settings.dashboard.listen,
+        error,
+    })?;
+    tracing::info!(%addr, "dashboard listening");
+    ready(addr);
+    let served = axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown)
+        .await;
+    refresh.abort();
+    if let Err(error) = served {
+        tracing::error!(%error, "dashboard server failed");
+    }
+    tracing::info!("dashboard stopped");
+    Ok(())
+}

@@ -1,0 +1,257 @@
+//! The stats API over a real socket: every refusal is a `4xx` naming what
+//! is wrong, hostile values are refused or taken as data (never as SQL),
+//! and the service's own routes answer.
+
+mod common;
+
+use common::*;
+use serde_json::{Value, json};
+
+fn base() -> Value {
+    json!({"site_id": "paris", "date_range": "30d", "metrics": ["visitors"]})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_queries_get_a_4xx_naming_the_problem() {
+    let visits = generate(3, 5);
+    let (_db, client) = database("api_errors", &visits).await;
+    let dashboard = dashboard(client).await;
+    let cases: Vec<(Value, u16, &str)> = vec![
+        (
+            json!({"site_id": "inconnu.fr", "date_range": "7d", "metrics": ["visitors"]}),
+            404,
+            "unknown_site",
+        ),
+        (
+            json!({"date_range": "7d", "metrics": ["visitors"]}),
+            400,
+            "site_id",
+        ),
+        (
+            json!({"site_id": "paris", "metrics": ["visitors"]}),
+            400,
+            "date_range",
+        ),
+        (
+            json!({"site_id": "paris", "date_range": "7d", "metrics": ["visitors"], "extra": 1}),
+            400,
+            "extra",
+        ),
+        (
+            json!({"site_id": "paris", "date_range": "7d", "metrics": ["visitors; DROP TABLE events"]}),
+            400,
+            "unknown metric",
+        ),
+        (
+            json!({"site_id": "paris", "date_range": "7d", "metrics": ["visitors"], "dimensions": ["visit:source') --"]}),
+            400,
+            "unknown dimension",
+        ),
+        (
+            json!({"site_id": "paris", "date_range": ["2026-01-01", "1' OR '1'='1"], "metrics": ["visitors"]}),
+            400,
+            "date_range",
+        ),
+        (
+            json!({"site_id": "paris", "date_range": ["2026-02-30", "2026-03-01"], "metrics": ["visitors"]}),
+            400,
+            "date_range",
+        ),
+        (
+            json!({"site_id": "paris", "date_range": ["1900-01-01", "1900-01-02"], "metrics": ["visitors"]}),
+            400,
+            "date_range",
+        ),
+        (
+            json!({"site_id": "paris", "date_range": ["2020-01-01", "2026-01-01"], "metrics": ["visitors"]}),
+            400,
+            "800 days",
+        ),
+        (
+            json!({"site_id": "paris", "date_range": "7d", "metrics": ["visitors"], "pagination": {"limit": 1e20}}),
+            400,
+            "limit",
+        ),
+        (
+            json!({"site_id": "paris", "date_range": "7d", "metrics": ["visitors"], "pagination": {"offset": "1"}}),
+            400,
+            "offset",
+        ),
+        (
+            json!({"site_id": "paris", "date_range": "7d", "metrics": ["visitors"], "filters": [["is", "visit:country", [1]]]}),
+            400,
+            "strings",
+        ),
+        (
+            json!({"site_id": "paris", "date_range": "7d", "metrics": ["visitors"], "filters": [["is", "visit:country", ["x".repeat(5000)]]]}),
+            400,
+            "2048",
+        ),
+        (
+            json!({"site_id": "paris", "date_range": "7d", "metrics": ["visitors"], "filters": [["is", "visit:utm_source", ["x"]]]}),
+            400,
+            "consent-mode",
+        ),
+        (
+            json!({"site_id": "paris", "date_range": "7d", "metrics": ["bounce_rate"], "dimensions": ["event:page"]}),
+            400,
+            "whole visits",
+        ),
+    ];
+    for (body, status, expected) in cases {
+        let answer = dashboard.query(body.clone()).await;
+        assert_eq!(
+            answer.status,
+            status,
+            "{body}: {}",
+            String::from_utf8_lossy(&answer.body)
+        );
+        let text = answer.json().to_string();
+        assert!(text.contains(expected), "{body}: {text} lacks {expected}");
+    }
+    // Not JSON, too large, the wrong method, nowhere.
+    let raw = |method: &str, target: &str, body: &[u8]| {
+        browser_request(
+            method,
+            target,
+            &[("Content-Type", "application/json")],
+            body,
+        )
+    };
+    let answer = send(dashboard.addr, raw("POST", "/api/v2/query", b"{not json")).await;
+    assert_eq!(answer.status, 400);
+    assert_eq!(answer.json()["error"], "invalid_query");
+    let huge = format!(r#"{{"site_id": "{}"}}"#, "x".repeat(100_000));
+    let answer = send(
+        dashboard.addr,
+        raw("POST", "/api/v2/query", huge.as_bytes()),
+    )
+    .await;
+    assert_eq!(answer.status, 413);
+    let answer = send(dashboard.addr, raw("GET", "/api/v2/query", b"")).await;
+    assert_eq!(answer.status, 405);
+    let answer = send(dashboard.addr, raw("GET", "/nowhere", b"")).await;
+    assert_eq!(answer.status, 404);
+    assert_eq!(answer.json()["error"], "not_found");
+    dashboard.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_filter_values_are_data() {
+    let visits = generate(3, 9);
+    let (_db, client) = database("api_hostile", &visits).await;
+    let dashboard = dashboard(client).await;
+    for value in [
+        "' OR 1=1 --",
+        "FR') OR ('1'='1",
+        "\\'; DROP TABLE events; --",
+        "?",
+        "{x:String}",
+        "\u{0}",
+        "é\u{202e}",
+    ] {
+        for operator in ["is", "is_not", "contains", "does_not_contain"] {
+            let mut body = base();
+            body["filters"] = json!([
+                [operator, "visit:country", [value]],
+                [operator, "event:page", [value]]
+            ]);
+            body["dimensions"] = json!(["visit:country"]);
+            let answer = dashboard.ok(body).await;
+            let rows = answer["results"].as_array().expect("rows");
+            if operator == "is" || operator == "contains" {
+                assert!(rows.is_empty(), "{value:?} matched rows: {answer}");
+            }
+        }
+    }
+    // The events are all still there.
+    let answer = dashboard.ok(base()).await;
+    assert!(answer["results"][0]["metrics"][0].as_i64().unwrap_or(0) > 0);
+    dashboard.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_documented_query_shapes() {
+    let visits = generate(10, 21);
+    let (_db, client) = database("api_shapes", &visits).await;
+    let dashboard = dashboard(client).await;
+    // Plausible's own examples, by name.
+    for (range, bucket) in [
+        ("day", "time:hour"),
+        ("7d", "time:day"),
+        ("28d", "time:day"),
+        ("30d", "time:day"),
+        ("91d", "time:day"),
+        ("month", "time:day"),
+        ("6mo", "time:month"),
+        ("12mo", "time:month"),
+        ("year", "time:month"),
+    ] {
+        let answer = dashboard
+            .ok(json!({"site_id": "www.paris.fr", "date_range": range,
+                       "metrics": ["visitors", "events"], "dimensions": ["time"],
+                       "include": {"time_labels": true}}))
+            .await;
+        assert_eq!(answer["query"]["dimensions"], json!([bucket]), "{range}");
+        let labels = answer["meta"]["time_labels"].as_array().expect("labels");
+        for row in answer["results"].as_array().expect("rows") {
+            assert!(labels.contains(&row["dimensions"][0]), "{range}: {row}");
+        }
+    }
+    // Pagination with the total, ordering by a dimension.
+    let answer = dashboard
+        .ok(
+            json!({"site_id": "noumea", "date_range": "30d", "metrics": ["visitors"],
+                   "dimensions": ["event:page"], "order_by": [["event:page", "asc"]],
+                   "pagination": {"limit": 2, "offset": 1}, "include": {"total_rows": true}}),
+        )
+        .await;
+    let rows = answer["results"].as_array().expect("rows");
+    assert_eq!(rows.len(), 2);
+    assert_eq!(answer["meta"]["total_rows"], json!(5));
+    assert_eq!(rows[0]["dimensions"][0], "/actualites");
+    assert_eq!(rows[1]["dimensions"][0], "/carte-grise");
+    // Percentages of the whole, and a site named by its domain.
+    let answer = dashboard
+        .ok(json!({"site_id": "www.noumea.fr", "date_range": "30d",
+                   "metrics": ["visitors", "percentage"], "dimensions": ["visit:device"]}))
+        .await;
+    let shares: f64 = answer["results"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|r| r["metrics"][1].as_f64().expect("share"))
+        .sum();
+    assert!((shares - 100.0).abs() < 0.5, "{answer}");
+    dashboard.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_readiness_and_metrics() {
+    let (_db, client) = database("api_health", &[]).await;
+    let dashboard = dashboard(client).await;
+    let get = |path: &str| send(dashboard.addr, browser_request("GET", path, &[], b""));
+    assert_eq!(get("/healthz").await.status, 200);
+    let ready = get("/readyz").await;
+    assert_eq!(ready.status, 200);
+    assert_eq!(ready.json()["checks"]["clickhouse"], true);
+    let _ = dashboard.query(base()).await;
+    let _ = dashboard.query(json!({})).await;
+    let metrics = String::from_utf8(get("/metrics").await.body).expect("text");
+    for line in [
+        "mesure_dashboard_requests_total{report=\"aggregate\",status=\"2xx\"} 1",
+        "mesure_dashboard_requests_total{report=\"other\",status=\"4xx\"} 1",
+        "mesure_dashboard_sites 3",
+    ] {
+        assert!(
+            metrics.lines().any(|l| l == line),
+            "{line} not in\n{metrics}"
+        );
+    }
+    assert!(
+        metrics.contains(
+            "mesure_dashboard_clickhouse_query_duration_seconds_count{source=\"events\"} 1"
+        )
+    );
+    dashboard.stop();
+}
