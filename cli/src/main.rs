@@ -43,6 +43,9 @@ enum Command {
     /// Manage the sites allowed to send hits.
     #[command(subcommand)]
     Site(SiteCommand),
+    /// Manage the goals (conversions) of a site.
+    #[command(subcommand)]
+    Goal(GoalCommand),
     /// Check the configuration and print it as applied (passwords hidden).
     Config,
 }
@@ -57,6 +60,35 @@ enum SiteCommand {
     Remove {
         /// Site id.
         id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum GoalCommand {
+    /// Add a goal, or replace it when the site has one of this name.
+    Put {
+        /// Site id.
+        site: String,
+        /// The goal's name, as reports show it.
+        name: String,
+        /// A page path pattern: `*` matches within a segment, `**` across.
+        #[arg(long, conflicts_with = "event", required_unless_present = "event")]
+        page: Option<String>,
+        /// A custom event name.
+        #[arg(long)]
+        event: Option<String>,
+    },
+    /// List the goals, of one site or of all.
+    List {
+        /// Site id.
+        site: Option<String>,
+    },
+    /// Remove a goal.
+    Remove {
+        /// Site id.
+        site: String,
+        /// The goal's name.
+        name: String,
     },
 }
 
@@ -104,6 +136,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Collector => collector(config).await,
         Command::Dashboard => dashboard(config).await,
         Command::Site(command) => site(&config, command).await,
+        Command::Goal(command) => goal(&config, command).await,
         Command::Config => show_config(config),
     }
 }
@@ -232,6 +265,47 @@ async fn site(config: &Config, command: SiteCommand) -> anyhow::Result<()> {
         SiteCommand::Remove { id } => {
             sites::remove(&client, &id).await?;
             tracing::info!(site = %id, "site removed");
+        }
+    }
+    Ok(())
+}
+
+async fn goal(config: &Config, command: GoalCommand) -> anyhow::Result<()> {
+    use mesure_collector::sites::goals::{self, GoalRow};
+    let client = config.clickhouse.client();
+    match command {
+        GoalCommand::Put {
+            site,
+            name,
+            page,
+            event,
+        } => {
+            let row = GoalRow {
+                site_id: site.clone(),
+                name: name.clone(),
+                page_pattern: page.unwrap_or_default(),
+                event_name: event.unwrap_or_default(),
+                updated_at: 0,
+                deleted: false,
+            };
+            goals::put(&client, row).await?;
+            tracing::info!(%site, goal = %name, "goal saved");
+        }
+        GoalCommand::List { site } => {
+            for row in goals::load(&client).await? {
+                if site.as_ref().is_none_or(|s| *s == row.site_id) {
+                    let target = if row.page_pattern.is_empty() {
+                        format!("event={}", row.event_name)
+                    } else {
+                        format!("page={}", row.page_pattern)
+                    };
+                    print(&format!("{}\t{}\t{target}", row.site_id, row.name));
+                }
+            }
+        }
+        GoalCommand::Remove { site, name } => {
+            goals::remove(&client, &site, &name).await?;
+            tracing::info!(%site, goal = %name, "goal removed");
         }
     }
     Ok(())

@@ -27,6 +27,8 @@ fn every_command_has_help() {
         &["dashboard", "--help"],
         &["site", "--help"],
         &["site", "put", "--help"],
+        &["goal", "--help"],
+        &["goal", "put", "--help"],
         &["config", "--help"],
     ] {
         let out = mesure(args, &[]);
@@ -140,6 +142,46 @@ fn migrate_expire_and_sites_against_the_local_clickhouse() {
         "{listed}"
     );
     assert_eq!(listed.lines().count(), 1, "{listed}");
+    let out = mesure(
+        &[
+            "goal",
+            "put",
+            "mairie",
+            "Inscription",
+            "--page",
+            "/inscription/**",
+        ],
+        &vars,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = mesure(
+        &[
+            "goal",
+            "put",
+            "mairie",
+            "Formulaire",
+            "--event",
+            "Formulaire envoyé",
+        ],
+        &vars,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = mesure(
+        &["goal", "put", "mairie", "Mauvais", "--page", "sans-barre"],
+        &vars,
+    );
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("sans-barre"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = mesure(&["goal", "remove", "mairie", "Formulaire"], &vars);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&mesure(&["goal", "list", "mairie"], &vars).stdout),
+        "mairie\tInscription\tpage=/inscription/**\n"
+    );
     let out = mesure(&["site", "remove", "mairie"], &vars);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(text(&mesure(&["site", "list"], &vars).stdout), "");

@@ -3,24 +3,29 @@
 //! | route | answer |
 //! | --- | --- |
 //! | `POST /api/v2/query` | the stats API (Plausible's v2 shape), `400` naming what is wrong |
+//! | `POST /api/v2/query/csv` | the same query's answer as CSV |
+//! | `GET /api/v1/export?site_id=&date_range=` (or `&from=&to=`) | every breakdown of the period, one CSV each, in a ZIP |
+//! | `GET /api/v1/realtime?site_id=` | visitors in the last 5 and 30 minutes, pages and sources now |
 //! | `GET /healthz` | `200` while the process runs |
 //! | `GET /readyz` | `200` when ClickHouse answers and the sites are known; `503` otherwise |
 //! | `GET /metrics` | Prometheus text format |
 
 use crate::api::{ApiError, v2};
+use crate::export;
 use crate::metrics::Metrics;
 use crate::query;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{StatusCode, header};
+use axum::extract::{DefaultBodyLimit, Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use clickhouse::Client;
 use mesure_schema::Timeouts;
-use mesure_sites::Registry;
+use mesure_sites::goals::Goal;
+use mesure_sites::{Registry, SiteIndex};
 use serde_json::json;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Instant;
 
 /// Largest request body.
@@ -33,6 +38,8 @@ pub struct AppState {
     pub client: Client,
     pub timeouts: Timeouts,
     pub registry: Arc<Registry>,
+    /// Every site's goals, reloaded with the sites.
+    pub goals: Arc<RwLock<Arc<Vec<Goal>>>>,
     pub metrics: Metrics,
     /// Milliseconds since the epoch: "today" for the periods.
     pub now_ms: Arc<dyn Fn() -> i64 + Send + Sync>,
@@ -47,6 +54,9 @@ impl std::fmt::Debug for AppState {
 pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/api/v2/query", post(stats_query))
+        .route("/api/v2/query/csv", post(stats_csv))
+        .route("/api/v1/realtime", get(realtime))
+        .route("/api/v1/export", get(export_zip))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))
@@ -60,60 +70,208 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// Runs `work` against ClickHouse within the receive timeout; failures are
+/// counted and answered `503`.
+async fn ask<T>(
+    state: &AppState,
+    work: impl Future<Output = Result<T, query::QueryError>>,
+) -> Result<T, ApiError> {
+    match tokio::time::timeout(state.timeouts.receive, work).await {
+        Ok(Ok(done)) => Ok(done),
+        Ok(Err(error)) => {
+            state
+                .metrics
+                .query_errors
+                .with_label_values(&["error"])
+                .inc();
+            Err(ApiError::Unavailable(error.to_string()))
+        }
+        Err(_) => {
+            state
+                .metrics
+                .query_errors
+                .with_label_values(&["timeout"])
+                .inc();
+            Err(ApiError::Unavailable("query timed out".into()))
+        }
+    }
+}
+
+/// The sites and goals, once known.
+fn registry(state: &AppState) -> Result<(Arc<SiteIndex>, Arc<Vec<Goal>>), ApiError> {
+    if !state.registry.is_known() {
+        return Err(ApiError::Unavailable("site registry not loaded".into()));
+    }
+    let goals = Arc::clone(&state.goals.read().unwrap_or_else(PoisonError::into_inner));
+    Ok((Arc::clone(&state.registry.current()), goals))
+}
+
+/// The report a query is counted under: its shape.
+fn report(query: &query::Query) -> &'static str {
+    if query.dimensions.is_empty() {
+        "aggregate"
+    } else if query.dimensions.len() == 1
+        && query.dimensions[0].level() == query::fields::Level::Time
+    {
+        "timeseries"
+    } else {
+        "breakdown"
+    }
+}
+
+/// Parses and runs a stats query; `report` is set once it is known.
+async fn answer(
+    state: &AppState,
+    body: &[u8],
+    report: &mut &'static str,
+) -> Result<(v2::Request, query::Query, query::Answer), ApiError> {
+    let request: v2::Request = serde_json::from_slice(body)
+        .map_err(|e| ApiError::BadRequest(format!("invalid query: {e}")))?;
+    let (sites, goals) = registry(state)?;
+    let query = v2::parse(&request, &sites, &goals, (state.now_ms)())?;
+    *report = self::report(&query);
+    let asked = Instant::now();
+    let answer = ask(state, query::run(&state.client, &query)).await?;
+    state
+        .metrics
+        .query_duration
+        .with_label_values(&[answer.source])
+        .observe(asked.elapsed().as_secs_f64());
+    Ok((request, query, answer))
+}
+
 async fn stats_query(State(state): State<AppState>, body: Bytes) -> Response {
     let started = Instant::now();
     let mut report = "other";
-    let outcome = async {
-        let request: v2::Request = serde_json::from_slice(&body)
-            .map_err(|e| ApiError::BadRequest(format!("invalid query: {e}")))?;
-        let sites = state.registry.current();
-        if !state.registry.is_known() {
-            return Err(ApiError::Unavailable("site registry not loaded".into()));
+    let response = match answer(&state, &body, &mut report).await {
+        Ok((request, query, answer)) => {
+            axum::Json(v2::respond(&request, &query, &answer)).into_response()
         }
-        let query = v2::parse(&request, &sites, (state.now_ms)())?;
-        report = if query.dimensions.is_empty() {
-            "aggregate"
-        } else if query.dimensions.len() == 1
-            && query.dimensions[0].level() == query::fields::Level::Time
-        {
-            "timeseries"
-        } else {
-            "breakdown"
-        };
-        let asked = Instant::now();
-        let answer =
-            tokio::time::timeout(state.timeouts.receive, query::run(&state.client, &query)).await;
-        let answer = match answer {
-            Ok(Ok(answer)) => answer,
-            Ok(Err(error)) => {
-                state
-                    .metrics
-                    .query_errors
-                    .with_label_values(&["error"])
-                    .inc();
-                return Err(ApiError::Unavailable(error.to_string()));
+        Err(error) => error.into_response(),
+    };
+    count(&state, report, started, &response);
+    response
+}
+
+/// A file to download.
+fn attachment(content_type: &'static str, name: &str, body: Vec<u8>) -> Response {
+    let mut response = (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        ],
+        body,
+    )
+        .into_response();
+    if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_DISPOSITION, value);
+    }
+    response
+}
+
+/// The name of a site's export over a period: the site's id (letters,
+/// digits, `-`, `_`, `.`) and dates only.
+fn file_name(query: &query::Query, extension: &str) -> String {
+    let (first, last) = (query.period.first, query.period.last);
+    format!("mesure-{}-{first}-{last}.{extension}", query.site.id)
+}
+
+async fn stats_csv(State(state): State<AppState>, body: Bytes) -> Response {
+    let started = Instant::now();
+    let mut report = "other";
+    let response = match answer(&state, &body, &mut report).await {
+        Ok((_, query, answer)) => attachment(
+            "text/csv; charset=utf-8",
+            &file_name(&query, "csv"),
+            export::csv(&query, &answer).into_bytes(),
+        ),
+        Err(error) => error.into_response(),
+    };
+    count(&state, report, started, &response);
+    response
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct ExportParams {
+    site_id: String,
+    #[serde(default)]
+    date_range: Option<String>,
+    #[serde(default)]
+    from: Option<String>,
+    #[serde(default)]
+    to: Option<String>,
+}
+
+async fn export_zip(
+    State(state): State<AppState>,
+    params: Result<Query<ExportParams>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let started = Instant::now();
+    let outcome = async {
+        let Query(params) = params.map_err(|_| {
+            ApiError::BadRequest("give site_id= and date_range=, or from= and to=".to_owned())
+        })?;
+        let date_range = match (&params.date_range, &params.from, &params.to) {
+            (Some(name), None, None) => serde_json::json!(name),
+            (None, Some(from), Some(to)) => serde_json::json!([from, to]),
+            _ => {
+                return Err(ApiError::BadRequest(
+                    "give date_range=, or from= and to=".to_owned(),
+                ));
             }
-            Err(_) => {
-                state
-                    .metrics
-                    .query_errors
-                    .with_label_values(&["timeout"])
-                    .inc();
-                return Err(ApiError::Unavailable("query timed out".into()));
-            }
         };
-        state
-            .metrics
-            .query_duration
-            .with_label_values(&[answer.source])
-            .observe(asked.elapsed().as_secs_f64());
-        Ok(v2::respond(&request, &query, &answer))
+        let request: v2::Request = serde_json::from_value(serde_json::json!({
+            "site_id": params.site_id, "date_range": date_range, "metrics": ["visitors"],
+        }))
+        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+        let (sites, goals) = registry(&state)?;
+        let query = v2::parse(&request, &sites, &goals, (state.now_ms)())?;
+        let zip = ask(&state, export::zip(&state.client, &query)).await?;
+        Ok(attachment(
+            "application/zip",
+            &file_name(&query, "zip"),
+            zip,
+        ))
+    }
+    .await;
+    let response = outcome.unwrap_or_else(IntoResponse::into_response);
+    count(&state, "export", started, &response);
+    response
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct SiteParam {
+    site_id: String,
+}
+
+async fn realtime(
+    State(state): State<AppState>,
+    params: Result<Query<SiteParam>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let started = Instant::now();
+    let outcome = async {
+        let Query(params) = params.map_err(|_| ApiError::BadRequest("give site_id=".to_owned()))?;
+        let (sites, _) = registry(&state)?;
+        let base = v2::site_query(&sites, &params.site_id)?;
+        ask(
+            &state,
+            query::realtime::realtime(&state.client, &base, (state.now_ms)()),
+        )
+        .await
     }
     .await;
     let response = match outcome {
         Ok(body) => axum::Json(body).into_response(),
         Err(error) => error.into_response(),
     };
+    count(&state, "realtime", started, &response);
+    response
+}
+
+/// Counts an answered request of `report`.
+fn count(state: &AppState, report: &str, started: Instant, response: &Response) {
     state
         .metrics
         .request_duration
@@ -125,7 +283,6 @@ async fn stats_query(State(state): State<AppState>, body: Bytes) -> Response {
         .requests
         .with_label_values(&[report, &class])
         .inc();
-    response
 }
 
 async fn ready(State(state): State<AppState>) -> Response {

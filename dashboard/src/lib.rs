@@ -4,12 +4,14 @@
 //! `query` is the query layer (periods in the site's time zone, metrics,
 //! dimensions, filters, the two sides a query reads); `api` turns requests
 //! into queries and answers into JSON (Plausible's Stats API v2 shape);
+//! `export` writes them as CSV, and every breakdown of a period as a ZIP;
 //! `app` holds the routes; `service` runs it all; `config` and `metrics`
 //! are what ops set and see.
 
 pub mod api;
 pub mod app;
 pub mod config;
+pub mod export;
 pub mod metrics;
 pub mod query;
 pub mod service;

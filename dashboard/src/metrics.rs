@@ -6,7 +6,14 @@ use prometheus::{
 };
 
 /// The reports counted: the shapes a query takes, and the service's own routes.
-pub const REPORTS: &[&str] = &["aggregate", "timeseries", "breakdown", "other"];
+pub const REPORTS: &[&str] = &[
+    "aggregate",
+    "timeseries",
+    "breakdown",
+    "realtime",
+    "export",
+    "other",
+];
 
 #[derive(Debug, Clone)]
 pub struct Metrics {

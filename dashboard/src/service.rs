@@ -7,9 +7,10 @@ use crate::metrics::Metrics;
 use clickhouse::Client;
 use mesure_schema::Timeouts;
 use mesure_sites::Registry;
+use mesure_sites::goals::{self, Goal};
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 #[derive(Debug, thiserror::Error)]
@@ -47,10 +48,12 @@ pub async fn run(
     settings.dashboard.validate()?;
     let metrics = Metrics::new();
     let registry = Arc::new(Registry::default());
+    let goals: Arc<RwLock<Arc<Vec<Goal>>>> = Arc::default();
     let refresh = {
-        let (client, registry, metrics, timeouts) = (
+        let (client, registry, goals, metrics, timeouts) = (
             settings.client.clone(),
             Arc::clone(&registry),
+            Arc::clone(&goals),
             metrics.clone(),
             settings.timeouts,
         );
@@ -65,6 +68,17 @@ pub async fn run(
                     Ok(Err(error)) => tracing::warn!(%error, "site registry not reloaded"),
                     Err(_) => tracing::warn!("site registry not reloaded: clickhouse timed out"),
                 }
+                match tokio::time::timeout(timeouts.receive, goals::load(&client)).await {
+                    Ok(Ok(rows)) => {
+                        let valid = rows
+                            .iter()
+                            .filter_map(|row| Goal::from_row(row).ok())
+                            .collect();
+                        *goals.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(valid);
+                    }
+                    Ok(Err(error)) => tracing::warn!(%error, "goals not reloaded"),
+                    Err(_) => tracing::warn!("goals not reloaded: clickhouse timed out"),
+                }
             }
         })
     };
@@ -72,6 +86,7 @@ pub async fn run(
         client: settings.client,
         timeouts: settings.timeouts,
         registry,
+        goals,
         metrics,
         now_ms: Arc::new(now_ms),
     };

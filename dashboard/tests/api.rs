@@ -255,3 +255,141 @@ async fn health_readiness_and_metrics() {
     );
     dashboard.stop();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn csv_and_zip_exports() {
+    let mut visits = generate(10, 23);
+    // Event names a spreadsheet would run, were they not defused.
+    let mut hostile = visits
+        .iter()
+        .find(|v| v.site == "noumea")
+        .expect("a visit")
+        .clone();
+    for (i, name) in ["=1+2", "+33 1 23 45 67 89", "@SUM(A1)", "-2,\"x\""]
+        .iter()
+        .enumerate()
+    {
+        hostile.hits.push(Hit {
+            ts: hostile.hits[0].ts + 1000 * (i as i64 + 1),
+            kind: mesure_collector::event::Kind::Custom,
+            path: "/".into(),
+            name: (*name).to_owned(),
+        });
+    }
+    visits.push(hostile);
+    let (_db, client) = database("exports", &visits).await;
+    let dashboard = dashboard(client).await;
+
+    let csv = |body: Value| {
+        send(
+            dashboard.addr,
+            browser_request(
+                "POST",
+                "/api/v2/query/csv",
+                &[("Content-Type", "application/json")],
+                body.to_string().as_bytes(),
+            ),
+        )
+    };
+    let answer = csv(json!({"site_id": "noumea", "date_range": "30d",
+                            "metrics": ["visitors", "events"], "dimensions": ["event:name"]}))
+    .await;
+    assert_eq!(
+        answer.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&answer.body)
+    );
+    assert_eq!(
+        answer.header("content-type").as_deref(),
+        Some("text/csv; charset=utf-8")
+    );
+    assert!(
+        answer
+            .header("content-disposition")
+            .is_some_and(|d| d.starts_with("attachment; filename=\"mesure-noumea-")),
+        "{:?}",
+        answer.header("content-disposition")
+    );
+    let text = String::from_utf8(answer.body).expect("UTF-8");
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("event:name,visitors,events"));
+    for defused in [
+        "'=1+2,",
+        "'+33 1 23 45 67 89,",
+        "'@SUM(A1),",
+        "\"'-2,\"\"x\"\"\",",
+    ] {
+        assert!(text.contains(defused), "{defused} not in\n{text}");
+    }
+    // An exempt site: hidden counts read "< 5".
+    let yesterday =
+        local_date("paris", mesure_testkit::clock::real_now_ms()) - chrono::Days::new(1);
+    let answer = csv(json!({"site_id": "paris",
+                            "date_range": [yesterday.to_string(), yesterday.to_string()],
+                            "metrics": ["visitors"],
+                            "dimensions": ["event:page", "visit:browser", "visit:country"]}))
+    .await;
+    let text = String::from_utf8(answer.body).expect("UTF-8");
+    assert!(text.lines().any(|l| l.ends_with(",< 5")), "{text}");
+
+    // Every breakdown of a period, in a ZIP.
+    for (site, campaigns) in [("noumea", true), ("paris", false)] {
+        let answer = send(
+            dashboard.addr,
+            browser_request(
+                "GET",
+                &format!("/api/v1/export?site_id={site}&date_range=30d"),
+                &[],
+                b"",
+            ),
+        )
+        .await;
+        assert_eq!(
+            answer.status,
+            200,
+            "{}",
+            String::from_utf8_lossy(&answer.body)
+        );
+        assert_eq!(
+            answer.header("content-type").as_deref(),
+            Some("application/zip")
+        );
+        let mut zip =
+            zip::ZipArchive::new(std::io::Cursor::new(answer.body)).expect("a ZIP archive");
+        let names: Vec<String> = zip.file_names().map(str::to_owned).collect();
+        for name in [
+            "overview.csv",
+            "days.csv",
+            "pages.csv",
+            "entry-pages.csv",
+            "sources.csv",
+            "countries.csv",
+            "goals.csv",
+        ] {
+            assert!(
+                names.iter().any(|n| n == name),
+                "{site}: {name} not in {names:?}"
+            );
+        }
+        assert_eq!(
+            names.iter().any(|n| n == "utm-sources.csv"),
+            campaigns,
+            "{site}"
+        );
+        let mut pages = String::new();
+        std::io::Read::read_to_string(&mut zip.by_name("pages.csv").expect("pages"), &mut pages)
+            .expect("read");
+        assert!(
+            pages.starts_with("event:page,visitors,visits,pageviews,events\r\n"),
+            "{pages}"
+        );
+    }
+    let bad = send(
+        dashboard.addr,
+        browser_request("GET", "/api/v1/export?site_id=paris", &[], b""),
+    )
+    .await;
+    assert_eq!(bad.status, 400);
+    dashboard.stop();
+}

@@ -342,3 +342,167 @@ async fn comparisons_and_small_counts() {
     assert!(consent["meta"].get("small_counts_hidden").is_none());
     dashboard.stop();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn goals_and_conversion_rates() {
+    use mesure_collector::sites::goals::{self, GoalRow};
+    let visits = generate(20, 17);
+    let (_db, client) = database("goals", &visits).await;
+    for (name, page, event) in [
+        ("Carte grise", "/carte-*", ""),
+        ("Inscription", "", "Inscription"),
+    ] {
+        goals::put(
+            &client,
+            GoalRow {
+                site_id: "noumea".into(),
+                name: name.into(),
+                page_pattern: page.into(),
+                event_name: event.into(),
+                updated_at: 0,
+                deleted: false,
+            },
+        )
+        .await
+        .expect("goal");
+    }
+    let dashboard = dashboard(client).await;
+    let site = "noumea";
+    let mine = of_site(&visits, site);
+    let last = yesterday(site);
+    let first = last - Days::new(13);
+    let (start, end) = local_range(site, first, last);
+    let everyone = Truth::of(&mine, start, end, |_, _| true, |_| true);
+    let reached = |goal: &str, h: &Hit| match goal {
+        "Carte grise" => h.kind == Kind::Pageview && h.path.starts_with("/carte-"),
+        _ => h.kind == Kind::Custom && h.name == "Inscription",
+    };
+    let rate = |t: &Truth| ((t.visitors as f64 / everyone.visitors as f64) * 1000.0).round() / 10.0;
+
+    // Goals may load a moment after the dashboard: ask until they are known.
+    let ask = json!({"site_id": site, "date_range": range(first, last),
+                     "metrics": ["visitors", "events", "conversion_rate"],
+                     "dimensions": ["event:goal"]});
+    let mut answer = dashboard.ok(ask.clone()).await;
+    for _ in 0..50 {
+        if answer["results"].as_array().is_some_and(|r| r.len() == 2) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        answer = dashboard.ok(ask.clone()).await;
+    }
+    let rows = by_dimensions(&answer);
+    for goal in ["Carte grise", "Inscription"] {
+        let truth = Truth::of(&mine, start, end, |_, h| reached(goal, h), |_| false);
+        assert_eq!(
+            rows.get(&vec![goal.to_owned()]),
+            Some(&vec![
+                truth.metric("visitors"),
+                truth.metric("events"),
+                json!(rate(&truth))
+            ]),
+            "{goal}"
+        );
+    }
+
+    // A goal as a filter: who reached it, by source.
+    let answer = dashboard
+        .ok(json!({"site_id": site, "date_range": range(first, last),
+                   "metrics": ["visitors", "conversion_rate"],
+                   "filters": [["is", "event:goal", ["Inscription"]]]}))
+        .await;
+    let truth = Truth::of(
+        &mine,
+        start,
+        end,
+        |_, h| reached("Inscription", h),
+        |_| false,
+    );
+    assert_eq!(
+        metrics_of(&answer, 0),
+        vec![truth.metric("visitors"), json!(rate(&truth))]
+    );
+    dashboard.stop();
+}
+
+/// Visits happening now: `count` visitors, `minutes_ago`, on `page`.
+fn now_visits(
+    site: &'static str,
+    count: u64,
+    minutes_ago: i64,
+    page: &str,
+    first_id: u64,
+) -> Vec<Visit> {
+    let now = mesure_testkit::clock::real_now_ms();
+    (0..count)
+        .map(|i| Visit {
+            site,
+            visitor: first_id + i,
+            session: first_id + i,
+            hits: vec![Hit {
+                ts: now - minutes_ago * 60_000,
+                kind: Kind::Pageview,
+                path: page.to_owned(),
+                name: String::new(),
+            }],
+            referrer: (
+                "google.fr",
+                "Google",
+                mesure_collector::event::Channel::Search,
+            ),
+            country: "FR",
+            browser: "Firefox",
+            device: mesure_collector::event::Device::Desktop,
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn realtime_counts_are_rounded_for_exempt_sites() {
+    let mut visits = Vec::new();
+    for site in ["paris", "noumea"] {
+        visits.extend(now_visits(site, 6, 2, "/maintenant", 1_000));
+        visits.extend(now_visits(site, 8, 20, "/tout-a-l-heure", 2_000));
+        visits.extend(now_visits(site, 3, 25, "/rare", 3_000));
+        visits.extend(now_visits(site, 4, 45, "/avant", 4_000));
+    }
+    let (_db, client) = database("realtime", &visits).await;
+    let dashboard = dashboard(client).await;
+    let realtime = |site: &str| {
+        send(
+            dashboard.addr,
+            browser_request("GET", &format!("/api/v1/realtime?site_id={site}"), &[], b""),
+        )
+    };
+    let exact = realtime("noumea").await.json();
+    assert_eq!(exact["visitors_5m"], json!(6));
+    assert_eq!(exact["visitors_30m"], json!(17));
+    assert_eq!(
+        exact["pages"],
+        json!([{"page": "/tout-a-l-heure", "visitors": 8}, {"page": "/maintenant", "visitors": 6},
+               {"page": "/rare", "visitors": 3}])
+    );
+    assert_eq!(
+        exact["sources"],
+        json!([{"source": "Google", "visitors": 17}])
+    );
+    assert_eq!(exact["rounded_to"], Value::Null);
+    let rounded = realtime("paris").await.json();
+    assert_eq!(rounded["visitors_5m"], json!(10));
+    assert_eq!(rounded["visitors_30m"], json!(20));
+    assert_eq!(
+        rounded["pages"],
+        json!([{"page": "/tout-a-l-heure", "visitors": 10}, {"page": "/maintenant", "visitors": 10}]),
+        "a page read by 3 rounds to nothing and is left out"
+    );
+    assert_eq!(rounded["rounded_to"], json!(10));
+    let unknown = realtime("inconnu").await;
+    assert_eq!(unknown.status, 404);
+    let missing = send(
+        dashboard.addr,
+        browser_request("GET", "/api/v1/realtime", &[], b""),
+    )
+    .await;
+    assert_eq!(missing.status, 400);
+    dashboard.stop();
+}

@@ -35,6 +35,7 @@ pub const MIGRATIONS: &[Migration] = migrations![
     3 "0003_salts",
     4 "0004_hourly_stats",
     5 "0005_sites",
+    6 "0006_goals",
 ];
 
 /// The newest schema version this build knows.

@@ -4,6 +4,8 @@
 //! the same sites; each reloads it every few seconds and swaps the new index
 //! in without blocking hits or queries.
 
+pub mod goals;
+
 use arc_swap::ArcSwap;
 use clickhouse::{Client, Row};
 use foldhash::HashMap;
@@ -126,6 +128,8 @@ pub enum SiteError {
     TooManyEvents,
     #[error("time zone {0:?} is unknown")]
     TimeZone(String),
+    #[error(transparent)]
+    Goal(#[from] goals::GoalError),
 }
 
 /// Reading or writing the registry.

@@ -19,9 +19,11 @@ use crate::query::period::{Comparison, DateRange, Period};
 use crate::query::{Answer, Order, Query, SMALL_COUNT};
 use chrono::{DateTime, Datelike, Days, Months, NaiveDate};
 use chrono_tz::Tz;
-use mesure_sites::{Mode, SiteIndex};
+use mesure_sites::goals::Goal;
+use mesure_sites::{Mode, Site, SiteIndex};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use std::sync::Arc;
 
 /// Most metrics, dimensions and filters in one query.
 pub const MAX_METRICS: usize = 10;
@@ -94,17 +96,14 @@ fn bad(message: impl Into<String>) -> ApiError {
 }
 
 /// Validates a request into a query, today being the site's local date at
-/// `now_ms`.
-pub fn parse(request: &Request, sites: &SiteIndex, now_ms: i64) -> Result<Query, ApiError> {
-    let site = sites
-        .by_id(&request.site_id)
-        .or_else(|| sites.by_domain(&request.site_id.to_ascii_lowercase()))
-        .cloned()
-        .ok_or(ApiError::UnknownSite)?;
-    let tz: Tz = site
-        .time_zone
-        .parse()
-        .map_err(|_| ApiError::Internal(format!("site time zone {:?}", site.time_zone)))?;
+/// `now_ms`; `goals` are every site's.
+pub fn parse(
+    request: &Request,
+    sites: &SiteIndex,
+    goals: &[Goal],
+    now_ms: i64,
+) -> Result<Query, ApiError> {
+    let (site, tz) = find_site(sites, &request.site_id)?;
     let range = match &request.date_range {
         Value::String(name) => DateRange::parse_name(name),
         Value::Array(pair) => match pair.as_slice() {
@@ -152,6 +151,12 @@ pub fn parse(request: &Request, sites: &SiteIndex, now_ms: i64) -> Result<Query,
         return Err(bad("at most one time dimension"));
     }
     let filters = parse_filters(&request.filters)?;
+    let goals: Vec<Goal> = goals
+        .iter()
+        .filter(|g| g.site_id == site.id.as_ref())
+        .cloned()
+        .collect();
+    check_goals(&goals, &metrics, &dimensions, &filters)?;
     check_mode(&site, &dimensions, &filters)?;
     check_shape(&metrics, &dimensions, &filters)?;
 
@@ -231,6 +236,48 @@ pub fn parse(request: &Request, sites: &SiteIndex, now_ms: i64) -> Result<Query,
         limit: usize::try_from(limit).unwrap_or(MAX_LIMIT),
         offset: usize::try_from(offset).unwrap_or(0),
         comparison,
+        goals,
+        realtime: false,
+    })
+}
+
+/// A site by its id or one of its domains, and its time zone.
+pub fn find_site(sites: &SiteIndex, id: &str) -> Result<(Arc<Site>, Tz), ApiError> {
+    let site = sites
+        .by_id(id)
+        .or_else(|| sites.by_domain(&id.to_ascii_lowercase()))
+        .cloned()
+        .ok_or(ApiError::UnknownSite)?;
+    let tz: Tz = site
+        .time_zone
+        .parse()
+        .map_err(|_| ApiError::Internal(format!("site time zone {:?}", site.time_zone)))?;
+    Ok((site, tz))
+}
+
+/// A query of a site's, with nothing asked yet: the realtime figures' base.
+pub fn site_query(sites: &SiteIndex, id: &str) -> Result<Query, ApiError> {
+    let (site, tz) = find_site(sites, id)?;
+    Ok(Query {
+        site,
+        tz,
+        // Set by the realtime figures.
+        period: Period {
+            start_ms: 0,
+            end_ms: 0,
+            first: NaiveDate::default(),
+            last: NaiveDate::default(),
+            instants: true,
+        },
+        metrics: Vec::new(),
+        dimensions: Vec::new(),
+        filters: Vec::new(),
+        order_by: Vec::new(),
+        limit: MAX_LIMIT,
+        offset: 0,
+        comparison: None,
+        goals: Vec::new(),
+        realtime: true,
     })
 }
 
@@ -302,12 +349,38 @@ fn collect_filter(value: &Value, into: &mut Vec<Filter>) -> Result<(), ApiError>
     }
 }
 
-/// Campaign fields are kept for consent-mode sites only.
-fn check_mode(
-    site: &mesure_sites::Site,
+/// Goal filters name the site's goals, with `is`; a conversion rate needs a
+/// goal.
+fn check_goals(
+    goals: &[Goal],
+    metrics: &[Metric],
     dimensions: &[Dimension],
     filters: &[Filter],
 ) -> Result<(), ApiError> {
+    for filter in filters.iter().filter(|f| f.dimension == Dimension::Goal) {
+        if filter.operator != Operator::Is {
+            return Err(bad("event:goal is filtered with is only"));
+        }
+        if let Some(unknown) = filter
+            .values
+            .iter()
+            .find(|v| !goals.iter().any(|g| &g.name == *v))
+        {
+            return Err(bad(format!("unknown goal {unknown:?}")));
+        }
+    }
+    let goal = dimensions.contains(&Dimension::Goal)
+        || filters.iter().any(|f| f.dimension == Dimension::Goal);
+    if metrics.contains(&Metric::ConversionRate) && !goal {
+        return Err(bad(
+            "conversion_rate needs an event:goal dimension or filter",
+        ));
+    }
+    Ok(())
+}
+
+/// Campaign fields are kept for consent-mode sites only.
+fn check_mode(site: &Site, dimensions: &[Dimension], filters: &[Filter]) -> Result<(), ApiError> {
     if site.mode == Mode::Exempt {
         let campaign = dimensions
             .iter()
@@ -497,7 +570,12 @@ mod tests {
 
     fn request(body: Value) -> Result<Query, String> {
         let request: Request = serde_json::from_value(body).map_err(|e| e.to_string())?;
-        parse(&request, &sites(), 1_796_000_000_000).map_err(|e| e.to_string())
+        let goals = [Goal {
+            site_id: "prefecture".into(),
+            name: "Inscription".into(),
+            target: mesure_sites::goals::Target::Page("/inscription".into()),
+        }];
+        parse(&request, &sites(), &goals, 1_796_000_000_000).map_err(|e| e.to_string())
     }
 
     #[test]
@@ -594,6 +672,18 @@ mod tests {
         check(
             &|b| b["dimensions"] = json!(["time:day", "time:hour"]),
             "time dimension",
+        );
+        check(
+            &|b| b["metrics"] = json!(["conversion_rate"]),
+            "conversion_rate",
+        );
+        check(
+            &|b| b["filters"] = json!([["is", "event:goal", ["Nope"]]]),
+            "Nope",
+        );
+        check(
+            &|b| b["filters"] = json!([["contains", "event:goal", ["Insc"]]]),
+            "is only",
         );
         check(
             &|b| b["include"] = json!({"time_labels": true}),

@@ -21,6 +21,8 @@ pub enum Metric {
     Events,
     /// Visitors of the row ÷ visitors of the whole filtered range, in percent.
     Percentage,
+    /// Visitors who reached a goal ÷ visitors of the range, in percent.
+    ConversionRate,
 }
 
 impl Metric {
@@ -33,6 +35,7 @@ impl Metric {
         Metric::VisitDuration,
         Metric::Events,
         Metric::Percentage,
+        Metric::ConversionRate,
     ];
 
     pub fn name(self) -> &'static str {
@@ -45,6 +48,7 @@ impl Metric {
             Metric::VisitDuration => "visit_duration",
             Metric::Events => "events",
             Metric::Percentage => "percentage",
+            Metric::ConversionRate => "conversion_rate",
         }
     }
 
@@ -111,6 +115,8 @@ pub enum Dimension {
     OutboundLink,
     /// A download's target, host and path.
     FileDownload,
+    /// The site's goals a hit reached.
+    Goal,
     EntryPage,
     ExitPage,
     /// The known name of the referrer (a search engine, a network), else
@@ -157,6 +163,7 @@ impl Dimension {
         Dimension::EventName,
         Dimension::OutboundLink,
         Dimension::FileDownload,
+        Dimension::Goal,
         Dimension::EntryPage,
         Dimension::ExitPage,
         Dimension::Source,
@@ -189,6 +196,7 @@ impl Dimension {
             Dimension::EventName => "event:name",
             Dimension::OutboundLink => "event:outbound_link",
             Dimension::FileDownload => "event:file_download",
+            Dimension::Goal => "event:goal",
             Dimension::EntryPage => "visit:entry_page",
             Dimension::ExitPage => "visit:exit_page",
             Dimension::Source => "visit:source",
@@ -222,7 +230,8 @@ impl Dimension {
             | Dimension::Hostname
             | Dimension::EventName
             | Dimension::OutboundLink
-            | Dimension::FileDownload => Level::Event,
+            | Dimension::FileDownload
+            | Dimension::Goal => Level::Event,
             Dimension::EntryPage | Dimension::ExitPage => Level::VisitOnly,
             Dimension::Time | Dimension::Bucket(_) => Level::Time,
             _ => Level::Visit,
@@ -265,7 +274,12 @@ impl Dimension {
             Dimension::UtmCampaign => "utm_campaign",
             Dimension::UtmContent => "utm_content",
             Dimension::UtmTerm => "utm_term",
-            Dimension::EntryPage | Dimension::ExitPage | Dimension::Time | Dimension::Bucket(_) => {
+            // Goals are the site's: see `Query::goal_sql`.
+            Dimension::Goal
+            | Dimension::EntryPage
+            | Dimension::ExitPage
+            | Dimension::Time
+            | Dimension::Bucket(_) => {
                 return None;
             }
         })
@@ -336,7 +350,8 @@ mod tests {
         for dimension in Dimension::ALL {
             let read = dimension.event_sql().is_some()
                 || dimension.visit_sql().is_some()
-                || dimension.level() == Level::Time;
+                || dimension.level() == Level::Time
+                || *dimension == Dimension::Goal;
             assert!(read, "{dimension:?}");
         }
     }

@@ -41,9 +41,9 @@ pub fn sql(query: &Query, period: &Period) -> Sql {
     }
     for filter in &query.filters {
         inner.push(" AND ");
-        match filter.dimension.event_sql() {
-            Some(column) => {
-                inner.append(&filter.condition(column));
+        match query.hit_condition(filter) {
+            Some(condition) => {
+                inner.append(&condition);
             }
             // Entry and exit pages: the hits of the visits that match.
             None => {
@@ -66,7 +66,7 @@ pub fn sql(query: &Query, period: &Period) -> Sql {
         query
             .dimensions
             .iter()
-            .all(|d| d.event_sql().is_some() || d.level() == Level::Time)
+            .all(|d| d.event_sql().is_some() || d.level() == Level::Time || *d == Dimension::Goal)
     );
     outer
 }

@@ -19,6 +19,7 @@ pub mod fields;
 pub mod filter;
 mod hits;
 pub mod period;
+pub mod realtime;
 pub mod sql;
 mod visits;
 
@@ -26,6 +27,7 @@ use chrono_tz::Tz;
 use clickhouse::Client;
 use fields::{Dimension, Level, Metric};
 use filter::Filter;
+use mesure_sites::goals::{Goal, Target, pattern_regex};
 use mesure_sites::{Mode, Site};
 use period::{Comparison, Period};
 use std::collections::HashMap;
@@ -48,6 +50,11 @@ pub struct Query {
     pub limit: usize,
     pub offset: usize,
     pub comparison: Option<(Comparison, Period)>,
+    /// The site's goals.
+    pub goals: Vec<Goal>,
+    /// Realtime figures: an exempt site's are rounded (see [`realtime`])
+    /// rather than hidden.
+    pub realtime: bool,
 }
 
 /// What rows are sorted by: a metric or a dimension of the query.
@@ -98,6 +105,8 @@ pub struct Answer {
 pub enum QueryError {
     #[error("clickhouse: {0}")]
     ClickHouse(#[from] clickhouse::error::Error),
+    #[error("export: {0}")]
+    Export(String),
 }
 
 /// A side's rows: the dimensions' values, then the sums.
@@ -133,13 +142,69 @@ impl Query {
                 matches!(
                     m,
                     Metric::Visitors | Metric::Pageviews | Metric::Events | Metric::Percentage
-                ) || (*m == Metric::Visits && self.event_dimensions())
+                ) || *m == Metric::ConversionRate
+                    || (*m == Metric::Visits && self.event_dimensions())
             })
+    }
+
+    /// The condition that a hit of `events` reached `goal`.
+    fn goal_condition(goal: &Goal) -> sql::Sql {
+        let mut sql = sql::Sql::default();
+        match &goal.target {
+            Target::Page(pattern) => sql.bind(
+                "(kind = 'pageview' AND match(path, ?))",
+                sql::Param::Text(pattern_regex(pattern)),
+            ),
+            Target::Event(name) => sql.bind(
+                "(kind = 'custom' AND name = ?)",
+                sql::Param::Text(name.clone()),
+            ),
+        };
+        sql
+    }
+
+    /// `event:goal` on a hit: one row for each goal the hit reached, none
+    /// when it reached none.
+    fn goal_sql(&self) -> sql::Sql {
+        let mut sql = sql::Sql::new("arrayJoin(arrayFilter(g -> g != '', CAST([");
+        for (i, goal) in self.goals.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.push("if(");
+            sql.append(&Query::goal_condition(goal));
+            sql.bind(", ?, '')", sql::Param::Text(goal.name.clone()));
+        }
+        sql.push("], 'Array(String)')))");
+        sql
+    }
+
+    /// A filter's condition on a hit of `events`; `None` for what only whole
+    /// visits know (entry and exit pages).
+    fn hit_condition(&self, filter: &Filter) -> Option<sql::Sql> {
+        if filter.dimension == Dimension::Goal {
+            let mut sql = sql::Sql::new("(0");
+            for goal in self
+                .goals
+                .iter()
+                .filter(|g| filter.values.contains(&g.name))
+            {
+                sql.push(" OR ").append(&Query::goal_condition(goal));
+            }
+            sql.push(")");
+            return Some(sql);
+        }
+        filter
+            .dimension
+            .event_sql()
+            .map(|column| filter.condition(column))
     }
 
     /// Whether the small-count rule applies: an exempt site's breakdown.
     fn hides_small_counts(&self) -> bool {
-        self.site.mode == Mode::Exempt && self.dimensions.iter().any(|d| d.level() != Level::Time)
+        self.site.mode == Mode::Exempt
+            && !self.realtime
+            && self.dimensions.iter().any(|d| d.level() != Level::Time)
     }
 }
 
@@ -232,16 +297,35 @@ async fn run_period(client: &Client, query: &Query, period: &Period) -> Result<A
             }
         }
     }
-    let total_visitors = if query.metrics.contains(&Metric::Percentage) {
+    // The whole range, for shares: with the query's filters for
+    // percentages, without its goal filters for conversion rates.
+    let total = |without_goals: bool| {
         let mut total = query.clone();
         total.dimensions.clear();
-        let rows = hits::sql(&total, period).rows(client).await?;
-        rows.first()
-            .and_then(|r| r.get("visitors"))
-            .and_then(serde_json::Value::as_u64)
-            .unwrap_or(0)
-    } else {
-        0
+        if without_goals {
+            total.filters.retain(|f| f.dimension != Dimension::Goal);
+        }
+        async move {
+            let rows = hits::sql(&total, period).rows(client).await?;
+            Ok::<u64, QueryError>(
+                rows.first()
+                    .and_then(|r| r.get("visitors"))
+                    .and_then(serde_json::Value::as_u64)
+                    .unwrap_or(0),
+            )
+        }
+    };
+    let totals = Totals {
+        visitors: if query.metrics.contains(&Metric::Percentage) {
+            total(false).await?
+        } else {
+            0
+        },
+        converting_base: if query.metrics.contains(&Metric::ConversionRate) {
+            total(true).await?
+        } else {
+            0
+        },
     };
     if width == 0 && rows.is_empty() {
         rows.insert(Vec::new(), Sums::default());
@@ -260,7 +344,7 @@ async fn run_period(client: &Client, query: &Query, period: &Period) -> Result<A
                     if small {
                         None
                     } else {
-                        value(*m, &sums, total_visitors)
+                        value(*m, &sums, &totals)
                     }
                 })
                 .collect();
@@ -298,8 +382,17 @@ fn text(value: Option<&serde_json::Value>) -> String {
     }
 }
 
+/// The whole range's visitors, for shares.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Totals {
+    /// With the query's filters.
+    pub visitors: u64,
+    /// Without its goal filters: who could have converted.
+    pub converting_base: u64,
+}
+
 /// A metric's value from a row's sums.
-pub fn value(metric: Metric, sums: &Sums, total_visitors: u64) -> Value {
+pub fn value(metric: Metric, sums: &Sums, totals: &Totals) -> Value {
     let ratio = |a: u64, b: u64| (b > 0).then(|| a as f64 / b as f64);
     match metric {
         Metric::Visitors => Some(sums.visitors as f64),
@@ -312,7 +405,10 @@ pub fn value(metric: Metric, sums: &Sums, total_visitors: u64) -> Value {
         Metric::BounceRate => ratio(sums.bounces, sums.visits).map(|r| (r * 100.0).round()),
         Metric::VisitDuration => ratio(sums.duration, sums.visits).map(f64::round),
         Metric::Percentage => {
-            ratio(sums.visitors, total_visitors).map(|r| (r * 1000.0).round() / 10.0)
+            ratio(sums.visitors, totals.visitors).map(|r| (r * 1000.0).round() / 10.0)
+        }
+        Metric::ConversionRate => {
+            ratio(sums.visitors, totals.converting_base).map(|r| (r * 1000.0).round() / 10.0)
         }
     }
 }
@@ -367,6 +463,9 @@ fn select_dimensions(
                     &bucket.sql(ts),
                     sql::Param::Text(query.tz.name().to_owned()),
                 );
+            }
+            Dimension::Goal => {
+                sql.append(&query.goal_sql());
             }
             other => {
                 sql.push(column(*other).unwrap_or("''"));

@@ -30,7 +30,7 @@ pub fn sql(query: &Query, period: &Period) -> Sql {
             }
             // Known per hit only: the visits with a hit that matches.
             None => {
-                let column = filter.dimension.event_sql().unwrap_or("''");
+                let condition = query.hit_condition(filter).unwrap_or_else(|| Sql::new("0"));
                 inner.push("session_id IN (SELECT session_id FROM events WHERE ");
                 inner.bind("site_id = ?", Param::Text(query.site.id.to_string()));
                 instant(
@@ -46,7 +46,7 @@ pub fn sql(query: &Query, period: &Period) -> Sql {
                     period.end_ms + DAY_MS,
                 );
                 inner.push(" AND ");
-                inner.append(&filter.condition(column));
+                inner.append(&condition);
                 inner.push(")");
             }
         }

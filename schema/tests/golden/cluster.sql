@@ -171,3 +171,15 @@ CREATE TABLE IF NOT EXISTS mesure.sites ON CLUSTER mesure_cluster
 ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/all/{database}/{table}', '{replica}', updated_at)
 ORDER BY site_id;
 
+CREATE TABLE IF NOT EXISTS mesure.goals ON CLUSTER mesure_cluster
+(
+    `site_id` String,
+    `name` String COMMENT 'the goal as reports show it, unique per site',
+    `page_pattern` String COMMENT 'page path pattern: * within a segment, ** across segments; empty for an event goal',
+    `event_name` String COMMENT 'custom event name; empty for a page goal',
+    `updated_at` DateTime64(3, 'UTC'),
+    `deleted` Bool
+)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/all/{database}/{table}', '{replica}', updated_at)
+ORDER BY (site_id, name);
+

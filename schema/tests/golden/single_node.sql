@@ -35,6 +35,19 @@ SAMPLE BY visitor_id
 TTL toDateTime(ts) + toIntervalMonth(6)
 SETTINGS index_granularity = 8192, non_replicated_deduplication_window = 1000;
 
+CREATE TABLE mesure.goals
+(
+    `site_id` String,
+    `name` String COMMENT 'the goal as reports show it, unique per site',
+    `page_pattern` String COMMENT 'page path pattern: * within a segment, ** across segments; empty for an event goal',
+    `event_name` String COMMENT 'custom event name; empty for a page goal',
+    `updated_at` DateTime64(3, 'UTC'),
+    `deleted` Bool
+)
+ENGINE = ReplacingMergeTree(updated_at)
+ORDER BY (site_id, name)
+SETTINGS index_granularity = 8192;
+
 CREATE TABLE mesure.hourly_stats
 (
     `site_id` LowCardinality(String),
