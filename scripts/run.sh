@@ -32,6 +32,8 @@ cargo build --release --locked -p mesure
 mesure=target/release/mesure
 $mesure migrate
 $mesure site put demo --host 127.0.0.1 --host localhost --param page --event Inscription
+# A few weeks of realistic traffic for the dashboard, the first time only.
+$mesure demo-data --site demo --days 28 --events 200000 --if-empty
 
 $mesure collector &
 pids+=($!)

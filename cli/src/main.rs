@@ -48,6 +48,31 @@ enum Command {
     Goal(GoalCommand),
     /// Check the configuration and print it as applied (passwords hidden).
     Config,
+    /// Fill ClickHouse with realistic demo traffic, through the same tables
+    /// and views as real hits.
+    DemoData(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+struct DemoArgs {
+    /// An existing site to fill. Repeatable.
+    #[arg(long = "site", conflicts_with = "sites")]
+    site_ids: Vec<String>,
+    /// How many demo sites to create and fill (demo-1, demo-2, ...).
+    #[arg(long, default_value_t = 1)]
+    sites: u32,
+    /// Days of traffic, ending yesterday.
+    #[arg(long, default_value_t = 28)]
+    days: u32,
+    /// Hits in all, about.
+    #[arg(long, default_value_t = 200_000)]
+    events: u64,
+    /// Another seed gives other traffic.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Fill only a site that has no traffic yet.
+    #[arg(long)]
+    if_empty: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -138,6 +163,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Site(command) => site(&config, command).await,
         Command::Goal(command) => goal(&config, command).await,
         Command::Config => show_config(config),
+        Command::DemoData(args) => demo_data(&config, args).await,
     }
 }
 
@@ -308,6 +334,63 @@ async fn goal(config: &Config, command: GoalCommand) -> anyhow::Result<()> {
             tracing::info!(%site, goal = %name, "goal removed");
         }
     }
+    Ok(())
+}
+
+async fn demo_data(config: &Config, args: DemoArgs) -> anyhow::Result<()> {
+    use mesure_dashboard::demo::{self, Spec};
+    let client = config.clickhouse.client();
+    let site_ids = if args.site_ids.is_empty() {
+        let ids: Vec<String> = (1..=args.sites).map(|n| format!("demo-{n}")).collect();
+        let known = sites::load(&client).await?;
+        for id in ids
+            .iter()
+            .filter(|id| !known.iter().any(|s| &s.site_id == *id))
+        {
+            let mut row = SiteRow::new(id, &[&format!("www.{id}.fr")]);
+            row.allowed_events = ["Inscription", "Formulaire / Envoi", "Recherche"]
+                .map(str::to_owned)
+                .to_vec();
+            sites::put(&client, row).await?;
+        }
+        ids
+    } else {
+        args.site_ids
+    };
+    if args.if_empty {
+        let existing: u64 = client
+            .query("SELECT count() FROM events WHERE has(?, site_id)")
+            .bind(site_ids.as_slice())
+            .fetch_one()
+            .await?;
+        if existing > 0 {
+            tracing::info!(
+                events = existing,
+                "the sites already have traffic: nothing generated"
+            );
+            return Ok(());
+        }
+    }
+    let spec = Spec {
+        sites: site_ids,
+        days: args.days,
+        events: args.events,
+        seed: args.seed,
+    };
+    let today = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs() / 86_400).unwrap_or(0));
+    let started = std::time::Instant::now();
+    let inserted = demo::generate(&client, &spec, today, |done, all| {
+        tracing::info!(visits = done, of = all, "demo traffic");
+    })
+    .await?;
+    tracing::info!(
+        events = inserted,
+        seconds = started.elapsed().as_secs(),
+        sites = ?spec.sites,
+        "demo traffic generated"
+    );
     Ok(())
 }
 

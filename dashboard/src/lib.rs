@@ -6,11 +6,13 @@
 //! into queries and answers into JSON (Plausible's Stats API v2 shape);
 //! `export` writes them as CSV, and every breakdown of a period as a ZIP;
 //! `app` holds the routes; `service` runs it all; `config` and `metrics`
-//! are what ops set and see.
+//! are what ops set and see; `demo` makes realistic traffic at scale, for
+//! demonstrations and benchmarks.
 
 pub mod api;
 pub mod app;
 pub mod config;
+pub mod demo;
 pub mod export;
 pub mod metrics;
 pub mod query;
