@@ -44,6 +44,12 @@ pub struct EventRow {
     pub device: Device,
     pub props: BTreeMap<String, String>,
     pub tracker: Tracker,
+    /// The hit's number in its visit, 1 for the first.
+    #[serde(default)]
+    pub hit: u16,
+    /// Seconds since the visit's previous hit.
+    #[serde(default)]
+    pub gap_s: u32,
 }
 
 /// The columns [`EventRow::write_row_binary`] writes, in its order: inserts
@@ -51,7 +57,7 @@ pub struct EventRow {
 pub const COLUMNS: &str = "site_id, ts, kind, name, visitor_id, session_id, session_start, \
 hostname, path, referrer_host, referrer_source, channel, utm_source, utm_medium, utm_campaign, \
 utm_content, utm_term, country_code, region, city, browser, browser_version, os, os_version, \
-device, props, tracker";
+device, props, tracker, hit, gap_s";
 
 impl EventRow {
     /// A page view with every enrichment empty: what tests of delivery need.
@@ -84,6 +90,8 @@ impl EventRow {
             device: Device::Unknown,
             props: BTreeMap::new(),
             tracker: Tracker::Script,
+            hit: 1,
+            gap_s: 0,
         }
     }
 
@@ -129,6 +137,8 @@ impl EventRow {
             string(out, value);
         }
         out.push(self.tracker.code());
+        out.extend_from_slice(&self.hit.to_le_bytes());
+        out.extend_from_slice(&self.gap_s.to_le_bytes());
     }
 }
 

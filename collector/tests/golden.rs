@@ -53,6 +53,8 @@ fn row_json(row: &EventRow, start_ms: i64, sessions: &mut Sessions) -> Value {
         "device": row.device.as_str(),
         "props": row.props,
         "tracker": row.tracker.as_str(),
+        "hit": row.hit,
+        "gap_s": row.gap_s,
     })
 }
 

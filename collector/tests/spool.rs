@@ -180,34 +180,47 @@ async fn two_spools_shipping_the_same_range_are_both_stored() {
     assert_eq!(count, 6, "both collectors' rows are stored");
 }
 
-/// A spool written by the first version (rows as JSON) after an upgrade:
-/// its rows are converted and stored like the others, every column intact.
+/// Spools written by earlier versions, after an upgrade: the first kept
+/// rows as JSON, the second `RowBinary` without the hit's number and gap.
+/// Their rows are converted and stored like the others, every column
+/// intact, the hit's number and gap unknown (0).
 #[tokio::test]
-async fn records_of_the_json_version_are_still_shipped() {
+async fn records_of_earlier_versions_are_still_shipped() {
     let (_db, client) = prepared_database("legacy").await;
-    let dir = temp_dir("json-spool");
-    let json_record = |row: &EventRow| {
-        let payload = serde_json::to_vec(row).expect("json");
-        let mut out = b"MSR1".to_vec();
+    let dir = temp_dir("legacy-spool");
+    let record = |magic: &[u8], payload: &[u8]| {
+        let mut out = magic.to_vec();
         out.extend_from_slice(&u32::try_from(payload.len()).expect("len").to_le_bytes());
-        out.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
-        out.extend_from_slice(&payload);
+        out.extend_from_slice(&crc32fast::hash(payload).to_le_bytes());
+        out.extend_from_slice(payload);
         out
     };
-    let old = row("/old");
-    let mut bytes = json_record(&old);
+    let json = row("/json");
+    let mut bytes = record(b"MSR1", &serde_json::to_vec(&json).expect("json"));
+    let second = row("/second");
+    let mut binary = Vec::new();
+    second.write_row_binary(&mut binary);
+    binary.truncate(binary.len() - 6);
+    bytes.extend_from_slice(&record(b"MSR2", &binary));
     bytes.extend_from_slice(&records(&["/new"]));
     std::fs::write(segment_path(&dir, 0), &bytes).expect("segment");
 
-    ship(&dir, client.clone(), 2).await;
+    ship(&dir, client.clone(), 3).await;
     let stored: Vec<EventRow> = client
-        .query("SELECT ?fields FROM events ORDER BY path DESC")
+        .query("SELECT ?fields FROM events ORDER BY path")
         .fetch_all()
         .await
         .expect("rows");
-    assert_eq!(stored.len(), 2);
-    assert_eq!(stored[0], old);
+    let unknown = |row: &EventRow| EventRow {
+        hit: 0,
+        gap_s: 0,
+        ..row.clone()
+    };
+    assert_eq!(stored.len(), 3);
+    assert_eq!(stored[0], unknown(&json));
     assert_eq!(&*stored[1].path, "/new");
+    assert!(stored[1].hit > 0, "a row of this version has its number");
+    assert_eq!(stored[2], unknown(&second));
 }
 
 /// Before, with `fsync = "interval"` a sync came only with a later write:

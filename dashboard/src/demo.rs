@@ -47,7 +47,7 @@ pub enum DemoError {
 const GENERATE: &str = "
 INSERT INTO events (site_id, ts, kind, name, visitor_id, session_id, session_start,
     hostname, path, referrer_host, referrer_source, channel, country_code, region, city,
-    browser, browser_version, os, os_version, device, tracker)
+    browser, browser_version, os, os_version, device, tracker, hit, gap_s)
 WITH ? AS sites, toDate(?) AS first_day, ? AS days, ? AS seed,
      ? AS per_site_day, ? AS pages,
      -- Visits by hour of the day, in French time.
@@ -59,12 +59,15 @@ WITH ? AS sites, toDate(?) AS first_day, ? AS days, ? AS seed,
      [30, 17, 14, 5, 6, 9, 4, 5, 4, 3, 3] AS agent_weights
 SELECT site, fromUnixTimestamp64Milli(toInt64(ts_ms), 'UTC'), kind, name, visitor, session,
     toDateTime(start_s, 'UTC'), concat('www.', site, '.fr'), path, source.1, source.2, source.3,
-    place.1, place.2, place.3, agent.1, agent.2, agent.3, agent.4, agent.5, tracker
+    place.1, place.2, place.3, agent.1, agent.2, agent.3, agent.4, agent.5, tracker,
+    n + 1, toUInt32(if(n = 0, 0, intDiv(ts_ms, 1000) - intDiv(previous_ms, 1000)))
 FROM (
-    SELECT *,
+    SELECT *, i AS n,
         -- Seconds to minutes between hits.
-        toUInt64(start_s) * 1000 + arraySum(arrayMap(j -> (5 + cityHash64(v, seed, 20, j) % 240) * 1000
-            + cityHash64(v, seed, 21, j) % 1000, range(i))) AS ts_ms,
+        arrayMap(j -> (5 + cityHash64(v, seed, 20, j) % 240) * 1000
+            + cityHash64(v, seed, 21, j) % 1000, range(i)) AS gaps_ms,
+        toUInt64(start_s) * 1000 + arraySum(gaps_ms) AS ts_ms,
+        ts_ms - if(i = 0, 0, gaps_ms[i]) AS previous_ms,
         multiIf(i = 0, 'pageview',
                 cityHash64(v, seed, 22, i) % 100 < 6, 'custom',
                 cityHash64(v, seed, 22, i) % 100 < 9, 'outlink',

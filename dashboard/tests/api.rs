@@ -248,11 +248,9 @@ async fn health_readiness_and_metrics() {
             "{line} not in\n{metrics}"
         );
     }
-    assert!(
-        metrics.contains(
-            "mesure_dashboard_clickhouse_query_duration_seconds_count{source=\"events\"} 1"
-        )
-    );
+    assert!(metrics.contains(
+        "mesure_dashboard_clickhouse_query_duration_seconds_count{source=\"rollups\"} 1"
+    ));
     dashboard.stop();
 }
 

@@ -55,7 +55,10 @@ async fn figures_match_the_generated_traffic() {
         let truth = Truth::of(&mine, start, end, |_, _| true, |_| true);
         let expected: Vec<Value> = METRICS.iter().map(|m| truth.metric(m)).collect();
         assert_eq!(metrics_of(&answer, 0), expected, "{site}: aggregate");
-        assert_eq!(answer["meta"]["source"], "events");
+        assert_eq!(
+            answer["meta"]["source"], "rollups",
+            "whole days, whole hours"
+        );
         assert_eq!(answer["query"]["date_range"], range(first, last));
 
         // One value a local day: the day boundaries are the site's.

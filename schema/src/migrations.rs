@@ -36,6 +36,7 @@ pub const MIGRATIONS: &[Migration] = migrations![
     4 "0004_hourly_stats",
     5 "0005_sites",
     6 "0006_goals",
+    7 "0007_rollups",
 ];
 
 /// The newest schema version this build knows.

@@ -158,7 +158,13 @@ async fn changing_the_retention_rewrites_ttls_and_forced_expiry_deletes_old_rows
     assert!(report.applied.is_empty());
     assert_eq!(
         report.retention_changed,
-        ["events", "hourly_stats", "sessions"]
+        [
+            "daily_breakdowns",
+            "events",
+            "hourly_stats",
+            "hourly_totals",
+            "sessions"
+        ]
     );
     let create: String = client()
         .query(&format!("SHOW CREATE TABLE {db}.events"))

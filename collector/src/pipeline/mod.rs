@@ -119,6 +119,8 @@ impl Pipeline {
             },
             props: props(hit, site),
             tracker: hit.tracker,
+            hit: session.hit,
+            gap_s: session.gap_s,
         })
     }
 }

@@ -1,6 +1,8 @@
 //! Visits: a visitor's hits belong to one session until 30 minutes pass
 //! without a hit. The session's acquisition (referrer, channel, campaign) is
-//! decided by its first hit and stamped on every later one.
+//! decided by its first hit and stamped on every later one, with the hit's
+//! number in the visit and the seconds since the visit's last hit: counted
+//! per hit, they add up to visits, bounces and durations in the rollups.
 //!
 //! State lives in this replica's memory: with several collector replicas,
 //! the load balancer must send a client address to the same replica (hash on
@@ -23,23 +25,31 @@ pub struct SessionInfo {
     /// First hit, milliseconds since the epoch.
     pub start_ms: i64,
     pub acquisition: Arc<Acquisition>,
+    /// This hit's number in the visit: 1 for the first.
+    pub hit: u16,
+    /// Seconds since the visit's latest hit (0 for the first): over a visit,
+    /// they add up to its duration.
+    pub gap_s: u32,
 }
 
-/// 32 bytes a visit with its key: times in seconds, the acquisition shared.
+/// 40 bytes a visit with its key: times in seconds, the acquisition shared.
 #[derive(Debug)]
 struct State {
     id: u64,
     acquisition: Arc<Acquisition>,
     start_s: u32,
     last_s: u32,
+    hits: u16,
 }
 
 impl State {
-    fn info(&self) -> SessionInfo {
+    fn info(&self, gap_s: u32) -> SessionInfo {
         SessionInfo {
             id: self.id,
             start_ms: i64::from(self.start_s) * 1000,
             acquisition: Arc::clone(&self.acquisition),
+            hit: self.hits,
+            gap_s,
         }
     }
 }
@@ -84,7 +94,7 @@ pub struct Sessions {
 impl Sessions {
     /// The tables are allocated whole at start and never grow: memory is
     /// known from `max_sessions` (hashbrown rounds each shard to a power of
-    /// two, so 900,000 fits tables of 16,384: about 35 MB).
+    /// two, so 900,000 fits tables of 16,384: about 43 MB).
     pub fn new(timeout_minutes: u32, max_sessions: usize) -> Sessions {
         let max_per_shard = (max_sessions / SHARDS).max(1);
         Sessions {
@@ -118,16 +128,20 @@ impl Sessions {
         if let Some(state) = shard.map.get_mut(&visitor_id)
             && now_s.saturating_sub(state.last_s) < self.timeout_s
         {
+            // A late hit adds nothing to the duration.
+            let gap_s = now_s.saturating_sub(state.last_s);
             state.last_s = state.last_s.max(now_s);
-            return state.info();
+            state.hits = state.hits.saturating_add(1);
+            return state.info(gap_s);
         }
         let state = State {
             id: session_id(visitor_id, now_ms),
             acquisition: self.intern(acquisition()),
             start_s: now_s,
             last_s: now_s,
+            hits: 1,
         };
-        let info = state.info();
+        let info = state.info(0);
         let known = shard.map.contains_key(&visitor_id);
         if !known && shard.map.len() >= self.max_per_shard && now_s >= shard.next_expiry_s {
             shard.sweep(now_s, self.timeout_s);
@@ -200,6 +214,11 @@ mod tests {
 
     const MINUTE: i64 = 60_000;
 
+    /// What makes two hits one visit: its id, its start, its acquisition.
+    fn visit(info: &SessionInfo) -> (u64, i64, Arc<Acquisition>) {
+        (info.id, info.start_ms, Arc::clone(&info.acquisition))
+    }
+
     fn acquisition(channel: Channel) -> Acquisition {
         Acquisition {
             channel,
@@ -213,13 +232,31 @@ mod tests {
         let first = sessions.assign(1, 0, || acquisition(Channel::Search));
         let second = sessions.assign(1, 29 * MINUTE, || acquisition(Channel::Direct));
         let third = sessions.assign(1, 58 * MINUTE, || acquisition(Channel::Direct));
-        assert_eq!(first, second);
-        assert_eq!(first, third, "the timeout counts from the last hit");
+        assert_eq!(visit(&first), visit(&second));
+        assert_eq!(
+            visit(&first),
+            visit(&third),
+            "the timeout counts from the last hit"
+        );
         assert_eq!(third.acquisition.channel, Channel::Search);
         let later = sessions.assign(1, 88 * MINUTE, || acquisition(Channel::Social));
         assert_ne!(later.id, first.id);
         assert_eq!(later.start_ms, 88 * MINUTE);
         assert_eq!(later.acquisition.channel, Channel::Social);
+    }
+
+    #[test]
+    fn hits_are_numbered_and_their_gaps_add_up_to_the_duration() {
+        let sessions = Sessions::new(30, 1000);
+        let mut gaps = 0;
+        for (i, at) in [0, 12_345, 70_000, 69_000, 600_900].iter().enumerate() {
+            let info = sessions.assign(1, *at, Acquisition::default);
+            assert_eq!(usize::from(info.hit), i + 1);
+            gaps += info.gap_s;
+        }
+        assert_eq!(gaps, 600, "the last second minus the first");
+        let next = sessions.assign(1, 600_900 + 31 * MINUTE, Acquisition::default);
+        assert_eq!((next.hit, next.gap_s), (1, 0), "a new visit");
     }
 
     #[test]
@@ -249,8 +286,8 @@ mod tests {
             let other = sessions.assign(64, minute * MINUTE, || acquisition(Channel::Social));
             assert_ne!(other.id, first.id);
             assert_eq!(
-                sessions.assign(0, minute * MINUTE, Acquisition::default),
-                first,
+                visit(&sessions.assign(0, minute * MINUTE, Acquisition::default)),
+                visit(&first),
                 "a full shard keeps its sessions"
             );
         }
@@ -265,8 +302,8 @@ mod tests {
         );
         let stored = sessions.assign(64, 59 * MINUTE, || acquisition(Channel::Social));
         assert_eq!(
-            sessions.assign(64, 60 * MINUTE, || acquisition(Channel::Direct)),
-            stored,
+            visit(&sessions.assign(64, 60 * MINUTE, || acquisition(Channel::Direct))),
+            visit(&stored),
             "stored once the old session expired"
         );
         assert_eq!(stored.acquisition.channel, Channel::Social);
@@ -305,7 +342,13 @@ mod tests {
     fn late_hits_do_not_move_the_session_back() {
         let sessions = Sessions::new(30, 1000);
         let first = sessions.assign(1, 10 * MINUTE, Acquisition::default);
-        assert_eq!(sessions.assign(1, 5 * MINUTE, Acquisition::default), first);
-        assert_eq!(sessions.assign(1, 39 * MINUTE, Acquisition::default), first);
+        assert_eq!(
+            visit(&sessions.assign(1, 5 * MINUTE, Acquisition::default)),
+            visit(&first)
+        );
+        assert_eq!(
+            visit(&sessions.assign(1, 39 * MINUTE, Acquisition::default)),
+            visit(&first)
+        );
     }
 }

@@ -1,11 +1,13 @@
 //! The spool's on-disk format: numbered segment files of checksummed records,
 //! one accepted row each.
 //!
-//! A record is `MSR2`, the payload length (u32 LE), the CRC-32 of the
+//! A record is `MSR3`, the payload length (u32 LE), the CRC-32 of the
 //! payload (u32 LE), then the payload: the row in ClickHouse's `RowBinary`,
 //! so that shipping is copying bytes, with no decoding or re-encoding.
-//! Records of earlier versions (`MSR1`, the row as JSON) are still read and
-//! converted, so an upgrade ships what the previous version spooled. Segments are only
+//! Records of earlier versions are still read and converted, so an upgrade
+//! ships what the previous version spooled: `MSR2`, the row without its
+//! hit number and gap (they are appended, as 0: unknown), and `MSR1`, the
+//! row as JSON. Segments are only
 //! appended to, by one writer, and never reopened for writing: a torn record
 //! at the end of a segment (a crash mid-write) is detected by its length or
 //! checksum and skipped.
@@ -15,9 +17,13 @@ use std::fs::File;
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
-pub const MAGIC: [u8; 4] = *b"MSR2";
+pub const MAGIC: [u8; 4] = *b"MSR3";
+/// Records of the second version: `RowBinary` without `hit` and `gap_s`.
+pub const MAGIC_V2: [u8; 4] = *b"MSR2";
 /// Records of the first version: the row as JSON.
 pub const MAGIC_JSON: [u8; 4] = *b"MSR1";
+/// What a version-2 record lacks: `hit` (u16) and `gap_s` (u32), both 0.
+const V2_MISSING: [u8; 6] = [0; 6];
 pub const HEADER: usize = 12;
 /// Largest payload accepted when reading: anything larger is corruption.
 pub const MAX_PAYLOAD: usize = 1 << 20;
@@ -132,9 +138,10 @@ impl SegmentReader {
         if let Err(error) = self.file.read_exact(&mut header) {
             return short(error, "truncated record header");
         }
-        let json = match header[..4].try_into() {
-            Ok(MAGIC) => false,
-            Ok(MAGIC_JSON) => true,
+        let version = match header[..4].try_into() {
+            Ok(MAGIC) => 3,
+            Ok(MAGIC_V2) => 2,
+            Ok(MAGIC_JSON) => 1,
             _ => return Ok(Next::Corrupt("bad record magic".into())),
         };
         let len = u32::from_le_bytes([header[4], header[5], header[6], header[7]]) as usize;
@@ -153,14 +160,20 @@ impl SegmentReader {
         let outcome = match checked {
             Err(error) => short(error, "truncated record"),
             Ok(false) => Ok(Next::Corrupt("checksum mismatch".into())),
-            Ok(true) if json => match serde_json::from_slice::<EventRow>(&out[start..]) {
-                Ok(row) => {
+            Ok(true) if version == 1 => match serde_json::from_slice::<EventRow>(&out[start..]) {
+                Ok(mut row) => {
                     out.truncate(start);
+                    // Not recorded then: unknown.
+                    (row.hit, row.gap_s) = (0, 0);
                     row.write_row_binary(out);
                     Ok(Next::Row)
                 }
                 Err(error) => Ok(Next::Corrupt(format!("undecodable record: {error}"))),
             },
+            Ok(true) if version == 2 => {
+                out.extend_from_slice(&V2_MISSING);
+                Ok(Next::Row)
+            }
             Ok(true) => Ok(Next::Row),
         };
         match outcome {

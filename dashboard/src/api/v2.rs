@@ -238,6 +238,7 @@ pub fn parse(
         comparison,
         goals,
         realtime: false,
+        raw: false,
     })
 }
 
@@ -278,6 +279,7 @@ pub fn site_query(sites: &SiteIndex, id: &str) -> Result<Query, ApiError> {
         comparison: None,
         goals: Vec::new(),
         realtime: true,
+        raw: false,
     })
 }
 

@@ -13,7 +13,7 @@ pub enum Metric {
     Pageviews,
     /// Pageviews of the visits started in the range ÷ those visits.
     ViewsPerVisit,
-    /// Percentage of visits with one page view and nothing else.
+    /// Percentage of visits of one hit.
     BounceRate,
     /// Mean seconds from a visit's first hit to its last.
     VisitDuration,

@@ -20,6 +20,7 @@ pub mod filter;
 mod hits;
 pub mod period;
 pub mod realtime;
+pub mod rollup;
 pub mod sql;
 mod visits;
 
@@ -55,6 +56,8 @@ pub struct Query {
     /// Realtime figures: an exempt site's are rounded (see [`realtime`])
     /// rather than hidden.
     pub realtime: bool,
+    /// Read raw events only, never the rollups (to check they agree).
+    pub raw: bool,
 }
 
 /// What rows are sorted by: a metric or a dimension of the query.
@@ -257,7 +260,57 @@ fn change(metric: Metric, now: Value, then: Value) -> Value {
     Some(((now - then) / then * 100.0).round())
 }
 
-async fn run_period(client: &Client, query: &Query, period: &Period) -> Result<Answer, QueryError> {
+impl std::ops::AddAssign for Sums {
+    fn add_assign(&mut self, other: Sums) {
+        self.visitors += other.visitors;
+        self.pageviews += other.pageviews;
+        self.events += other.events;
+        self.visits += other.visits;
+        self.bounces += other.bounces;
+        self.duration += other.duration;
+        self.visit_pageviews += other.visit_pageviews;
+    }
+}
+
+fn dimensions_of(row: &serde_json::Map<String, serde_json::Value>, width: usize) -> Vec<String> {
+    (0..width)
+        .map(|i| text(row.get(&format!("d{i}"))))
+        .collect()
+}
+
+/// A query's sums over a period, by dimension values, and what answered:
+/// the rollups for what they hold, raw events for the rest.
+async fn sums(
+    client: &Client,
+    query: &Query,
+    period: &Period,
+) -> Result<(Sided, &'static str), QueryError> {
+    if let Some(shape) = rollup::shape(query)
+        && let Some((whole, edges)) = rollup::split(shape, period)
+    {
+        let width = query.dimensions.len();
+        let mut rows: Sided = HashMap::new();
+        for row in rollup::sql(query, shape, whole).rows(client).await? {
+            *rows.entry(dimensions_of(&row, width)).or_default() += rollup::sums(shape, &row);
+        }
+        for edge in &edges {
+            for (dims, sums) in raw_sums(client, query, edge).await? {
+                *rows.entry(dims).or_default() += sums;
+            }
+        }
+        let source = if edges.is_empty() {
+            "rollups"
+        } else {
+            "rollups+events"
+        };
+        return Ok((rows, source));
+    }
+    Ok((raw_sums(client, query, period).await?, "events"))
+}
+
+/// A query's sums over a period from raw events (and the `sessions` rollup
+/// for whole visits).
+async fn raw_sums(client: &Client, query: &Query, period: &Period) -> Result<Sided, QueryError> {
     let hits = if query.needs_hits_side() {
         hits::sql(query, period).rows(client).await?
     } else {
@@ -272,10 +325,7 @@ async fn run_period(client: &Client, query: &Query, period: &Period) -> Result<A
     let mut rows: Sided = HashMap::new();
     for (side, visits_side) in [(hits, false), (visits, true)] {
         for object in side {
-            let dims: Vec<String> = (0..width)
-                .map(|i| text(object.get(&format!("d{i}"))))
-                .collect();
-            let sums = rows.entry(dims).or_default();
+            let sums = rows.entry(dimensions_of(&object, width)).or_default();
             let number = |name: &str| object.get(name).and_then(serde_json::Value::as_u64);
             if visits_side {
                 if query.visits_only() {
@@ -297,6 +347,12 @@ async fn run_period(client: &Client, query: &Query, period: &Period) -> Result<A
             }
         }
     }
+    Ok(rows)
+}
+
+async fn run_period(client: &Client, query: &Query, period: &Period) -> Result<Answer, QueryError> {
+    let (mut rows, source) = sums(client, query, period).await?;
+    let width = query.dimensions.len();
     // The whole range, for shares: with the query's filters for
     // percentages, without its goal filters for conversion rates.
     let total = |without_goals: bool| {
@@ -306,13 +362,8 @@ async fn run_period(client: &Client, query: &Query, period: &Period) -> Result<A
             total.filters.retain(|f| f.dimension != Dimension::Goal);
         }
         async move {
-            let rows = hits::sql(&total, period).rows(client).await?;
-            Ok::<u64, QueryError>(
-                rows.first()
-                    .and_then(|r| r.get("visitors"))
-                    .and_then(serde_json::Value::as_u64)
-                    .unwrap_or(0),
-            )
+            let (rows, _) = sums(client, &total, period).await?;
+            Ok::<u64, QueryError>(rows.values().map(|s| s.visitors).sum())
         }
     };
     let totals = Totals {
@@ -370,7 +421,7 @@ async fn run_period(client: &Client, query: &Query, period: &Period) -> Result<A
         rows,
         total_rows,
         hidden_rows,
-        source: "events",
+        source,
     })
 }
 

@@ -17,7 +17,7 @@ pub fn sql(query: &Query, period: &Period) -> Sql {
     inner.push(
         "toDate(started) AS utc_day, uniq(visitor_id) AS visitors, count() AS visits, \
          sum(pageviews) AS pv, sum(events) AS ev, \
-         countIf(pageviews = 1 AND events = 1) AS bounces, \
+         countIf(events = 1) AS bounces, \
          sum(dateDiff('second', started, last_seen)) AS duration FROM (",
     );
     visits_between(&mut inner, query, period.start_ms, period.end_ms);

@@ -71,8 +71,9 @@ impl Visit {
             .count() as u64
     }
 
+    /// A visit of one hit.
     pub fn bounced(&self) -> bool {
-        self.hits.len() == 1 && self.hits[0].kind == Kind::Pageview
+        self.hits.len() == 1
     }
 
     /// The session's start, to the second, as the collector stamps it.
@@ -111,7 +112,8 @@ impl Visit {
     fn rows(&self) -> Vec<EventRow> {
         self.hits
             .iter()
-            .map(|hit| EventRow {
+            .enumerate()
+            .map(|(i, hit)| EventRow {
                 kind: hit.kind,
                 name: hit.name.clone(),
                 visitor_id: self.visitor,
@@ -130,6 +132,15 @@ impl Visit {
                 os_version: "10".into(),
                 device: self.device,
                 tracker: Tracker::Script,
+                // As the collector numbers hits and measures their gaps.
+                hit: u16::try_from(i + 1).unwrap_or(u16::MAX),
+                gap_s: match i {
+                    0 => 0,
+                    _ => u32::try_from(
+                        hit.ts.div_euclid(1000) - self.hits[i - 1].ts.div_euclid(1000),
+                    )
+                    .unwrap_or(0),
+                },
                 ..EventRow::pageview(self.site, hit.ts, &hit.path)
             })
             .collect()

@@ -183,3 +183,132 @@ CREATE TABLE IF NOT EXISTS mesure.goals ON CLUSTER mesure_cluster
 ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/all/{database}/{table}', '{replica}', updated_at)
 ORDER BY (site_id, name);
 
+ALTER TABLE mesure.events_local ON CLUSTER mesure_cluster
+    (ADD COLUMN IF NOT EXISTS `hit` UInt16 DEFAULT 0 COMMENT 'number of the hit in its visit, 1 for the first; 0 when not recorded'),
+    (ADD COLUMN IF NOT EXISTS `gap_s` UInt32 DEFAULT 0 COMMENT 'seconds since the previous hit of the visit');
+
+ALTER TABLE mesure.events ON CLUSTER mesure_cluster
+    (ADD COLUMN IF NOT EXISTS `hit` UInt16 DEFAULT 0),
+    (ADD COLUMN IF NOT EXISTS `gap_s` UInt32 DEFAULT 0);
+
+CREATE TABLE IF NOT EXISTS mesure.hourly_totals_local ON CLUSTER mesure_cluster
+(
+    `site_id` LowCardinality(String),
+    `hour` DateTime('UTC'),
+    `visitors` AggregateFunction(uniq, UInt64),
+    `pageviews` SimpleAggregateFunction(sum, UInt64),
+    `events` SimpleAggregateFunction(sum, UInt64),
+    `visits` SimpleAggregateFunction(sum, UInt64) COMMENT 'visits started this hour',
+    `continued` SimpleAggregateFunction(sum, UInt64) COMMENT 'of them, visits with a second hit',
+    `duration` SimpleAggregateFunction(sum, UInt64) COMMENT 'seconds, of the visits started this hour',
+    `visit_pageviews` SimpleAggregateFunction(sum, UInt64) COMMENT 'page views of the visits started this hour'
+)
+ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')
+PARTITION BY toYYYYMM(hour)
+ORDER BY (site_id, hour)
+TTL hour + toIntervalMonth(6)
+SETTINGS non_replicated_deduplication_window = 1000;
+
+CREATE TABLE IF NOT EXISTS mesure.hourly_totals ON CLUSTER mesure_cluster AS mesure.hourly_totals_local
+ENGINE = Distributed(mesure_cluster, mesure, hourly_totals_local, rand());
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS mesure.hourly_totals_hits_mv ON CLUSTER mesure_cluster TO mesure.hourly_totals_local
+AS SELECT
+    site_id,
+    toStartOfHour(ts) AS hour,
+    uniqState(visitor_id) AS visitors,
+    countIf(kind = 'pageview') AS pageviews,
+    count() AS events,
+    toUInt64(0) AS visits,
+    toUInt64(0) AS continued,
+    toUInt64(0) AS duration,
+    toUInt64(0) AS visit_pageviews
+FROM mesure.events_local
+GROUP BY
+    site_id,
+    hour;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS mesure.hourly_totals_visits_mv ON CLUSTER mesure_cluster TO mesure.hourly_totals_local
+AS SELECT
+    site_id,
+    toStartOfHour(session_start) AS hour,
+    uniqStateIf(visitor_id, 0) AS visitors,
+    toUInt64(0) AS pageviews,
+    toUInt64(0) AS events,
+    countIf(hit = 1) AS visits,
+    countIf(hit = 2) AS continued,
+    sum(toUInt64(gap_s)) AS duration,
+    countIf(kind = 'pageview') AS visit_pageviews
+FROM mesure.events_local
+GROUP BY
+    site_id,
+    hour;
+
+CREATE TABLE IF NOT EXISTS mesure.daily_breakdowns_local ON CLUSTER mesure_cluster
+(
+    `site_id` LowCardinality(String),
+    `day` Date,
+    `dimension` LowCardinality(String),
+    `value` String,
+    `visitors` AggregateFunction(uniq, UInt64),
+    `touched` AggregateFunction(uniq, UInt64) COMMENT 'visits with a hit of this value (pages, events)',
+    `pageviews` SimpleAggregateFunction(sum, UInt64),
+    `events` SimpleAggregateFunction(sum, UInt64),
+    `visits` SimpleAggregateFunction(sum, UInt64) COMMENT 'visits started this day',
+    `continued` SimpleAggregateFunction(sum, UInt64),
+    `duration` SimpleAggregateFunction(sum, UInt64),
+    `visit_pageviews` SimpleAggregateFunction(sum, UInt64)
+)
+ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')
+PARTITION BY toYYYYMM(day)
+ORDER BY (site_id, dimension, day, value)
+TTL day + toIntervalMonth(6)
+SETTINGS non_replicated_deduplication_window = 1000;
+
+CREATE TABLE IF NOT EXISTS mesure.daily_breakdowns ON CLUSTER mesure_cluster AS mesure.daily_breakdowns_local
+ENGINE = Distributed(mesure_cluster, mesure, daily_breakdowns_local, rand());
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS mesure.daily_breakdowns_hits_mv ON CLUSTER mesure_cluster TO mesure.daily_breakdowns_local
+AS SELECT
+    site_id,
+    toDate(ts) AS day,
+    d.1 AS dimension,
+    d.2 AS value,
+    uniqState(visitor_id) AS visitors,
+    uniqState(session_id) AS touched,
+    countIf(kind = 'pageview') AS pageviews,
+    count() AS events,
+    toUInt64(0) AS visits,
+    toUInt64(0) AS continued,
+    toUInt64(0) AS duration,
+    toUInt64(0) AS visit_pageviews
+FROM mesure.events_local
+ARRAY JOIN arrayFilter(x -> (x.3), [('page', CAST(path, 'String'), kind = 'pageview'), ('hostname', CAST(hostname, 'String'), 1), ('event', CAST(name, 'String'), kind = 'custom'), ('outbound', CAST(name, 'String'), kind = 'outlink'), ('download', CAST(name, 'String'), kind = 'download'), ('source', CAST(if(referrer_source != '', referrer_source, if(referrer_host != '', referrer_host, 'Direct / None')), 'String'), 1), ('referrer', CAST(referrer_host, 'String'), 1), ('channel', toString(channel), 1), ('country', CAST(country_code, 'String'), 1), ('region', CAST(region, 'String'), 1), ('city', CAST(city, 'String'), 1), ('browser', CAST(browser, 'String'), 1), ('browser_version', CAST(browser_version, 'String'), 1), ('os', CAST(os, 'String'), 1), ('os_version', CAST(os_version, 'String'), 1), ('device', toString(device), 1), ('utm_source', CAST(utm_source, 'String'), 1), ('utm_medium', CAST(utm_medium, 'String'), 1), ('utm_campaign', CAST(utm_campaign, 'String'), 1), ('utm_content', CAST(utm_content, 'String'), 1), ('utm_term', CAST(utm_term, 'String'), 1)]) AS d
+GROUP BY
+    site_id,
+    day,
+    dimension,
+    value;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS mesure.daily_breakdowns_visits_mv ON CLUSTER mesure_cluster TO mesure.daily_breakdowns_local
+AS SELECT
+    site_id,
+    toDate(session_start) AS day,
+    d.1 AS dimension,
+    d.2 AS value,
+    uniqStateIf(visitor_id, (d.1) = 'entry_page') AS visitors,
+    uniqStateIf(session_id, 0) AS touched,
+    toUInt64(0) AS pageviews,
+    toUInt64(0) AS events,
+    countIf(hit = 1) AS visits,
+    countIf(hit = 2) AS continued,
+    sum(toUInt64(gap_s)) AS duration,
+    countIf(kind = 'pageview') AS visit_pageviews
+FROM mesure.events_local
+ARRAY JOIN arrayFilter(x -> (x.3), [('entry_page', CAST(path, 'String'), hit = 1), ('source', CAST(if(referrer_source != '', referrer_source, if(referrer_host != '', referrer_host, 'Direct / None')), 'String'), 1), ('referrer', CAST(referrer_host, 'String'), 1), ('channel', toString(channel), 1), ('country', CAST(country_code, 'String'), 1), ('region', CAST(region, 'String'), 1), ('city', CAST(city, 'String'), 1), ('browser', CAST(browser, 'String'), 1), ('browser_version', CAST(browser_version, 'String'), 1), ('os', CAST(os, 'String'), 1), ('os_version', CAST(os_version, 'String'), 1), ('device', toString(device), 1), ('utm_source', CAST(utm_source, 'String'), 1), ('utm_medium', CAST(utm_medium, 'String'), 1), ('utm_campaign', CAST(utm_campaign, 'String'), 1), ('utm_content', CAST(utm_content, 'String'), 1), ('utm_term', CAST(utm_term, 'String'), 1)]) AS d
+GROUP BY
+    site_id,
+    day,
+    dimension,
+    value;
+
