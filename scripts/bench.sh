@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Every benchmark, then benches/README.md rewritten with the figures, the
-# machine and the date. Takes about 8 minutes; loopback only.
+# machine and the date: the ingestion suite (about 8 minutes), then the
+# dashboard's overview over 10 and 100 million demo events (about 25 minutes,
+# 8 GB of temporary disk). Loopback only.
 #   scripts/bench.sh          the full run
 #   scripts/bench.sh --quick  short runs, to check the harness
 set -euo pipefail
@@ -10,7 +12,9 @@ cargo build --release --locked -p mesure -p mesure-bench
 if [ "${1:-}" = "--quick" ]; then
   cargo bench --locked -p mesure-bench --bench pipeline -- --warm-up-time 1 --measurement-time 2 --noplot
   target/release/mesure-load suite --quick
+  target/release/mesure-load dashboard --quick
 else
   cargo bench --locked -p mesure-bench --bench pipeline -- --noplot
   target/release/mesure-load suite
+  target/release/mesure-load dashboard
 fi

@@ -8,7 +8,9 @@
 
 pub mod bare;
 pub mod client;
+pub mod dashboard;
 pub mod mix;
 pub mod record;
 pub mod run;
 pub mod schedule;
+pub mod services;

@@ -51,6 +51,9 @@ enum Command {
     /// Fill ClickHouse with realistic demo traffic, through the same tables
     /// and views as real hits.
     DemoData(DemoArgs),
+    /// Seal every finished day now (the dashboard does it every minute):
+    /// after loading history, or to see how long it takes.
+    Seal,
 }
 
 #[derive(Debug, Args)]
@@ -151,6 +154,8 @@ async fn main() -> anyhow::Result<()> {
             EnvFilter::try_from_env("MESURE_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        // Colours for a terminal only: journald and log files get plain text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let cli = Cli::parse();
     let env = std::env::vars().collect();
@@ -164,6 +169,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Goal(command) => goal(&config, command).await,
         Command::Config => show_config(config),
         Command::DemoData(args) => demo_data(&config, args).await,
+        Command::Seal => seal(&config).await,
     }
 }
 
@@ -334,6 +340,44 @@ async fn goal(config: &Config, command: GoalCommand) -> anyhow::Result<()> {
             tracing::info!(%site, goal = %name, "goal removed");
         }
     }
+    Ok(())
+}
+
+async fn seal(config: &Config) -> anyhow::Result<()> {
+    use mesure_dashboard::seal;
+    use sites::goals::{self, Goal};
+    let client = config.clickhouse.client();
+    let sites: Vec<std::sync::Arc<sites::Site>> = sites::load(&client)
+        .await?
+        .iter()
+        .filter_map(|row| sites::Site::from_row(row).ok())
+        .map(std::sync::Arc::new)
+        .collect();
+    let goals: Vec<Goal> = goals::load(&client)
+        .await?
+        .iter()
+        .filter_map(|row| Goal::from_row(row).ok())
+        .collect();
+    let started = std::time::Instant::now();
+    let mut sealed = 0;
+    loop {
+        let now_ms = i64::try_from(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)?
+                .as_millis(),
+        )?;
+        let pass = seal::pass(&client, &sites, &goals, now_ms, 60).await?;
+        sealed += pass.sealed;
+        tracing::info!(sealed, left = pass.left, "sealing");
+        if pass.left == 0 {
+            break;
+        }
+    }
+    tracing::info!(
+        days = sealed,
+        seconds = started.elapsed().as_secs(),
+        "every finished day is sealed"
+    );
     Ok(())
 }
 

@@ -30,6 +30,8 @@ fn every_command_has_help() {
         &["goal", "--help"],
         &["goal", "put", "--help"],
         &["config", "--help"],
+        &["demo-data", "--help"],
+        &["seal", "--help"],
     ] {
         let out = mesure(args, &[]);
         assert!(out.status.success(), "{args:?}");
@@ -69,6 +71,56 @@ fn config_prints_the_applied_settings_without_the_password() {
     let stdout = text(&out.stdout);
     assert!(stdout.contains("months = 13"), "{stdout}");
     assert!(!stdout.contains("s3cret"), "{stdout}");
+}
+
+#[test]
+fn demo_data_then_seal_seals_every_finished_day_once() {
+    let db = LocalClickHouse::unique_database("cli_seal");
+    let vars = [("MESURE_CLICKHOUSE_DATABASE", db.as_str())];
+    for args in [
+        &["migrate"][..],
+        &[
+            "demo-data",
+            "--sites",
+            "2",
+            "--days",
+            "6",
+            "--events",
+            "4000",
+        ],
+    ] {
+        let out = mesure(args, &vars);
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+    }
+    let logged = [
+        ("MESURE_CLICKHOUSE_DATABASE", db.as_str()),
+        ("MESURE_LOG", "info"),
+    ];
+    let out = mesure(&["seal"], &logged);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let days: Vec<(String, u64)> = tokio::runtime::Runtime::new()
+        .expect("runtime")
+        .block_on(
+            LocalClickHouse::shared()
+                .client()
+                .with_database(&db)
+                .query("SELECT site_id, uniqExact(day) FROM sealed_days GROUP BY site_id ORDER BY site_id")
+                .fetch_all(),
+        )
+        .expect("sealed days");
+    // Six days ending yesterday; yesterday is sealed an hour after it ends.
+    assert_eq!(days.len(), 2, "{days:?}");
+    for (site, count) in &days {
+        assert!((5..=6).contains(count), "{site}: {count}");
+    }
+    // Nothing changed: nothing to seal again.
+    let out = mesure(&["seal"], &logged);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("days=0"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]

@@ -13,6 +13,9 @@ pub struct DashboardConfig {
     pub listen: SocketAddr,
     /// How often the site registry is reloaded.
     pub sites_refresh_seconds: u64,
+    /// How often finished days are looked for and sealed (see the README's
+    /// "Fast answers"): also how long late hits may take to show in them.
+    pub seal_interval_seconds: u64,
 }
 
 impl Default for DashboardConfig {
@@ -20,6 +23,7 @@ impl Default for DashboardConfig {
         DashboardConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8081)),
             sites_refresh_seconds: 10,
+            seal_interval_seconds: 60,
         }
     }
 }
@@ -32,6 +36,8 @@ pub enum ConfigError {
     NotLoopback(SocketAddr),
     #[error("dashboard.sites_refresh_seconds must be at least 1")]
     Refresh,
+    #[error("dashboard.seal_interval_seconds must be at least 1")]
+    Seal,
 }
 
 impl DashboardConfig {
@@ -41,6 +47,9 @@ impl DashboardConfig {
         }
         if self.sites_refresh_seconds == 0 {
             return Err(ConfigError::Refresh);
+        }
+        if self.seal_interval_seconds == 0 {
+            return Err(ConfigError::Seal);
         }
         Ok(())
     }
@@ -63,5 +72,10 @@ mod tests {
             ..DashboardConfig::default()
         };
         assert_eq!(v6.validate(), Ok(()));
+        let never = DashboardConfig {
+            seal_interval_seconds: 0,
+            ..DashboardConfig::default()
+        };
+        assert_eq!(never.validate(), Err(ConfigError::Seal));
     }
 }

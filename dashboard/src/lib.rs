@@ -16,4 +16,5 @@ pub mod demo;
 pub mod export;
 pub mod metrics;
 pub mod query;
+pub mod seal;
 pub mod service;

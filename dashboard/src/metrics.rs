@@ -2,7 +2,8 @@
 //! statuses and error kinds: never a site's data.
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
+    Registry, TextEncoder,
 };
 
 /// The reports counted: the shapes a query takes, and the service's own routes.
@@ -23,6 +24,10 @@ pub struct Metrics {
     pub query_duration: HistogramVec,
     pub query_errors: IntCounterVec,
     pub sites: IntGauge,
+    pub sealed_days: IntCounter,
+    pub unsealed_days: IntGauge,
+    pub seal_errors: IntCounter,
+    pub seal_duration: Histogram,
 }
 
 impl Metrics {
@@ -65,6 +70,29 @@ impl Metrics {
             .expect("valid metric"),
             sites: IntGauge::new("mesure_dashboard_sites", "Sites in the registry.")
                 .expect("valid metric"),
+            sealed_days: IntCounter::new(
+                "mesure_dashboard_sealed_days_total",
+                "Days of a site sealed (again, when late hits changed them).",
+            )
+            .expect("valid metric"),
+            unsealed_days: IntGauge::new(
+                "mesure_dashboard_unsealed_days",
+                "Finished days of a site not sealed yet, after the last pass.",
+            )
+            .expect("valid metric"),
+            seal_errors: IntCounter::new(
+                "mesure_dashboard_seal_errors_total",
+                "Sealing passes that stopped on an error.",
+            )
+            .expect("valid metric"),
+            seal_duration: Histogram::with_opts(
+                HistogramOpts::new(
+                    "mesure_dashboard_seal_pass_duration_seconds",
+                    "Time a sealing pass took.",
+                )
+                .buckets(prometheus::exponential_buckets(0.01, 4.0, 10).expect("buckets")),
+            )
+            .expect("valid metric"),
             registry,
         };
         for collector in [
@@ -73,6 +101,10 @@ impl Metrics {
             Box::new(metrics.query_duration.clone()),
             Box::new(metrics.query_errors.clone()),
             Box::new(metrics.sites.clone()),
+            Box::new(metrics.sealed_days.clone()),
+            Box::new(metrics.unsealed_days.clone()),
+            Box::new(metrics.seal_errors.clone()),
+            Box::new(metrics.seal_duration.clone()),
         ] {
             metrics.registry.register(collector).expect("unique metric");
         }

@@ -4,6 +4,7 @@
 use crate::app::{AppState, app};
 use crate::config::{ConfigError, DashboardConfig};
 use crate::metrics::Metrics;
+use crate::seal;
 use clickhouse::Client;
 use mesure_schema::Timeouts;
 use mesure_sites::Registry;
@@ -37,6 +38,45 @@ fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// Seals finished days every `period`, once the sites are known.
+async fn seal_forever(
+    client: Client,
+    registry: Arc<Registry>,
+    goals: Arc<RwLock<Arc<Vec<Goal>>>>,
+    metrics: Metrics,
+    period: Duration,
+) {
+    let mut interval = tokio::time::interval(period);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        interval.tick().await;
+        if !registry.is_known() {
+            continue;
+        }
+        let sites: Vec<_> = registry.current().iter().cloned().collect();
+        let goals = Arc::clone(&goals.read().unwrap_or_else(PoisonError::into_inner));
+        let timer = metrics.seal_duration.start_timer();
+        match seal::pass(&client, &sites, &goals, now_ms(), usize::MAX).await {
+            Ok(pass) => {
+                metrics
+                    .sealed_days
+                    .inc_by(u64::try_from(pass.sealed).unwrap_or(0));
+                metrics
+                    .unsealed_days
+                    .set(i64::try_from(pass.left).unwrap_or(i64::MAX));
+                if pass.sealed > 0 {
+                    tracing::info!(days = pass.sealed, "days sealed");
+                }
+            }
+            Err(error) => {
+                metrics.seal_errors.inc();
+                tracing::warn!(%error, "sealing stopped; next pass will resume");
+            }
+        }
+        timer.observe_duration();
+    }
 }
 
 /// Runs until `shutdown` completes. `ready` receives the bound address.
@@ -82,6 +122,13 @@ pub async fn run(
             }
         })
     };
+    let sealer = tokio::spawn(seal_forever(
+        settings.client.clone(),
+        Arc::clone(&registry),
+        Arc::clone(&goals),
+        metrics.clone(),
+        Duration::from_secs(settings.dashboard.seal_interval_seconds),
+    ));
     let state = AppState {
         client: settings.client,
         timeouts: settings.timeouts,
@@ -106,6 +153,7 @@ pub async fn run(
         .with_graceful_shutdown(shutdown)
         .await;
     refresh.abort();
+    sealer.abort();
     if let Err(error) = served {
         tracing::error!(%error, "dashboard server failed");
     }

@@ -6,6 +6,7 @@ mod common;
 
 use common::*;
 use serde_json::{Value, json};
+use std::time::Duration;
 
 fn base() -> Value {
     json!({"site_id": "paris", "date_range": "30d", "metrics": ["visitors"]})
@@ -251,6 +252,41 @@ async fn health_readiness_and_metrics() {
     assert!(metrics.contains(
         "mesure_dashboard_clickhouse_query_duration_seconds_count{source=\"rollups\"} 1"
     ));
+    dashboard.stop();
+}
+
+/// The service seals finished days by itself, counts them in its metrics,
+/// and long ranges then say they were answered from sealed days.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_service_seals_finished_days() {
+    let (_db, client) = database("api_seal", &generate(10, 29)).await;
+    let dashboard = dashboard(client).await;
+    let metric = |text: &str, name: &str| -> Option<u64> {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+    };
+    let mut sealed = None;
+    for _ in 0..100 {
+        let body = send(dashboard.addr, browser_request("GET", "/metrics", &[], b""))
+            .await
+            .body;
+        let text = String::from_utf8(body).expect("text");
+        if metric(&text, "mesure_dashboard_unsealed_days") == Some(0)
+            && metric(&text, "mesure_dashboard_sealed_days_total").is_some_and(|n| n > 0)
+        {
+            assert_eq!(metric(&text, "mesure_dashboard_seal_errors_total"), Some(0));
+            assert!(text.contains("mesure_dashboard_seal_pass_duration_seconds_count"));
+            sealed = metric(&text, "mesure_dashboard_sealed_days_total");
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Ten days of three sites, the oldest and today's maybe not finished.
+    let sealed = sealed.expect("every finished day sealed");
+    assert!((3 * 8..=3 * 12).contains(&sealed), "{sealed}");
+    let answer = dashboard.ok(base()).await;
+    let source = answer["meta"]["source"].as_str().expect("source");
+    assert!(source.starts_with("sealed"), "{source}");
     dashboard.stop();
 }
 

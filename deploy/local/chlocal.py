@@ -107,6 +107,8 @@ INSERT_SETTINGS = " SETTINGS max_threads = 1, max_insert_threads = 1, input_form
 INSERT_FORMAT = re.compile(
     rb"\A\s*(INSERT\s+INTO\s+.+?)\s+FORMAT\s+([A-Za-z0-9_]+)[ \t]*(?:\r?\n)?",
     re.IGNORECASE | re.DOTALL)
+# Statements that change the session itself, after which it is reset.
+SESSION_STATEMENT = re.compile(r"\s*(SET|USE)\b", re.IGNORECASE)
 TRAILING_FORMAT = re.compile(r"\bFORMAT\s+([A-Za-z0-9_]+)\s*;?\s*\Z", re.IGNORECASE)
 READ_ONLY_STATEMENT = re.compile(
     r"\A\s*(\(\s*)*(SELECT|WITH|SHOW|DESC|DESCRIBE|EXISTS|EXPLAIN)\b", re.IGNORECASE)
@@ -290,6 +292,10 @@ class Engine:
             self._run(f"SET {name} = {quote(value)}")
         self.defaults = dict(self._rows("SELECT name, value FROM system.settings"))
         self.home = self._rows("SELECT currentDatabase()")[0][0]
+        # What the session holds now beyond the defaults: set again only
+        # when a request asks for something else (each call costs time).
+        self.database = self.home
+        self.applied: dict[str, str] = {}
         self.error_names = {int(code): name for code, name in self._rows(
             "SELECT number, errorCodeToName(number) FROM numbers(2000) "
             "WHERE errorCodeToName(number) != ''")}
@@ -311,17 +317,17 @@ class Engine:
         started = time.monotonic_ns()
         with self.lock:
             try:
-                if req.database:
-                    self._run(f"USE {identifier(req.database)}")
-                for name, value in req.settings.items():
-                    self._run(f"SET {identifier(name)} = {quote(value)}")
+                self._prepare(req.database or self.home, req.settings)
                 if req.data is not None:
                     result = self._insert(req)
                     fmt = req.insert_format
                 else:
                     fmt = req.default_format
                     result = self._run(req.sql, fmt, req.params)
-            finally:
+            except BaseException:
+                self._reset()
+                raise
+            if req.data is None and SESSION_STATEMENT.match(req.sql):
                 self._reset()
         body = bytes(result.bytes()) if req.data is None else b""
         match = TRAILING_FORMAT.search(req.sql) if req.data is None else None
@@ -348,9 +354,31 @@ class Engine:
         finally:
             os.unlink(path)
 
+    def _prepare(self, database: str, settings: dict[str, str]):
+        """Gives the session a request's database and URL settings, and the
+        defaults for everything else: what one request sets never reaches
+        the next. Only what differs from the session's state is sent."""
+        if database != self.database:
+            self.database = ""  # unknown until USE succeeds
+            self._run(f"USE {identifier(database)}")
+            self.database = database
+        for name in [n for n in self.applied if n not in settings]:
+            self._set(name, self.defaults.get(name, ""))
+            del self.applied[name]
+        for name, value in settings.items():
+            if self.applied.get(name) != value:
+                self.applied.pop(name, None)
+                self._set(name, value)
+                self.applied[name] = value
+
+    def _set(self, name: str, value: str):
+        self._run(f"SET {identifier(name)} = {quote(value)}")
+
     def _reset(self):
-        """Puts the session back as the server started: a request's SET, USE
-        or URL settings last for that request only."""
+        """Puts the session back as the server started, after a statement
+        that may have changed it (SET, USE) or a failure."""
+        self.applied.clear()
+        self.database = ""
         changed = self._rows(
             "SELECT name, value FROM system.settings WHERE changed OR name IN ("
             + ", ".join(quote(n) for n in SERVER_DEFAULTS) + ")")
@@ -359,6 +387,7 @@ class Engine:
             if default is not None and value != default:
                 self._run(f"SET {identifier(name)} = {quote(default)}")
         self._run(f"USE {identifier(self.home)}")
+        self.database = self.home
 
     def close(self):
         with self.lock:
@@ -385,6 +414,9 @@ def engine_error(e: Exception) -> ClickHouseError:
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "chlocal"
+    # Headers and body go out in two writes: without this, a kept-alive
+    # connection waits for the client's delayed ACK (40 ms) between them.
+    disable_nagle_algorithm = True
     engine: Engine
     max_body: int
     verbose: bool

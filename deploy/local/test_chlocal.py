@@ -171,6 +171,28 @@ def test_settings_apply_to_that_request_only(server):
     assert server.sql("SELECT getSetting('max_block_size')") != "77\n"
 
 
+def test_a_use_statement_or_a_missing_database_reaches_no_other_request(server):
+    server.sql("CREATE DATABASE IF NOT EXISTS other")
+    home = server.sql("SELECT currentDatabase()")
+    server.sql("USE other")
+    assert server.sql("SELECT currentDatabase()") == home
+    resp, _ = server.request(body=b"SELECT 1", database="no_such_database")
+    assert resp.status == 404
+    assert server.sql("SELECT currentDatabase()") == home
+    assert server.sql("SELECT currentDatabase()", database="other") == "other\n"
+    assert server.sql("SELECT currentDatabase()") == home
+
+
+def test_settings_change_between_requests(server):
+    for threads in ["1", "2", "1"]:
+        assert server.sql("SELECT getSetting('max_threads')", max_threads=threads) == f"{threads}\n"
+    default = server.sql("SELECT getSetting('max_threads')")
+    assert default != "1\n"
+    resp, _ = server.request(body=b"SELECT nope", max_threads="1")
+    assert resp.status != 200
+    assert server.sql("SELECT getSetting('max_threads')") == default
+
+
 def test_server_defaults_are_those_of_clickhouse_server(server):
     assert server.sql("SELECT getSetting('async_insert')") == "false\n"
 

@@ -29,7 +29,9 @@ ENGINE = ${engine:AggregatingMergeTree}
 PARTITION BY toYYYYMM(hour)
 ORDER BY (site_id, hour)
 TTL hour + toIntervalMonth(${retention_months})
-SETTINGS non_replicated_deduplication_window = 1000;
+-- Small granules: a query decodes every state of the granules it touches,
+-- and a range's edges would otherwise decode thousands of its neighbours'.
+SETTINGS index_granularity = 1024, non_replicated_deduplication_window = 1000;
 
 ${distributed:hourly_totals:rand()};
 
@@ -85,7 +87,7 @@ ENGINE = ${engine:AggregatingMergeTree}
 PARTITION BY toYYYYMM(day)
 ORDER BY (site_id, dimension, day, value)
 TTL day + toIntervalMonth(${retention_months})
-SETTINGS non_replicated_deduplication_window = 1000;
+SETTINGS index_granularity = 1024, non_replicated_deduplication_window = 1000;
 
 ${distributed:daily_breakdowns:rand()};
 

@@ -37,6 +37,7 @@ pub const MIGRATIONS: &[Migration] = migrations![
     5 "0005_sites",
     6 "0006_goals",
     7 "0007_rollups",
+    8 "0008_sealed_days",
 ];
 
 /// The newest schema version this build knows.

@@ -163,6 +163,8 @@ async fn changing_the_retention_rewrites_ttls_and_forced_expiry_deletes_old_rows
             "events",
             "hourly_stats",
             "hourly_totals",
+            "sealed_days",
+            "sealed_figures",
             "sessions"
         ]
     );

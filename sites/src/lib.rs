@@ -310,6 +310,11 @@ impl SiteIndex {
         index
     }
 
+    /// Every site, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<Site>> {
+        self.by_id.values()
+    }
+
     pub fn by_id(&self, id: &str) -> Option<&Arc<Site>> {
         self.by_id.get(id)
     }

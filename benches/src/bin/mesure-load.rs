@@ -1,21 +1,25 @@
 //! `mesure-load`: the load generator (`run`), the bare ceiling server
-//! (`bare`), and the whole ingestion benchmark (`suite`), which rewrites
-//! `benches/README.md`. Loopback only; every run is bounded in time.
+//! (`bare`), the whole ingestion benchmark (`suite`), which rewrites
+//! `benches/README.md`, and the dashboard's (`dashboard`), which puts its
+//! figures in. Loopback only; every run is bounded in time.
 
 #![expect(
     clippy::print_stdout,
     reason = "a command-line tool: its reports go to stdout"
 )]
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use clap::{Parser, Subcommand};
 use mesure_bench::mix::{Corpus, HOST, SITE};
 use mesure_bench::run::{Mode, Report, run};
+use mesure_bench::services::{
+    Process, address_in, http, machine, mesure, now_utc, repo, start_clickhouse, usage,
+};
 use serde_json::json;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -60,13 +64,15 @@ enum Cmd {
         #[arg(long, default_value = "benches/README.md")]
         out: PathBuf,
     },
-}
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_default()
+    /// Generate 10 then 100 million demo events, time the dashboard's
+    /// overview cold and warm, and write the figures into benches/README.md.
+    Dashboard {
+        /// Smaller data, to check the harness (figures not comparable).
+        #[arg(long)]
+        quick: bool,
+        #[arg(long, default_value = "benches/README.md")]
+        out: PathBuf,
+    },
 }
 
 fn check_loopback(addr: SocketAddr) -> anyhow::Result<()> {
@@ -108,79 +114,9 @@ async fn main() -> anyhow::Result<()> {
             mesure_bench::bare::serve(listener).await;
         }
         Cmd::Suite { quick, out } => suite(quick, &out).await?,
+        Cmd::Dashboard { quick, out } => mesure_bench::dashboard::bench(quick, &out).await?,
     }
     Ok(())
-}
-
-/// A child process killed when dropped.
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Process {
-    fn pid(&self) -> u32 {
-        self.0.id()
-    }
-
-    /// Reads the first stdout line, where servers print their address.
-    fn first_line(&mut self) -> anyhow::Result<String> {
-        let stdout = self.0.stdout.take().context("no stdout")?;
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line)?;
-        Ok(line)
-    }
-}
-
-fn address_in(line: &str) -> anyhow::Result<SocketAddr> {
-    let word = line
-        .split_whitespace()
-        .find(|w| w.contains("127.0.0.1:"))
-        .with_context(|| format!("no address in {line:?}"))?;
-    Ok(word.trim_start_matches("http://").parse()?)
-}
-
-/// Peak resident memory (kB) and CPU time (s) of a process.
-fn usage(pid: u32) -> (u64, f64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let peak = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0);
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let fields: Vec<&str> = stat
-        .rsplit(')')
-        .next()
-        .unwrap_or_default()
-        .split_whitespace()
-        .collect();
-    let ticks: f64 = [11, 12]
-        .iter()
-        .filter_map(|i| fields.get(*i)?.parse::<f64>().ok())
-        .sum();
-    (peak, ticks / 100.0)
-}
-
-/// A tiny HTTP/1.0 exchange, for metrics and ClickHouse queries.
-fn http(addr: SocketAddr, method: &str, path: &str, body: &str) -> anyhow::Result<String> {
-    let mut stream = std::net::TcpStream::connect(addr)?;
-    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-    write!(
-        stream,
-        "{method} {path} HTTP/1.0\r\nHost: x\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )?;
-    let mut text = String::new();
-    stream.read_to_string(&mut text)?;
-    Ok(text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default())
 }
 
 fn metric(addr: SocketAddr, name: &str) -> f64 {
@@ -206,37 +142,6 @@ struct Services {
     clickhouse_addr: SocketAddr,
     collector: Process,
     collector_addr: SocketAddr,
-}
-
-fn start_clickhouse(dir: &Path, port: u16) -> anyhow::Result<(Process, SocketAddr)> {
-    let root = repo();
-    let mut process = Process(
-        Command::new(root.join(".venv/bin/python"))
-            .arg(root.join("deploy/local/chlocal.py"))
-            .args(["--port", &port.to_string(), "--data-dir"])
-            .arg(dir.join("clickhouse"))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .context("the local ClickHouse (run make setup)")?,
-    );
-    let addr = address_in(&process.first_line()?)?;
-    Ok((process, addr))
-}
-
-fn mesure(args: &[&str], env: &[(String, String)]) -> anyhow::Result<Command> {
-    let binary = repo().join("target/release/mesure");
-    anyhow::ensure!(
-        binary.exists(),
-        "{} is missing: build it with cargo build --release",
-        binary.display()
-    );
-    let mut command = Command::new(binary);
-    command
-        .args(args)
-        .envs(env.iter().cloned())
-        .env("MESURE_LOG", "warn");
-    Ok(command)
 }
 
 fn start_services() -> anyhow::Result<Services> {
@@ -346,32 +251,6 @@ fn criterion_steps() -> Vec<(String, f64)> {
         .unwrap_or_default();
     steps.sort_by(|a, b| a.0.cmp(&b.0));
     steps
-}
-
-fn machine() -> String {
-    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let model = cpuinfo
-        .lines()
-        .find_map(|l| l.strip_prefix("model name"))
-        .map(|m| m.trim_start_matches([' ', '\t', ':']).to_owned())
-        .unwrap_or_else(|| "unknown CPU".into());
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let mem = std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|m| {
-            m.lines()
-                .next()?
-                .split_whitespace()
-                .nth(1)?
-                .parse::<f64>()
-                .ok()
-        })
-        .map_or(0.0, |kb| kb / 1024.0 / 1024.0);
-    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
-    format!(
-        "{cores} cores ({model}), {mem:.0} GiB, Linux {}",
-        kernel.trim()
-    )
 }
 
 async fn suite(quick: bool, out: &Path) -> anyhow::Result<()> {
@@ -555,7 +434,16 @@ async fn suite(quick: bool, out: &Path) -> anyhow::Result<()> {
         open_split,
         outage_split,
     });
-    std::fs::write(repo().join(out), text)?;
+    // The dashboard's figures, measured apart, are kept.
+    let path = repo().join(out);
+    let text = match std::fs::read_to_string(&path)
+        .ok()
+        .and_then(|old| mesure_bench::dashboard::part_of(&old))
+    {
+        Some((row, section)) => mesure_bench::dashboard::splice(&text, &row, &section),
+        None => text,
+    };
+    std::fs::write(path, text)?;
     eprintln!("suite: {} written", out.display());
     Ok(())
 }
@@ -697,13 +585,7 @@ fn verdict(ok: bool) -> &'static str {
 }
 
 fn render(r: &Rendered<'_>) -> String {
-    let date = Command::new("date")
-        .args(["-u", "+%Y-%m-%d %H:%M UTC"])
-        .output()
-        .map_or_else(
-            |_| String::new(),
-            |o| String::from_utf8_lossy(&o.stdout).trim().to_owned(),
-        );
+    let date = now_utc();
     let at70 = r
         .latency
         .iter()
@@ -747,7 +629,7 @@ fn render(r: &Rendered<'_>) -> String {
         "| collector memory at maximum load and during a {} s ClickHouse outage | ≤ 200 MB RSS | peak {:.0} MB (spool {:.1} MB on disk during the outage) | {} |\n",
         r.outage_seconds, peak_mb, r.spool_bytes / 1e6, verdict(peak_mb <= 200.0)
     ));
-    s.push_str("| dashboard overview over 10 / 100 million events | ≤ 300 ms / ≤ 1 s p95 | not measured: the dashboard does not exist yet | |\n");
+    s.push_str("| dashboard overview, one site over 30 days and 6 months, warm | p95 ≤ 300 ms at 10 million events, ≤ 1 s at 100 million | not measured yet: `mesure-load dashboard` | |\n");
     let script = mesure_collector::assets::SITE_SCRIPT.gzip.len();
     s.push_str(&format!(
         "| site script | ≤ 1 KB gzipped | {script} bytes gzipped as served (`/m.js`; also checked by `make test`) | {} |\n\n",

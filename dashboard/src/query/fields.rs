@@ -104,6 +104,30 @@ impl Bucket {
     }
 }
 
+impl Bucket {
+    /// The bucket's label for a local date given by `date` (SQL of type
+    /// `Date`), as [`Bucket::sql`] gives it. Hours have none.
+    pub fn date_sql(self, date: &str) -> String {
+        match self {
+            Bucket::Hour | Bucket::Day => format!("toString({date})"),
+            Bucket::Week => format!("toString(toMonday({date}))"),
+            Bucket::Month => format!("toString(toStartOfMonth({date}))"),
+        }
+    }
+
+    /// The bucket a local date falls in, as [`Bucket::date_sql`] labels it.
+    pub fn date_label(self, date: chrono::NaiveDate) -> String {
+        use chrono::Datelike;
+        match self {
+            Bucket::Hour | Bucket::Day => date.to_string(),
+            Bucket::Week => (date
+                - chrono::Days::new(u64::from(date.weekday().num_days_from_monday())))
+            .to_string(),
+            Bucket::Month => date.with_day(1).unwrap_or(date).to_string(),
+        }
+    }
+}
+
 /// What rows are grouped or filtered by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Dimension {
@@ -309,7 +333,7 @@ impl Dimension {
 }
 
 /// The source of a visit, from its entry referrer.
-const SOURCE: &str = "if(referrer_source != '', referrer_source, if(referrer_host != '', referrer_host, 'Direct / None'))";
+pub const SOURCE: &str = "if(referrer_source != '', referrer_source, if(referrer_host != '', referrer_host, 'Direct / None'))";
 
 /// One row a visit, from the `sessions` rollup, for the visits that started
 /// between two bound instants of a bound site. The parts of a visit merge in

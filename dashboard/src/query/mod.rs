@@ -31,6 +31,7 @@ use filter::Filter;
 use mesure_sites::goals::{Goal, Target, pattern_regex};
 use mesure_sites::{Mode, Site};
 use period::{Comparison, Period};
+use rollup::Sealed;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -150,22 +151,6 @@ impl Query {
             })
     }
 
-    /// The condition that a hit of `events` reached `goal`.
-    fn goal_condition(goal: &Goal) -> sql::Sql {
-        let mut sql = sql::Sql::default();
-        match &goal.target {
-            Target::Page(pattern) => sql.bind(
-                "(kind = 'pageview' AND match(path, ?))",
-                sql::Param::Text(pattern_regex(pattern)),
-            ),
-            Target::Event(name) => sql.bind(
-                "(kind = 'custom' AND name = ?)",
-                sql::Param::Text(name.clone()),
-            ),
-        };
-        sql
-    }
-
     /// `event:goal` on a hit: one row for each goal the hit reached, none
     /// when it reached none.
     fn goal_sql(&self) -> sql::Sql {
@@ -175,7 +160,7 @@ impl Query {
                 sql.push(", ");
             }
             sql.push("if(");
-            sql.append(&Query::goal_condition(goal));
+            sql.append(&goal_condition(goal));
             sql.bind(", ?, '')", sql::Param::Text(goal.name.clone()));
         }
         sql.push("], 'Array(String)')))");
@@ -192,7 +177,7 @@ impl Query {
                 .iter()
                 .filter(|g| filter.values.contains(&g.name))
             {
-                sql.push(" OR ").append(&Query::goal_condition(goal));
+                sql.push(" OR ").append(&goal_condition(goal));
             }
             sql.push(")");
             return Some(sql);
@@ -211,11 +196,34 @@ impl Query {
     }
 }
 
+/// The condition that a hit of `events` reached `goal`.
+pub fn goal_condition(goal: &Goal) -> sql::Sql {
+    let mut sql = sql::Sql::default();
+    match &goal.target {
+        Target::Page(pattern) => sql.bind(
+            "(kind = 'pageview' AND match(path, ?))",
+            sql::Param::Text(pattern_regex(pattern)),
+        ),
+        Target::Event(name) => sql.bind(
+            "(kind = 'custom' AND name = ?)",
+            sql::Param::Text(name.clone()),
+        ),
+    };
+    sql
+}
+
 /// Runs a query and its comparison.
 pub async fn run(client: &Client, query: &Query) -> Result<Answer, QueryError> {
-    let mut answer = run_period(client, query, &query.period).await?;
+    let mut periods = vec![&query.period];
+    periods.extend(query.comparison.as_ref().map(|(_, p)| p));
+    let sealed = if query.raw {
+        Sealed::default()
+    } else {
+        Sealed::of(client, query, &periods).await?
+    };
+    let mut answer = run_period(client, query, &query.period, &sealed).await?;
     if let Some((_, period)) = &query.comparison {
-        let previous = run_period(client, query, period).await?;
+        let previous = run_period(client, query, period, &sealed).await?;
         let by_dims: HashMap<&[String], &Row> = previous
             .rows
             .iter()
@@ -279,33 +287,73 @@ fn dimensions_of(row: &serde_json::Map<String, serde_json::Value>, width: usize)
 }
 
 /// A query's sums over a period, by dimension values, and what answered:
-/// the rollups for what they hold, raw events for the rest.
+/// sealed days and the rollups for what they hold, raw events for the rest.
 async fn sums(
     client: &Client,
     query: &Query,
     period: &Period,
+    sealed: &Sealed,
 ) -> Result<(Sided, &'static str), QueryError> {
-    if let Some(shape) = rollup::shape(query)
-        && let Some((whole, edges)) = rollup::split(shape, period)
-    {
-        let width = query.dimensions.len();
-        let mut rows: Sided = HashMap::new();
-        for row in rollup::sql(query, shape, whole).rows(client).await? {
-            *rows.entry(dimensions_of(&row, width)).or_default() += rollup::sums(shape, &row);
-        }
-        for edge in &edges {
-            for (dims, sums) in raw_sums(client, query, edge).await? {
-                *rows.entry(dims).or_default() += sums;
-            }
-        }
-        let source = if edges.is_empty() {
-            "rollups"
-        } else {
-            "rollups+events"
-        };
-        return Ok((rows, source));
+    let Some(shape) = rollup::shape(query) else {
+        return Ok((raw_sums(client, query, period).await?, "events"));
+    };
+    let width = query.dimensions.len();
+    let mut rows: Sided = HashMap::new();
+    let mut add = |row: &serde_json::Map<String, serde_json::Value>| {
+        *rows.entry(dimensions_of(row, width)).or_default() += rollup::sums(shape, row);
+    };
+    let plan = rollup::plan(shape, period, query.tz, sealed);
+    let mut read = Read::default();
+    if let Some(sql) = rollup::sealed_sql(query, shape, &plan, period) {
+        sql.rows(client).await?.iter().for_each(&mut add);
+        read.sealed = true;
     }
-    Ok((raw_sums(client, query, period).await?, "events"))
+    let mut raw = Vec::new();
+    for rest in &plan.rest {
+        // Goals are sealed or counted from raw events: no view keeps them.
+        let states = !matches!(shape, rollup::Shape::Breakdown("goal", _));
+        match rollup::split(shape, rest).filter(|_| states) {
+            Some((whole, edges)) => {
+                rollup::sql(query, shape, whole)
+                    .rows(client)
+                    .await?
+                    .iter()
+                    .for_each(&mut add);
+                read.rollups = true;
+                raw.extend(edges);
+            }
+            None => raw.push(*rest),
+        }
+    }
+    for edge in &raw {
+        for (dims, sums) in raw_sums(client, query, edge).await? {
+            *rows.entry(dims).or_default() += sums;
+        }
+        read.events = true;
+    }
+    Ok((rows, read.name()))
+}
+
+/// Which tables a query read.
+#[derive(Debug, Default, Clone, Copy)]
+struct Read {
+    sealed: bool,
+    rollups: bool,
+    events: bool,
+}
+
+impl Read {
+    fn name(self) -> &'static str {
+        match (self.sealed, self.rollups, self.events) {
+            (true, false, false) => "sealed",
+            (true, true, false) => "sealed+rollups",
+            (true, false, true) => "sealed+events",
+            (true, true, true) => "sealed+rollups+events",
+            (false, true, false) => "rollups",
+            (false, true, true) => "rollups+events",
+            (false, false, _) => "events",
+        }
+    }
 }
 
 /// A query's sums over a period from raw events (and the `sessions` rollup
@@ -350,8 +398,13 @@ async fn raw_sums(client: &Client, query: &Query, period: &Period) -> Result<Sid
     Ok(rows)
 }
 
-async fn run_period(client: &Client, query: &Query, period: &Period) -> Result<Answer, QueryError> {
-    let (mut rows, source) = sums(client, query, period).await?;
+async fn run_period(
+    client: &Client,
+    query: &Query,
+    period: &Period,
+    sealed: &Sealed,
+) -> Result<Answer, QueryError> {
+    let (mut rows, source) = sums(client, query, period, sealed).await?;
     let width = query.dimensions.len();
     // The whole range, for shares: with the query's filters for
     // percentages, without its goal filters for conversion rates.
@@ -362,7 +415,7 @@ async fn run_period(client: &Client, query: &Query, period: &Period) -> Result<A
             total.filters.retain(|f| f.dimension != Dimension::Goal);
         }
         async move {
-            let (rows, _) = sums(client, &total, period).await?;
+            let (rows, _) = sums(client, &total, period, sealed).await?;
             Ok::<u64, QueryError>(rows.values().map(|s| s.visitors).sum())
         }
     };

@@ -120,7 +120,7 @@ fn limits() -> (NaiveDate, NaiveDate) {
 
 /// Local midnight of `date` in `tz`, in UTC milliseconds. A midnight that a
 /// clock change skips is the first instant of that day.
-fn midnight_ms(tz: Tz, date: NaiveDate) -> i64 {
+pub fn midnight_ms(tz: Tz, date: NaiveDate) -> i64 {
     let mut local = date.and_hms_opt(0, 0, 0).unwrap_or_default();
     for _ in 0..4 {
         if let Some(at) = tz.from_local_datetime(&local).earliest() {

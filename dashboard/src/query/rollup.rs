@@ -4,18 +4,242 @@
 //! visitors are its states merged and a range's are the days' sum: exact,
 //! however long the range.
 //!
-//! A query without filters, for totals or a time series, reads the hours
-//! of its range; for a breakdown, the whole UTC days inside its range, and
-//! the raw events of the part days at its edges (a site's local day starts
-//! and ends inside UTC days). Anything else reads raw events.
+//! Finished days are also sealed (see [`crate::seal`]): counted once more
+//! into plain numbers, whole and cut at the site's local midnight.
+//!
+//! A query without filters reads its sealed days first: whole UTC days
+//! inside its range, the local parts of those at its edges (a site's local
+//! day starts and ends inside UTC days) or split by its time buckets. What
+//! is not sealed (today, a day just over) comes from the rollups: the hours
+//! of its range for totals or a time series; for a breakdown, the whole UTC
+//! days, and the raw events of the part days at its edges. Anything else
+//! reads raw events.
 
 use super::fields::{Bucket, Dimension, Level, Metric};
-use super::period::Period;
+use super::period::{Period, midnight_ms};
 use super::sql::{Param, Sql};
 use super::{Query, Sums};
+use crate::seal;
+use chrono::{DateTime, NaiveDate};
+use chrono_tz::Tz;
+use std::collections::BTreeMap;
 
 const HOUR_MS: i64 = 3_600_000;
 const DAY_MS: i64 = 86_400_000;
+
+/// A site's sealed UTC days, each with the version to read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Sealed(pub BTreeMap<NaiveDate, u64>);
+
+impl Sealed {
+    /// The days of `periods` sealed for the site, with its time zone and
+    /// goals as they are now: one statement for a whole query.
+    pub async fn of(
+        client: &clickhouse::Client,
+        query: &Query,
+        periods: &[&Period],
+    ) -> Result<Sealed, clickhouse::error::Error> {
+        if shape(query).is_none() || periods.is_empty() {
+            return Ok(Sealed::default());
+        }
+        let first = periods.iter().map(|p| p.start_ms).min().unwrap_or(0);
+        let last = periods.iter().map(|p| p.end_ms - 1).max().unwrap_or(0);
+        let mut sql = Sql::new(
+            "SELECT toString(day) AS date, max(version) AS latest, \
+             argMax(basis, version) AS sealed_basis FROM sealed_days WHERE ",
+        );
+        sql.bind("site_id = ?", Param::Text(query.site.id.to_string()))
+            .bind(
+                " AND day >= toDate(?)",
+                Param::Text(seal::utc_day(first).to_string()),
+            )
+            .bind(
+                " AND day <= toDate(?) GROUP BY date",
+                Param::Text(seal::utc_day(last).to_string()),
+            );
+        let basis = seal::basis(&query.site, &query.goals);
+        Ok(Sealed(
+            sql.rows(client)
+                .await?
+                .iter()
+                .filter(|row| {
+                    row.get("sealed_basis").and_then(|b| b.as_str()) == Some(basis.as_str())
+                })
+                .filter_map(|row| {
+                    let day = row.get("date")?.as_str()?.parse().ok()?;
+                    Some((day, row.get("latest")?.as_u64()?))
+                })
+                .collect(),
+        ))
+    }
+}
+
+/// How a period is read: sealed days (whole, or by their local parts) and
+/// the rest.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Plan {
+    whole: Vec<(NaiveDate, u64)>,
+    parts: Vec<(NaiveDate, u64)>,
+    /// What the sealed days do not cover, in order.
+    pub rest: Vec<Period>,
+}
+
+impl Plan {
+    pub fn uses_sealed(&self) -> bool {
+        !self.whole.is_empty() || !self.parts.is_empty()
+    }
+}
+
+fn local_date(tz: Tz, ms: i64) -> NaiveDate {
+    DateTime::from_timestamp_millis(ms)
+        .unwrap_or_default()
+        .with_timezone(&tz)
+        .date_naive()
+}
+
+/// Which sealed days answer `period`, and what is left for the rollups and
+/// raw events.
+pub fn plan(shape: Shape, period: &Period, tz: Tz, sealed: &Sealed) -> Plan {
+    let rest = |start_ms: i64, end_ms: i64| Period {
+        start_ms,
+        end_ms,
+        instants: true,
+        ..*period
+    };
+    let mut plan = Plan::default();
+    // Hours are finer than any sealed part.
+    if shape == Shape::Totals(Some(Bucket::Hour)) || sealed.0.is_empty() {
+        plan.rest.push(*period);
+        return plan;
+    }
+    let bucket = match shape {
+        Shape::Totals(bucket) => bucket,
+        Shape::Breakdown(..) => None,
+    };
+    let mut cursor = period.start_ms;
+    for (&day, &version) in sealed
+        .0
+        .range(seal::utc_day(period.start_ms)..=seal::utc_day(period.end_ms - 1))
+    {
+        let start = midnight_ms(chrono_tz::UTC, day);
+        let end = start + DAY_MS;
+        let inside = period.start_ms <= start && end <= period.end_ms;
+        // A range of local days takes the parts of the days at its edges;
+        // one of instants, only the days wholly inside it.
+        if !inside && period.instants {
+            continue;
+        }
+        let split = bucket.is_some_and(|b| {
+            b.date_label(local_date(tz, start)) != b.date_label(local_date(tz, end - 1))
+        });
+        if inside && !split {
+            plan.whole.push((day, version));
+        } else {
+            plan.parts.push((day, version));
+        }
+        let (from, to) = (start.max(period.start_ms), end.min(period.end_ms));
+        if cursor < from {
+            plan.rest.push(rest(cursor, from));
+        }
+        cursor = to;
+    }
+    if cursor < period.end_ms {
+        plan.rest.push(rest(cursor, period.end_ms));
+    }
+    if plan.rest.len() == 1 && !plan.uses_sealed() {
+        plan.rest = vec![*period];
+    }
+    plan
+}
+
+/// The sealed days' sums per dimension values: `d0` (when any), then the
+/// same columns as [`sql`].
+pub fn sealed_sql(query: &Query, shape: Shape, plan: &Plan, period: &Period) -> Option<Sql> {
+    if !plan.uses_sealed() {
+        return None;
+    }
+    let days = |list: &[(NaiveDate, u64)]| -> Vec<String> {
+        list.iter().map(|(day, _)| day.to_string()).collect()
+    };
+    let listed: Vec<String> = plan
+        .whole
+        .iter()
+        .chain(&plan.parts)
+        .map(|(day, version)| format!("{day} {version}"))
+        .collect();
+    let all: Vec<NaiveDate> = plan
+        .whole
+        .iter()
+        .chain(&plan.parts)
+        .map(|(d, _)| *d)
+        .collect();
+    let mut sql = Sql::new("SELECT ");
+    let (dimension, grouped) = match shape {
+        Shape::Totals(None) => ("total", false),
+        Shape::Totals(Some(bucket)) => {
+            sql.bind(
+                &bucket.date_sql("if(part = toDate(0), toDate(toDateTime(day, 'UTC'), ?), part)"),
+                Param::Text(query.tz.name().to_owned()),
+            );
+            sql.push(" AS d0, ");
+            ("total", true)
+        }
+        Shape::Breakdown(name, _) => {
+            sql.push("value AS d0, ");
+            (name, true)
+        }
+    };
+    sql.push(
+        "sum(visitors) AS visitors, sum(touched) AS touched, sum(pageviews) AS pageviews, \
+         sum(events) AS events, sum(visits) AS visits, sum(sealed_figures.visits) - sum(sealed_figures.continued) AS bounces, \
+         sum(duration) AS duration, sum(visit_pageviews) AS visit_pageviews \
+         FROM sealed_figures WHERE ",
+    )
+    .bind("site_id = ?", Param::Text(query.site.id.to_string()))
+    .bind(" AND dimension = ?", Param::Text(dimension.to_owned()))
+    .bind(
+        " AND day >= toDate(?)",
+        Param::Text(
+            all.iter()
+                .min()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
+        ),
+    )
+    .bind(
+        " AND day <= toDate(?)",
+        Param::Text(
+            all.iter()
+                .max()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
+        ),
+    )
+    .bind(
+        " AND has(?, concat(toString(day), ' ', toString(version)))",
+        Param::Texts(listed),
+    )
+    .bind(
+        " AND ((part = toDate(0) AND has(?, toString(day)))",
+        Param::Texts(days(&plan.whole)),
+    )
+    .bind(
+        " OR (part != toDate(0) AND has(?, toString(day))",
+        Param::Texts(days(&plan.parts)),
+    )
+    .bind(
+        " AND part >= toDate(?)",
+        Param::Text(period.first.to_string()),
+    )
+    .bind(
+        " AND part <= toDate(?)))",
+        Param::Text(period.last.to_string()),
+    );
+    if grouped {
+        sql.push(" GROUP BY d0");
+    }
+    Some(sql)
+}
 
 /// What a rollup can answer of a query.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,6 +293,16 @@ fn breakdown(dimension: Dimension) -> Option<(&'static str, &'static [Metric])> 
         Dimension::UtmCampaign => ("utm_campaign", ALL),
         Dimension::UtmContent => ("utm_content", ALL),
         Dimension::UtmTerm => ("utm_term", ALL),
+        // Sealed days only: goals change, the views cannot know them.
+        Dimension::Goal => (
+            "goal",
+            &[
+                Metric::Visitors,
+                Metric::Visits,
+                Metric::Events,
+                Metric::ConversionRate,
+            ],
+        ),
         _ => return None,
     })
 }

@@ -48,11 +48,7 @@ impl Sql {
         self
     }
 
-    /// Runs the statement and reads its rows as JSON objects.
-    pub async fn rows(
-        &self,
-        client: &Client,
-    ) -> Result<Vec<Map<String, Value>>, clickhouse::error::Error> {
+    fn bound(&self, client: &Client) -> clickhouse::query::Query {
         let mut query = client.query(&self.text);
         for param in &self.params {
             query = match param {
@@ -61,11 +57,43 @@ impl Sql {
                 Param::Texts(texts) => query.bind(texts.as_slice()),
             };
         }
-        let bytes = query
+        query
+    }
+
+    /// Runs a statement that returns nothing (an `INSERT ... SELECT`),
+    /// waiting on a cluster until its rows reach their shards.
+    pub async fn execute(&self, client: &Client) -> Result<(), clickhouse::error::Error> {
+        let started = std::time::Instant::now();
+        self.bound(client)
+            .with_setting("distributed_foreground_insert", "1")
+            .execute()
+            .await?;
+        tracing::debug!(
+            ms = started.elapsed().as_secs_f64() * 1000.0,
+            sql = %self.text,
+            "statement"
+        );
+        Ok(())
+    }
+
+    /// Runs the statement and reads its rows as JSON objects.
+    pub async fn rows(
+        &self,
+        client: &Client,
+    ) -> Result<Vec<Map<String, Value>>, clickhouse::error::Error> {
+        let started = std::time::Instant::now();
+        let bytes = self
+            .bound(client)
             .with_setting("output_format_json_quote_64bit_integers", "0")
             .fetch_bytes("JSONEachRow")?
             .collect()
             .await?;
+        tracing::debug!(
+            ms = started.elapsed().as_secs_f64() * 1000.0,
+            bytes = bytes.len(),
+            sql = %self.text,
+            "statement"
+        );
         bytes
             .split(|b| *b == b'\n')
             .filter(|line| !line.is_empty())

@@ -313,6 +313,7 @@ pub async fn dashboard(client: Client) -> Dashboard {
         dashboard: DashboardConfig {
             listen: "127.0.0.1:0".parse().expect("addr"),
             sites_refresh_seconds: 1,
+            seal_interval_seconds: 1,
         },
     };
     tokio::spawn(async move {

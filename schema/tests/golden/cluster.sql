@@ -207,7 +207,7 @@ ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/{database}/{
 PARTITION BY toYYYYMM(hour)
 ORDER BY (site_id, hour)
 TTL hour + toIntervalMonth(6)
-SETTINGS non_replicated_deduplication_window = 1000;
+SETTINGS index_granularity = 1024, non_replicated_deduplication_window = 1000;
 
 CREATE TABLE IF NOT EXISTS mesure.hourly_totals ON CLUSTER mesure_cluster AS mesure.hourly_totals_local
 ENGINE = Distributed(mesure_cluster, mesure, hourly_totals_local, rand());
@@ -263,7 +263,7 @@ ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/{database}/{
 PARTITION BY toYYYYMM(day)
 ORDER BY (site_id, dimension, day, value)
 TTL day + toIntervalMonth(6)
-SETTINGS non_replicated_deduplication_window = 1000;
+SETTINGS index_granularity = 1024, non_replicated_deduplication_window = 1000;
 
 CREATE TABLE IF NOT EXISTS mesure.daily_breakdowns ON CLUSTER mesure_cluster AS mesure.daily_breakdowns_local
 ENGINE = Distributed(mesure_cluster, mesure, daily_breakdowns_local, rand());
@@ -311,4 +311,49 @@ GROUP BY
     day,
     dimension,
     value;
+
+CREATE TABLE IF NOT EXISTS mesure.sealed_figures_local ON CLUSTER mesure_cluster
+(
+    `site_id` LowCardinality(String),
+    `day` Date COMMENT 'UTC day',
+    `part` Date COMMENT 'local date of this part of the day; 1970-01-01 for the whole day',
+    `dimension` LowCardinality(String) COMMENT 'total, goal, or a breakdown of daily_breakdowns',
+    `value` String,
+    `visitors` UInt64,
+    `touched` UInt64 COMMENT 'visits with a hit of this value (pages, events, goals)',
+    `pageviews` UInt64,
+    `events` UInt64,
+    `visits` UInt64 COMMENT 'visits started in this day or part',
+    `continued` UInt64 COMMENT 'of them, visits with a second hit',
+    `duration` UInt64 COMMENT 'seconds, of the visits started',
+    `visit_pageviews` UInt64 COMMENT 'page views of the visits started',
+    `version` UInt64 COMMENT 'when the day was sealed, in µs: the newest seal of a day replaces the others'
+)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}', version)
+PARTITION BY toYYYYMM(day)
+ORDER BY (site_id, dimension, day, part, value)
+TTL day + toIntervalMonth(6);
+
+CREATE TABLE IF NOT EXISTS mesure.sealed_figures ON CLUSTER mesure_cluster AS mesure.sealed_figures_local
+ENGINE = Distributed(mesure_cluster, mesure, sealed_figures_local, cityHash64(site_id));
+
+CREATE TABLE IF NOT EXISTS mesure.sealed_days_local ON CLUSTER mesure_cluster
+(
+    `site_id` LowCardinality(String),
+    `day` Date COMMENT 'UTC day',
+    `version` UInt64,
+    `basis` String COMMENT 'time zone and goals the day was sealed with',
+    `events` UInt64 COMMENT 'hits of the day',
+    `visits` UInt64 COMMENT 'visits started in the day',
+    `continued` UInt64,
+    `duration` UInt64,
+    `visit_pageviews` UInt64
+)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}', version)
+PARTITION BY toYYYYMM(day)
+ORDER BY (site_id, day)
+TTL day + toIntervalMonth(6);
+
+CREATE TABLE IF NOT EXISTS mesure.sealed_days ON CLUSTER mesure_cluster AS mesure.sealed_days_local
+ENGINE = Distributed(mesure_cluster, mesure, sealed_days_local, cityHash64(site_id));
 

@@ -17,7 +17,7 @@ ENGINE = AggregatingMergeTree
 PARTITION BY toYYYYMM(day)
 ORDER BY (site_id, dimension, day, value)
 TTL day + toIntervalMonth(6)
-SETTINGS non_replicated_deduplication_window = 1000, index_granularity = 8192;
+SETTINGS index_granularity = 1024, non_replicated_deduplication_window = 1000;
 
 CREATE MATERIALIZED VIEW mesure.daily_breakdowns_hits_mv TO mesure.daily_breakdowns
 (
@@ -195,7 +195,7 @@ ENGINE = AggregatingMergeTree
 PARTITION BY toYYYYMM(hour)
 ORDER BY (site_id, hour)
 TTL hour + toIntervalMonth(6)
-SETTINGS non_replicated_deduplication_window = 1000, index_granularity = 8192;
+SETTINGS index_granularity = 1024, non_replicated_deduplication_window = 1000;
 
 CREATE MATERIALIZED VIEW mesure.hourly_totals_hits_mv TO mesure.hourly_totals
 (
@@ -271,6 +271,47 @@ CREATE TABLE mesure.schema_migrations
 )
 ENGINE = MergeTree
 ORDER BY version
+SETTINGS index_granularity = 8192;
+
+CREATE TABLE mesure.sealed_days
+(
+    `site_id` LowCardinality(String),
+    `day` Date COMMENT 'UTC day',
+    `version` UInt64,
+    `basis` String COMMENT 'time zone and goals the day was sealed with',
+    `events` UInt64 COMMENT 'hits of the day',
+    `visits` UInt64 COMMENT 'visits started in the day',
+    `continued` UInt64,
+    `duration` UInt64,
+    `visit_pageviews` UInt64
+)
+ENGINE = ReplacingMergeTree(version)
+PARTITION BY toYYYYMM(day)
+ORDER BY (site_id, day)
+TTL day + toIntervalMonth(6)
+SETTINGS index_granularity = 8192;
+
+CREATE TABLE mesure.sealed_figures
+(
+    `site_id` LowCardinality(String),
+    `day` Date COMMENT 'UTC day',
+    `part` Date COMMENT 'local date of this part of the day; 1970-01-01 for the whole day',
+    `dimension` LowCardinality(String) COMMENT 'total, goal, or a breakdown of daily_breakdowns',
+    `value` String,
+    `visitors` UInt64,
+    `touched` UInt64 COMMENT 'visits with a hit of this value (pages, events, goals)',
+    `pageviews` UInt64,
+    `events` UInt64,
+    `visits` UInt64 COMMENT 'visits started in this day or part',
+    `continued` UInt64 COMMENT 'of them, visits with a second hit',
+    `duration` UInt64 COMMENT 'seconds, of the visits started',
+    `visit_pageviews` UInt64 COMMENT 'page views of the visits started',
+    `version` UInt64 COMMENT 'when the day was sealed, in µs: the newest seal of a day replaces the others'
+)
+ENGINE = ReplacingMergeTree(version)
+PARTITION BY toYYYYMM(day)
+ORDER BY (site_id, dimension, day, part, value)
+TTL day + toIntervalMonth(6)
 SETTINGS index_granularity = 8192;
 
 CREATE TABLE mesure.sessions

@@ -1,0 +1,593 @@
+//! The dashboard's overview, timed: every panel the overview page shows,
+//! asked at once as the page asks them, each over a connection of its own,
+//! over demo traffic of 10 and then 100 million events (`mesure-load
+//! dashboard`). The figures go into their own row and section of
+//! `benches/README.md`, which the ingestion suite carries over.
+
+use crate::client::Connection;
+use crate::services::{Process, http, machine, mesure, now_utc, repo, start_clickhouse};
+use bytes::Bytes;
+use http::Request;
+use http_body_util::Full;
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// One panel of the overview: its name and its query (without the site and
+/// the range).
+#[derive(Debug, Clone)]
+pub struct Panel {
+    pub name: &'static str,
+    pub query: Value,
+}
+
+/// The overview page's panels, each as it first shows.
+pub fn overview() -> Vec<Panel> {
+    let top = |name, dimension: &str, metrics: Value| Panel {
+        name,
+        query: json!({"metrics": metrics, "dimensions": [dimension],
+                      "pagination": {"limit": 9}}),
+    };
+    vec![
+        Panel {
+            name: "headline figures",
+            query: json!({"metrics": ["visitors", "visits", "pageviews", "views_per_visit",
+                                      "bounce_rate", "visit_duration"],
+                          "include": {"comparisons": {"mode": "previous_period"}}}),
+        },
+        Panel {
+            name: "main chart",
+            query: json!({"metrics": ["visitors"], "dimensions": ["time"],
+                          "include": {"comparisons": {"mode": "previous_period"}}}),
+        },
+        top("top pages", "event:page", json!(["visitors", "pageviews"])),
+        top("channels", "visit:channel", json!(["visitors"])),
+        Panel {
+            name: "countries (map)",
+            query: json!({"metrics": ["visitors"], "dimensions": ["visit:country"]}),
+        },
+        top("browsers", "visit:browser", json!(["visitors"])),
+        top(
+            "goals",
+            "event:goal",
+            json!(["visitors", "events", "conversion_rate"]),
+        ),
+        top("custom events", "event:name", json!(["visitors", "events"])),
+        top(
+            "outbound links",
+            "event:outbound_link",
+            json!(["visitors", "events"]),
+        ),
+        top(
+            "downloads",
+            "event:file_download",
+            json!(["visitors", "events"]),
+        ),
+    ]
+}
+
+/// The times of some passes over the overview, in milliseconds.
+#[derive(Debug, Default, Clone)]
+pub struct Timing {
+    /// Per panel, in the order of [`overview`].
+    pub panels: Vec<(&'static str, Vec<f64>)>,
+    /// The whole page: from the first request to the last answer.
+    pub page: Vec<f64>,
+}
+
+/// Asks the overview of `site` over `range` `passes` times.
+pub async fn measure(
+    dashboard: SocketAddr,
+    site: &str,
+    range: &str,
+    passes: usize,
+) -> anyhow::Result<Timing> {
+    let panels = overview();
+    let mut connections = Vec::new();
+    for _ in &panels {
+        connections.push(Connection::open(dashboard).await?);
+    }
+    let mut timing = Timing {
+        panels: panels.iter().map(|p| (p.name, Vec::new())).collect(),
+        page: Vec::new(),
+    };
+    for _ in 0..passes {
+        let page = Instant::now();
+        let mut asked = Vec::new();
+        for (panel, mut connection) in panels.iter().zip(connections.drain(..)) {
+            let mut body = panel.query.clone();
+            body["site_id"] = json!(site);
+            body["date_range"] = json!(range);
+            let request = Request::post("/api/v2/query")
+                .header("host", "dashboard")
+                .header("content-type", "application/json")
+                .body(Full::new(Bytes::from(body.to_string())))?;
+            asked.push(tokio::spawn(async move {
+                let started = Instant::now();
+                let status = connection.send(request).await;
+                (connection, status, started.elapsed().as_secs_f64() * 1000.0)
+            }));
+        }
+        for (i, task) in asked.into_iter().enumerate() {
+            let (connection, status, ms) = task.await?;
+            let status = status?;
+            anyhow::ensure!(status.is_success(), "{}: {status}", panels[i].name);
+            timing.panels[i].1.push(ms);
+            connections.push(connection);
+        }
+        timing.page.push(page.elapsed().as_secs_f64() * 1000.0);
+    }
+    Ok(timing)
+}
+
+/// The `p` quantile (0 to 1) of some times.
+pub fn quantile(values: &[f64], p: f64) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
+}
+
+/// The site measured, one of the demo sites, and its time zone.
+const SITE: &str = "demo-1";
+const SITE_TZ: &str = "Europe/Paris";
+const DEMO_SITES: u32 = 3;
+/// Days of demo traffic: the whole retention, so that "6mo" is full.
+const DEMO_DAYS: u32 = 180;
+const RANGES: [&str; 2] = ["30d", "6mo"];
+/// Where the rows of the ingestion suite's target table start.
+const ROW_PREFIX: &str = "| dashboard overview";
+const SECTION: &str = "## Dashboard overview";
+
+/// One overview measured: a data size, a range, cold and warm.
+#[derive(Debug)]
+struct Measured {
+    events: u64,
+    range: &'static str,
+    /// The site's events within the range.
+    in_range: u64,
+    /// Per panel, which tables answered (`meta.source`).
+    sources: Vec<String>,
+    cold: Timing,
+    warm: Timing,
+}
+
+/// Demo traffic generated: events in ClickHouse after, and seconds taken.
+#[derive(Debug)]
+struct Generated {
+    events: u64,
+    added: u64,
+    seconds: f64,
+}
+
+struct Bench {
+    dir: std::path::PathBuf,
+    env: Vec<(String, String)>,
+    clickhouse: Option<Process>,
+    clickhouse_addr: SocketAddr,
+    dashboard_addr: SocketAddr,
+    /// Whether the kernel's page cache could be dropped for cold runs.
+    dropped_caches: bool,
+}
+
+impl Bench {
+    fn start() -> anyhow::Result<Bench> {
+        let dir =
+            std::env::temp_dir().join(format!("mesure-dashboard-bench-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir)?;
+        let port = free_port()?;
+        let (clickhouse, clickhouse_addr) = start_clickhouse(&dir, port)?;
+        let dashboard_addr = SocketAddr::from(([127, 0, 0, 1], free_port()?));
+        let setting = |k: &str, v: String| (k.to_owned(), v);
+        let env = vec![
+            setting("MESURE_CLICKHOUSE_URL", format!("http://{clickhouse_addr}")),
+            setting("MESURE_DASHBOARD_LISTEN", dashboard_addr.to_string()),
+            setting("MESURE_SPOOL_DIR", dir.join("spool").display().to_string()),
+        ];
+        let bench = Bench {
+            dir,
+            env,
+            clickhouse: Some(clickhouse),
+            clickhouse_addr,
+            dashboard_addr,
+            dropped_caches: false,
+        };
+        bench.run(&["migrate"])?;
+        Ok(bench)
+    }
+
+    fn run(&self, args: &[&str]) -> anyhow::Result<()> {
+        let status = mesure(args, &self.env)?.status()?;
+        anyhow::ensure!(status.success(), "mesure {}: {status}", args.join(" "));
+        Ok(())
+    }
+
+    fn sql(&self, sql: &str) -> anyhow::Result<String> {
+        Ok(http(self.clickhouse_addr, "POST", "/", sql)?
+            .trim()
+            .to_owned())
+    }
+
+    fn count(&self, sql: &str) -> anyhow::Result<u64> {
+        let text = self.sql(sql)?;
+        text.parse()
+            .map_err(|_| anyhow::anyhow!("{sql}: unexpected answer {text:?}"))
+    }
+
+    /// Adds demo traffic until ClickHouse holds about `events`.
+    fn generate(&self, events: u64, seed: u64) -> anyhow::Result<Generated> {
+        let before = self.count("SELECT count() FROM mesure.events")?;
+        let started = Instant::now();
+        self.run(&[
+            "demo-data",
+            "--sites",
+            &DEMO_SITES.to_string(),
+            "--days",
+            &DEMO_DAYS.to_string(),
+            "--events",
+            &events.saturating_sub(before).max(1).to_string(),
+            "--seed",
+            &seed.to_string(),
+        ])?;
+        let seconds = started.elapsed().as_secs_f64();
+        let after = self.count("SELECT count() FROM mesure.events")?;
+        Ok(Generated {
+            events: after,
+            added: after - before,
+            seconds,
+        })
+    }
+
+    /// Waits, within bounds, for ClickHouse to finish merging what was
+    /// inserted: the steady state, not the minutes after a bulk load.
+    fn settle(&self, within: Duration) -> anyhow::Result<()> {
+        let started = Instant::now();
+        while self.count("SELECT count() FROM system.merges")? > 0 && started.elapsed() < within {
+            std::thread::sleep(Duration::from_secs(2));
+        }
+        Ok(())
+    }
+
+    /// Restarts ClickHouse with the kernel's page cache dropped, if allowed.
+    fn restart_clickhouse(&mut self) -> anyhow::Result<()> {
+        self.clickhouse = None;
+        let _ = std::process::Command::new("sync").status();
+        self.dropped_caches = std::fs::write("/proc/sys/vm/drop_caches", "3").is_ok();
+        let (clickhouse, _) = start_clickhouse(&self.dir, self.clickhouse_addr.port())?;
+        self.clickhouse = Some(clickhouse);
+        wait_ready(self.dashboard_addr)
+    }
+
+    /// Asks each panel once and returns its `meta.source`, and the range's
+    /// first and last days as the site's calendar has them.
+    fn sources(&self, range: &str) -> anyhow::Result<(Vec<String>, [String; 2])> {
+        let mut sources = Vec::new();
+        let mut days = [String::new(), String::new()];
+        for panel in overview() {
+            let mut body = panel.query.clone();
+            body["site_id"] = json!(SITE);
+            body["date_range"] = json!(range);
+            let text = http(
+                self.dashboard_addr,
+                "POST",
+                "/api/v2/query",
+                &body.to_string(),
+            )?;
+            let answer: Value = serde_json::from_str(&text)
+                .map_err(|e| anyhow::anyhow!("{}: {e}: {text}", panel.name))?;
+            sources.push(answer["meta"]["source"].as_str().unwrap_or("?").to_owned());
+            for (i, day) in days.iter_mut().enumerate() {
+                answer["query"]["date_range"][i]
+                    .as_str()
+                    .unwrap_or_default()
+                    .clone_into(day);
+            }
+        }
+        Ok((sources, days))
+    }
+
+    async fn overview(
+        &mut self,
+        events: u64,
+        range: &'static str,
+        passes: usize,
+    ) -> anyhow::Result<Measured> {
+        self.restart_clickhouse()?;
+        let cold = measure(self.dashboard_addr, SITE, range, 1).await?;
+        let warm = measure(self.dashboard_addr, SITE, range, passes).await?;
+        let (sources, [first, last]) = self.sources(range)?;
+        let in_range = self.count(&format!(
+            "SELECT count() FROM mesure.events WHERE site_id = '{SITE}' \
+             AND toDate(ts, '{SITE_TZ}') BETWEEN toDate('{first}') AND toDate('{last}')"
+        ))?;
+        Ok(Measured {
+            events,
+            range,
+            in_range,
+            sources,
+            cold,
+            warm,
+        })
+    }
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+fn wait_ready(addr: SocketAddr) -> anyhow::Result<()> {
+    let started = Instant::now();
+    while http(addr, "GET", "/readyz", "").map_or(true, |b| !b.contains("\"ready\":true")) {
+        anyhow::ensure!(
+            started.elapsed() < Duration::from_secs(120),
+            "the dashboard is not ready"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    Ok(())
+}
+
+/// Generates 10 and then 100 million events (quick: 200,000 and 1 million),
+/// times the overview over each range cold and warm, and writes the figures
+/// into `out`.
+pub async fn bench(quick: bool, out: &Path) -> anyhow::Result<()> {
+    let sizes: [u64; 2] = if quick {
+        [200_000, 1_000_000]
+    } else {
+        [10_000_000, 100_000_000]
+    };
+    let passes = if quick { 5 } else { 20 };
+    let settle = Duration::from_secs(if quick { 30 } else { 900 });
+    let mut bench = Bench::start()?;
+    let mut generated = Vec::new();
+    let mut measured = Vec::new();
+    let mut dashboard = None;
+    for (seed, size) in (1..).zip(sizes) {
+        eprintln!("dashboard bench: demo traffic up to {size} events");
+        generated.push(bench.generate(size, seed)?);
+        if dashboard.is_none() {
+            bench.run(&["goal", "put", SITE, "Inscription", "--event", "Inscription"])?;
+            bench.run(&["goal", "put", SITE, "Démarches", "--page", "/demarches/**"])?;
+            dashboard = Some(Process(
+                mesure(&["dashboard"], &bench.env)?
+                    .stdout(std::process::Stdio::null())
+                    .spawn()?,
+            ));
+            wait_ready(bench.dashboard_addr)?;
+        }
+        bench.settle(settle)?;
+        let events = bench.count("SELECT count() FROM mesure.events")?;
+        for range in RANGES {
+            eprintln!("dashboard bench: overview over {range}, {events} events");
+            measured.push(bench.overview(events, range, passes).await?);
+        }
+    }
+    drop(dashboard);
+    let path = repo().join(out);
+    let readme = std::fs::read_to_string(&path).unwrap_or_default();
+    let (row, section) = render(quick, &generated, &measured, passes, bench.dropped_caches);
+    std::fs::write(&path, splice(&readme, &row, &section))?;
+    drop(bench.clickhouse.take());
+    let _ = std::fs::remove_dir_all(&bench.dir);
+    eprintln!("dashboard bench: {} written", out.display());
+    Ok(())
+}
+
+fn millions(events: u64) -> String {
+    if events >= 1_000_000 {
+        format!("{:.1} million", events as f64 / 1e6)
+    } else {
+        format!("{events}")
+    }
+}
+
+/// The target the page is held to: 300 ms at 10 million events, 1 s at 100
+/// million (and the quick run's sizes held to the same two).
+fn target_ms(size_index: usize) -> f64 {
+    if size_index == 0 { 300.0 } else { 1000.0 }
+}
+
+/// The target table's row and the section, in Markdown.
+fn render(
+    quick: bool,
+    generated: &[Generated],
+    measured: &[Measured],
+    passes: usize,
+    dropped_caches: bool,
+) -> (String, String) {
+    let ms = |v: f64| format!("{v:.0} ms");
+    let page95 = |m: &Measured| quantile(&m.warm.page, 0.95);
+    let met = measured
+        .iter()
+        .enumerate()
+        .all(|(i, m)| page95(m) <= target_ms(i / RANGES.len()));
+    let measured_text = measured
+        .iter()
+        .map(|m| {
+            format!(
+                "{} events, {}: {}",
+                millions(m.events),
+                m.range,
+                ms(page95(m))
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    let row = format!(
+        "{ROW_PREFIX}, one site over 30 days and 6 months, warm | p95 ≤ 300 ms at 10 million events, ≤ 1 s at 100 million | {measured_text} | {} |",
+        if quick {
+            "quick run: not comparable"
+        } else if met {
+            "met"
+        } else {
+            "**not met**"
+        }
+    );
+    let mut s = format!(
+        "{SECTION}
+
+Measured on {}, on {}. Command: `make bench` (this part alone: `target/release/mesure-load dashboard`).{}
+
+",
+        now_utc(),
+        machine(),
+        if quick { "
+
+**Quick run (`--quick`): smaller data, figures not comparable with the targets.**" } else { "" }
+    );
+    s.push_str(&format!(
+        "The overview is every panel the site's overview page shows at first: {}. \
+         They are asked at once, each over its own connection, for the site `{SITE}` (one of {DEMO_SITES} demo sites), \
+         the way the page asks them. The local ClickHouse runs one statement at a time, so here the page takes the sum of \
+         its panels' times; a ClickHouse server runs them side by side. \
+         Cold: the first page after ClickHouse restarted ({}). Warm: the {passes} pages after it.\n\n",
+        overview().iter().map(|p| p.name).collect::<Vec<_>>().join(", "),
+        if dropped_caches {
+            "the kernel's page cache dropped too"
+        } else {
+            "its caches empty; the kernel's page cache could not be dropped here, so the files may still be in memory"
+        }
+    ));
+    s.push_str("Data: `mesure demo-data` with ");
+    s.push_str(&format!(
+        "{DEMO_SITES} sites and {DEMO_DAYS} days of traffic"
+    ));
+    for g in generated {
+        s.push_str(&format!(
+            "; {} events added in {:.0} s ({:.0} events/s), {} in all",
+            g.added,
+            g.seconds,
+            g.added as f64 / g.seconds.max(1e-9),
+            millions(g.events)
+        ));
+    }
+    s.push_str(". Each size is measured once ClickHouse has merged the inserted parts.\n\n");
+    s.push_str("| events in ClickHouse | range | the site's events in the range | page, cold | page, warm p50 | page, warm p95 | target (warm p95) |\n| --- | --- | --- | --- | --- | --- | --- |\n");
+    for (i, m) in measured.iter().enumerate() {
+        s.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} | ≤ {} |\n",
+            millions(m.events),
+            m.range,
+            m.in_range,
+            ms(quantile(&m.cold.page, 0.5)),
+            ms(quantile(&m.warm.page, 0.5)),
+            ms(page95(m)),
+            ms(target_ms(i / RANGES.len()))
+        ));
+    }
+    s.push_str("\n### Per panel\n\nWarm p50 / p95, then cold, in milliseconds; the source is the tables that answered (`meta.source`: the rollups, raw events, or both).\n\n| panel | source |");
+    for m in measured {
+        s.push_str(&format!(" {}, {} |", millions(m.events), m.range));
+    }
+    s.push_str("\n| --- | --- |");
+    s.push_str(&" --- |".repeat(measured.len()));
+    s.push('\n');
+    for (p, panel) in overview().iter().enumerate() {
+        let mut sources: Vec<&str> = measured
+            .iter()
+            .filter_map(|m| m.sources.get(p).map(String::as_str))
+            .collect();
+        sources.sort_unstable();
+        sources.dedup();
+        s.push_str(&format!("| {} | {} |", panel.name, sources.join(", ")));
+        for m in measured {
+            let warm = &m.warm.panels[p].1;
+            let cold = &m.cold.panels[p].1;
+            s.push_str(&format!(
+                " {:.0} / {:.0} ({:.0}) |",
+                quantile(warm, 0.5),
+                quantile(warm, 0.95),
+                quantile(cold, 0.5)
+            ));
+        }
+        s.push('\n');
+    }
+    (row, s)
+}
+
+/// The dashboard's row and section of a README, if it has them.
+pub fn part_of(readme: &str) -> Option<(String, String)> {
+    let row = readme.lines().find(|l| l.starts_with(ROW_PREFIX))?;
+    let start = readme.find(&format!("\n{SECTION}\n"))? + 1;
+    let end = readme[start + 1..]
+        .find("\n## ")
+        .map_or(readme.len(), |i| start + 1 + i + 1);
+    Some((row.to_owned(), readme[start..end].trim_end().to_owned()))
+}
+
+/// The README with the dashboard's row and section put in: the row replaces
+/// the target table's row of that name, the section replaces the old one or
+/// ends the file.
+pub fn splice(readme: &str, row: &str, section: &str) -> String {
+    let mut text: String = readme
+        .lines()
+        .map(|l| if l.starts_with(ROW_PREFIX) { row } else { l })
+        .collect::<Vec<_>>()
+        .join("\n");
+    text.push('\n');
+    match part_of(&text) {
+        Some((_, old)) => text.replacen(&old, section.trim_end(), 1),
+        None => format!("{}\n\n{}\n", text.trim_end(), section.trim_end()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_dashboard_part_is_put_in_then_replaced_and_carried_over() {
+        let suite = "# Benchmarks\n\n## Targets\n\n| what | target |\n| --- | --- |\n| pixel hits/s | 1 |\n| dashboard overview, not measured | |\n| site script | 2 |\n\n## Latency\n\nfigures\n";
+        let first = splice(
+            suite,
+            "| dashboard overview, 10 ms | met |",
+            "## Dashboard overview\n\nfirst\n",
+        );
+        assert!(
+            first.contains("| dashboard overview, 10 ms | met |\n| site script | 2 |"),
+            "{first}"
+        );
+        assert!(!first.contains("not measured"), "{first}");
+        assert!(
+            first.ends_with("## Latency\n\nfigures\n\n## Dashboard overview\n\nfirst\n"),
+            "{first}"
+        );
+        let second = splice(
+            &first,
+            "| dashboard overview, 20 ms | met |",
+            "## Dashboard overview\n\nsecond",
+        );
+        assert!(
+            second.contains("second") && !second.contains("first"),
+            "{second}"
+        );
+        assert_eq!(second.matches(SECTION).count(), 1, "{second}");
+        // The suite rewrites the README; what the dashboard wrote is kept.
+        let (row, section) = part_of(&second).expect("the dashboard's part");
+        let carried = splice(suite, &row, &section);
+        assert_eq!(carried, second);
+        assert_eq!(part_of(suite), None);
+    }
+
+    #[test]
+    fn quantiles() {
+        let values: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert_eq!(quantile(&values, 0.5), 51.0);
+        assert_eq!(quantile(&values, 0.95), 95.0);
+        assert_eq!(quantile(&[], 0.5), 0.0);
+    }
+
+    #[test]
+    fn the_overview_asks_every_panel() {
+        let names: Vec<&str> = overview().iter().map(|p| p.name).collect();
+        assert!(names.contains(&"headline figures") && names.contains(&"main chart"));
+        assert_eq!(names.len(), 10);
+    }
+}
