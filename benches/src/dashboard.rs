@@ -121,6 +121,35 @@ pub async fn measure(
     Ok(timing)
 }
 
+/// Asks each panel of the overview alone, one after the other, `passes`
+/// times: what a panel costs when nothing else runs.
+pub async fn measure_alone(
+    dashboard: SocketAddr,
+    site: &str,
+    range: &str,
+    passes: usize,
+) -> anyhow::Result<Vec<Vec<f64>>> {
+    let panels = overview();
+    let mut connection = Connection::open(dashboard).await?;
+    let mut times = vec![Vec::new(); panels.len()];
+    for _ in 0..passes {
+        for (panel, times) in panels.iter().zip(&mut times) {
+            let mut body = panel.query.clone();
+            body["site_id"] = json!(site);
+            body["date_range"] = json!(range);
+            let request = Request::post("/api/v2/query")
+                .header("host", "dashboard")
+                .header("content-type", "application/json")
+                .body(Full::new(Bytes::from(body.to_string())))?;
+            let started = Instant::now();
+            let status = connection.send(request).await?;
+            anyhow::ensure!(status.is_success(), "{}: {status}", panel.name);
+            times.push(started.elapsed().as_secs_f64() * 1000.0);
+        }
+    }
+    Ok(times)
+}
+
 /// The `p` quantile (0 to 1) of some times.
 pub fn quantile(values: &[f64], p: f64) -> f64 {
     let mut sorted = values.to_vec();
@@ -154,6 +183,8 @@ struct Measured {
     sources: Vec<String>,
     cold: Timing,
     warm: Timing,
+    /// Per panel, warm, each asked alone.
+    alone: Vec<Vec<f64>>,
 }
 
 /// Demo traffic generated: events in ClickHouse after, and seconds taken.
@@ -162,6 +193,8 @@ struct Generated {
     events: u64,
     added: u64,
     seconds: f64,
+    /// `mesure seal` afterwards: every finished day sealed.
+    seal_seconds: f64,
 }
 
 struct Bench {
@@ -236,10 +269,13 @@ impl Bench {
         ])?;
         let seconds = started.elapsed().as_secs_f64();
         let after = self.count("SELECT count() FROM mesure.events")?;
+        let started = Instant::now();
+        self.run(&["seal"])?;
         Ok(Generated {
             events: after,
             added: after - before,
             seconds,
+            seal_seconds: started.elapsed().as_secs_f64(),
         })
     }
 
@@ -300,6 +336,7 @@ impl Bench {
         self.restart_clickhouse()?;
         let cold = measure(self.dashboard_addr, SITE, range, 1).await?;
         let warm = measure(self.dashboard_addr, SITE, range, passes).await?;
+        let alone = measure_alone(self.dashboard_addr, SITE, range, passes).await?;
         let (sources, [first, last]) = self.sources(range)?;
         let in_range = self.count(&format!(
             "SELECT count() FROM mesure.events WHERE site_id = '{SITE}' \
@@ -312,6 +349,7 @@ impl Bench {
             sources,
             cold,
             warm,
+            alone,
         })
     }
 }
@@ -461,14 +499,16 @@ Measured on {}, on {}. Command: `make bench` (this part alone: `target/release/m
     ));
     for g in generated {
         s.push_str(&format!(
-            "; {} events added in {:.0} s ({:.0} events/s), {} in all",
+            "; {} events added in {:.0} s ({:.0} events/s), {} in all, then every finished day sealed (`mesure seal`) in {:.0} s",
             g.added,
             g.seconds,
             g.added as f64 / g.seconds.max(1e-9),
-            millions(g.events)
+            millions(g.events),
+            g.seal_seconds
         ));
     }
-    s.push_str(". Each size is measured once ClickHouse has merged the inserted parts.\n\n");
+    s.push_str(". Each size is measured once ClickHouse has merged the inserted parts. \
+        The ranges end today: their finished days are read from the sealed days, today's hours from the rollups.\n\n");
     s.push_str("| events in ClickHouse | range | the site's events in the range | page, cold | page, warm p50 | page, warm p95 | target (warm p95) |\n| --- | --- | --- | --- | --- | --- | --- |\n");
     for (i, m) in measured.iter().enumerate() {
         s.push_str(&format!(
@@ -482,7 +522,7 @@ Measured on {}, on {}. Command: `make bench` (this part alone: `target/release/m
             ms(target_ms(i / RANGES.len()))
         ));
     }
-    s.push_str("\n### Per panel\n\nWarm p50 / p95, then cold, in milliseconds; the source is the tables that answered (`meta.source`: the rollups, raw events, or both).\n\n| panel | source |");
+    s.push_str("\n### Per panel\n\nEach panel asked alone (nothing else running), warm p50 / p95, then in brackets its warm p50 within the page (waiting behind the other panels), in milliseconds; the source is the tables that answered (`meta.source`).\n\n| panel | source |");
     for m in measured {
         s.push_str(&format!(" {}, {} |", millions(m.events), m.range));
     }
@@ -498,13 +538,12 @@ Measured on {}, on {}. Command: `make bench` (this part alone: `target/release/m
         sources.dedup();
         s.push_str(&format!("| {} | {} |", panel.name, sources.join(", ")));
         for m in measured {
-            let warm = &m.warm.panels[p].1;
-            let cold = &m.cold.panels[p].1;
+            let alone = m.alone.get(p).map(Vec::as_slice).unwrap_or_default();
             s.push_str(&format!(
                 " {:.0} / {:.0} ({:.0}) |",
-                quantile(warm, 0.5),
-                quantile(warm, 0.95),
-                quantile(cold, 0.5)
+                quantile(alone, 0.5),
+                quantile(alone, 0.95),
+                quantile(&m.warm.panels[p].1, 0.5)
             ));
         }
         s.push('\n');

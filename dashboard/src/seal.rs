@@ -434,6 +434,14 @@ mod tests {
         let day = |text: &str| text.parse::<NaiveDate>().expect("day");
         assert_eq!(closed_before(at("2026-12-02T00:59:59Z")), day("2026-12-01"));
         assert_eq!(closed_before(at("2026-12-02T01:00:00Z")), day("2026-12-02"));
-        assert!(version(at("2026-12-02T01:00:00Z")) > version(at("2026-12-02T00:59:59.999Z")));
+    }
+
+    #[test]
+    fn versions_only_grow() {
+        let earlier = version(1_796_000_000_000);
+        let later = version(1_796_000_000_001);
+        assert!(later > earlier && later / 1000 == 1_796_000_000_001);
+        // A clock stepping back never gives an older seal a newer version.
+        assert!(version(1_795_000_000_000) > later);
     }
 }
