@@ -33,16 +33,29 @@ pub const BATCH_DAYS: usize = 7;
 /// may still be on their way).
 pub const SETTLE_MS: i64 = 3_600_000;
 
-/// A breakdown kept for each hit: its name in `sealed_figures`, the value
-/// (SQL over a row of `events`), and which hits have one. The same as
-/// `daily_breakdowns_hits_mv`'s, with the day's total first.
-const HIT_DIMENSIONS: &[(&str, &str, &str)] = &[
-    ("total", "''", "1"),
+/// A breakdown kept: its name in `sealed_figures`, the value (SQL over a row
+/// of `events`), and which rows have one.
+type Kept = (&'static str, &'static str, &'static str);
+
+/// The day's total, first on both sides.
+const TOTAL: Kept = ("total", "''", "1");
+
+/// Breakdowns of hits only: the same as `daily_breakdowns_hits_mv`'s.
+const HIT_ONLY: &[Kept] = &[
     ("page", "path", "kind = 'pageview'"),
     ("hostname", "hostname", "1"),
     ("event", "name", "kind = 'custom'"),
     ("outbound", "name", "kind = 'outlink'"),
     ("download", "name", "kind = 'download'"),
+];
+
+/// Breakdowns of visits only, counted on the visit's hits by the day it
+/// started: the same as `daily_breakdowns_visits_mv`'s.
+const VISIT_ONLY: &[Kept] = &[("entry_page", "path", "hit = 1")];
+
+/// Breakdowns kept on both sides: a visit's properties, carried by each of
+/// its hits.
+const BOTH: &[Kept] = &[
     ("source", SOURCE, "1"),
     ("referrer", "referrer_host", "1"),
     ("channel", "toString(channel)", "1"),
@@ -61,28 +74,14 @@ const HIT_DIMENSIONS: &[(&str, &str, &str)] = &[
     ("utm_term", "utm_term", "1"),
 ];
 
-/// A breakdown kept for each visit, counted on the visit's hits by the day
-/// it started: the same as `daily_breakdowns_visits_mv`'s, total first.
-const VISIT_DIMENSIONS: &[(&str, &str, &str)] = &[
-    ("total", "''", "1"),
-    ("entry_page", "path", "hit = 1"),
-    ("source", SOURCE, "1"),
-    ("referrer", "referrer_host", "1"),
-    ("channel", "toString(channel)", "1"),
-    ("country", "country_code", "1"),
-    ("region", "region", "1"),
-    ("city", "city", "1"),
-    ("browser", "browser", "1"),
-    ("browser_version", "browser_version", "1"),
-    ("os", "os", "1"),
-    ("os_version", "os_version", "1"),
-    ("device", "toString(device)", "1"),
-    ("utm_source", "utm_source", "1"),
-    ("utm_medium", "utm_medium", "1"),
-    ("utm_campaign", "utm_campaign", "1"),
-    ("utm_content", "utm_content", "1"),
-    ("utm_term", "utm_term", "1"),
-];
+/// Every breakdown of one side, the total first.
+fn kept(visits_side: bool) -> Vec<Kept> {
+    let only = if visits_side { VISIT_ONLY } else { HIT_ONLY };
+    std::iter::once(TOTAL)
+        .chain(only.iter().copied())
+        .chain(BOTH.iter().copied())
+        .collect()
+}
 
 const DAY_S: i64 = 86_400;
 
@@ -224,7 +223,7 @@ pub async fn stale_days(
 }
 
 /// `[(name, value, condition), ...]` for `arrayFilter(x -> x.3, ...)`.
-fn dimension_array(sql: &mut Sql, fixed: &[(&str, &str, &str)], goals: &[&Goal]) {
+fn dimension_array(sql: &mut Sql, fixed: &[Kept], goals: &[&Goal]) {
     sql.push("arrayFilter(x -> x.3, [");
     for (i, (name, value, condition)) in fixed.iter().enumerate() {
         if i > 0 {
@@ -252,7 +251,7 @@ fn side(sql: &mut Sql, site: &Site, goals: &[&Goal], days: &[NaiveDate], visits_
              toUInt64(0) AS pageviews, toUInt64(0) AS events, countIf(hit = 1) AS visits, \
              countIf(hit = 2) AS continued, sum(toUInt64(gap_s)) AS duration, \
              countIf(kind = 'pageview') AS visit_pageviews",
-            VISIT_DIMENSIONS,
+            kept(true),
             // A visit's hits are in the day it started or the next.
             DAY_S,
         )
@@ -263,7 +262,7 @@ fn side(sql: &mut Sql, site: &Site, goals: &[&Goal], days: &[NaiveDate], visits_
              countIf(kind = 'pageview') AS pageviews, count() AS events, \
              toUInt64(0) AS visits, toUInt64(0) AS continued, toUInt64(0) AS duration, \
              toUInt64(0) AS visit_pageviews",
-            HIT_DIMENSIONS,
+            kept(false),
             0,
         )
     };
@@ -275,7 +274,7 @@ fn side(sql: &mut Sql, site: &Site, goals: &[&Goal], days: &[NaiveDate], visits_
         .push("d.1 AS dimension, d.2 AS value, ")
         .push(figures)
         .push(" FROM events ARRAY JOIN ");
-    dimension_array(sql, dimensions, if visits_side { &[] } else { goals });
+    dimension_array(sql, &dimensions, if visits_side { &[] } else { goals });
     let first = days.iter().min().copied().unwrap_or_default();
     let last = days.iter().max().copied().unwrap_or_default();
     sql.bind(" WHERE site_id = ?", Param::Text(site.id.to_string()))
@@ -409,18 +408,13 @@ mod tests {
 
     #[test]
     fn both_sides_keep_the_breakdowns_the_rollups_keep() {
-        let names = |list: &[(&str, &str, &str)]| -> Vec<String> {
-            list.iter().map(|(n, _, _)| (*n).to_owned()).collect()
-        };
-        let hits = names(HIT_DIMENSIONS);
-        let visits = names(VISIT_DIMENSIONS);
         let migration = include_str!("../../schema/migrations/0007_rollups.sql");
-        for name in hits.iter().chain(&visits).filter(|n| *n != "total") {
-            assert!(migration.contains(&format!("('{name}', ")), "{name}");
-        }
-        // Every visit breakdown but the entry page is one of the hits' too.
-        for name in &visits {
-            assert!(name == "entry_page" || hits.contains(name), "{name}");
+        for side in [false, true] {
+            let names: Vec<&str> = kept(side).iter().map(|(n, _, _)| *n).collect();
+            assert_eq!(names[0], "total");
+            for name in &names[1..] {
+                assert!(migration.contains(&format!("('{name}', ")), "{name}");
+            }
         }
     }
 

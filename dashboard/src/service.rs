@@ -48,11 +48,10 @@ async fn seal_forever(
     metrics: Metrics,
     period: Duration,
 ) {
-    let mut interval = tokio::time::interval(period);
-    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        interval.tick().await;
+        // The first pass as soon as the sites are known.
         if !registry.is_known() {
+            tokio::time::sleep(Duration::from_millis(500)).await;
             continue;
         }
         let sites: Vec<_> = registry.current().iter().cloned().collect();
@@ -76,6 +75,7 @@ async fn seal_forever(
             }
         }
         timer.observe_duration();
+        tokio::time::sleep(period).await;
     }
 }
 
