@@ -4,7 +4,8 @@
 -- without merging a single state. Each day is kept whole, and cut at the
 -- site's local midnight (`part`, the local date), so that a range of local
 -- days takes whole UTC days inside it and the right part of the two at its
--- edges.
+-- edges. Ordered by part first: whole days lie together, and a range of
+-- them is read without the parts.
 CREATE TABLE IF NOT EXISTS ${db}.${sharded:sealed_figures} ${on_cluster}
 (
     site_id LowCardinality(String),
@@ -24,7 +25,7 @@ CREATE TABLE IF NOT EXISTS ${db}.${sharded:sealed_figures} ${on_cluster}
 )
 ENGINE = ${engine:ReplacingMergeTree(version)}
 PARTITION BY toYYYYMM(day)
-ORDER BY (site_id, dimension, day, part, value)
+ORDER BY (site_id, dimension, part, day, value)
 TTL day + toIntervalMonth(${retention_months});
 
 ${distributed:sealed_figures:cityHash64(site_id)};

@@ -411,6 +411,8 @@ async fn run_period(
     let total = |without_goals: bool| {
         let mut total = query.clone();
         total.dimensions.clear();
+        // Visitors only: what the rollups and sealed days answer.
+        total.metrics = vec![Metric::Visitors];
         if without_goals {
             total.filters.retain(|f| f.dimension != Dimension::Goal);
         }

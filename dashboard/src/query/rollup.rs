@@ -27,6 +27,10 @@ use std::collections::BTreeMap;
 const HOUR_MS: i64 = 3_600_000;
 const DAY_MS: i64 = 86_400_000;
 
+/// Up to this many part days, each is looked up on its own in the table's
+/// order; beyond (a time series split by its buckets), one range.
+const PRECISE_PARTS: usize = 8;
+
 /// A site's sealed UTC days, each with the version to read.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Sealed(pub BTreeMap<NaiveDate, u64>);
@@ -161,18 +165,7 @@ pub fn sealed_sql(query: &Query, shape: Shape, plan: &Plan, period: &Period) -> 
     let days = |list: &[(NaiveDate, u64)]| -> Vec<String> {
         list.iter().map(|(day, _)| day.to_string()).collect()
     };
-    let listed: Vec<String> = plan
-        .whole
-        .iter()
-        .chain(&plan.parts)
-        .map(|(day, version)| format!("{day} {version}"))
-        .collect();
-    let all: Vec<NaiveDate> = plan
-        .whole
-        .iter()
-        .chain(&plan.parts)
-        .map(|(d, _)| *d)
-        .collect();
+    let all: Vec<(NaiveDate, u64)> = plan.whole.iter().chain(&plan.parts).copied().collect();
     let mut sql = Sql::new("SELECT ");
     let (dimension, grouped) = match shape {
         Shape::Totals(None) => ("total", false),
@@ -189,52 +182,57 @@ pub fn sealed_sql(query: &Query, shape: Shape, plan: &Plan, period: &Period) -> 
             (name, true)
         }
     };
+    let date = |day: NaiveDate| Param::Text(day.to_string());
     sql.push(
         "sum(visitors) AS visitors, sum(touched) AS touched, sum(pageviews) AS pageviews, \
-         sum(events) AS events, sum(visits) AS visits, sum(sealed_figures.visits) - sum(sealed_figures.continued) AS bounces, \
+         sum(events) AS events, sum(visits) AS visits, \
+         sum(sealed_figures.visits) - sum(sealed_figures.continued) AS bounces, \
          sum(duration) AS duration, sum(visit_pageviews) AS visit_pageviews \
          FROM sealed_figures WHERE ",
     )
     .bind("site_id = ?", Param::Text(query.site.id.to_string()))
     .bind(" AND dimension = ?", Param::Text(dimension.to_owned()))
+    // Each day at the version listed for it (a hash lookup per row).
     .bind(
-        " AND day >= toDate(?)",
-        Param::Text(
-            all.iter()
-                .min()
-                .map(ToString::to_string)
-                .unwrap_or_default(),
-        ),
+        " AND version = transform(day, CAST(? AS Array(Date)), ",
+        Param::Texts(days(&all)),
     )
     .bind(
-        " AND day <= toDate(?)",
-        Param::Text(
-            all.iter()
-                .max()
-                .map(ToString::to_string)
-                .unwrap_or_default(),
-        ),
-    )
-    .bind(
-        " AND has(?, concat(toString(day), ' ', toString(version)))",
-        Param::Texts(listed),
-    )
-    .bind(
-        " AND ((part = toDate(0) AND has(?, toString(day)))",
-        Param::Texts(days(&plan.whole)),
-    )
-    .bind(
-        " OR (part != toDate(0) AND has(?, toString(day))",
-        Param::Texts(days(&plan.parts)),
-    )
-    .bind(
-        " AND part >= toDate(?)",
-        Param::Text(period.first.to_string()),
-    )
-    .bind(
-        " AND part <= toDate(?)))",
-        Param::Text(period.last.to_string()),
+        "CAST(? AS Array(UInt64)), toUInt64(0))",
+        Param::Texts(all.iter().map(|(_, v)| v.to_string()).collect()),
     );
+    // Whole days, then the parts: the table is ordered by part, then day.
+    match (plan.whole.iter().min(), plan.whole.iter().max()) {
+        (Some((first, _)), Some((last, _))) => {
+            sql.bind(" AND ((part = toDate(0) AND day >= toDate(?)", date(*first))
+                .bind(" AND day <= toDate(?)", date(*last))
+                .bind(
+                    " AND has(CAST(? AS Array(Date)), day))",
+                    Param::Texts(days(&plan.whole)),
+                );
+        }
+        _ => {
+            sql.push(" AND ((0)");
+        }
+    }
+    if plan.parts.len() <= PRECISE_PARTS {
+        // A part day's local dates are the day before, the day, or after.
+        for (day, _) in &plan.parts {
+            let from = (*day - chrono::Days::new(1)).max(period.first);
+            let to = (*day + chrono::Days::new(1)).min(period.last);
+            sql.bind(" OR (part >= toDate(?)", date(from))
+                .bind(" AND part <= toDate(?)", date(to))
+                .bind(" AND day = toDate(?))", date(*day));
+        }
+    } else {
+        sql.bind(" OR (part >= toDate(?)", date(period.first))
+            .bind(" AND part <= toDate(?)", date(period.last))
+            .bind(
+                " AND has(CAST(? AS Array(Date)), day))",
+                Param::Texts(days(&plan.parts)),
+            );
+    }
+    sql.push(")");
     if grouped {
         sql.push(" GROUP BY d0");
     }

@@ -331,7 +331,7 @@ CREATE TABLE IF NOT EXISTS mesure.sealed_figures_local ON CLUSTER mesure_cluster
 )
 ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}', version)
 PARTITION BY toYYYYMM(day)
-ORDER BY (site_id, dimension, day, part, value)
+ORDER BY (site_id, dimension, part, day, value)
 TTL day + toIntervalMonth(6);
 
 CREATE TABLE IF NOT EXISTS mesure.sealed_figures ON CLUSTER mesure_cluster AS mesure.sealed_figures_local

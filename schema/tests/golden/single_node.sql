@@ -310,7 +310,7 @@ CREATE TABLE mesure.sealed_figures
 )
 ENGINE = ReplacingMergeTree(version)
 PARTITION BY toYYYYMM(day)
-ORDER BY (site_id, dimension, day, part, value)
+ORDER BY (site_id, dimension, part, day, value)
 TTL day + toIntervalMonth(6)
 SETTINGS index_granularity = 8192;
 
