@@ -11,7 +11,10 @@
 //! (`hourly_totals`: its hits, and the visits started in it, with their
 //! page views and durations); `sealed_days` says what it held when sealed.
 //! Any difference, and the day is sealed again. Readers use a day's figures
-//! only at the version `sealed_days` lists, written after all of them.
+//! only at the version `sealed_days` lists, written after all of them; a
+//! new version goes beside the old ones, so a reader that looked up the
+//! old one still finds it whole, and a seal that never finished is never
+//! read.
 
 use crate::query::fields::SOURCE;
 use crate::query::goal_condition;
@@ -166,41 +169,22 @@ pub async fn stale_days(
         Param::Int(midnight_s(closed_before)),
     );
     let mut sealed = Sql::new(
-        "SELECT toString(day) AS date, max(version) AS latest, \
-         argMax(basis, version) AS sealed_basis, argMax(events, version) AS sealed_events, \
+        "SELECT toString(day) AS date, argMax(basis, version) AS sealed_basis, \
+         argMax(events, version) AS sealed_events, \
          argMax(visits, version) AS sealed_visits, \
          argMax(continued, version) AS sealed_continued, \
          argMax(duration, version) AS sealed_duration, \
          argMax(visit_pageviews, version) AS sealed_visit_pageviews FROM sealed_days WHERE ",
     );
     sealed.bind("site_id = ? GROUP BY date", site());
-    // Figures written by a seal that never finished (its newer version was
-    // never listed): the day is sealed again, so that merges cannot let
-    // them replace the listed ones.
-    let mut written = Sql::new(
-        "SELECT toString(day) AS date, max(version) AS latest FROM sealed_figures \
-         WHERE dimension = 'total' AND part = toDate(0) AND ",
-    );
-    written.bind("site_id = ? GROUP BY date", site());
-
-    let sealed: HashMap<NaiveDate, (u64, String, Fingerprint)> = sealed
+    let sealed: HashMap<NaiveDate, (String, Fingerprint)> = sealed
         .rows(client)
         .await?
         .iter()
         .filter_map(|row| {
-            let version = row.get("latest")?.as_u64()?;
             let basis = row.get("sealed_basis")?.as_str()?.to_owned();
-            Some((
-                day_of(row)?,
-                (version, basis, Fingerprint::of(row, "sealed_")),
-            ))
+            Some((day_of(row)?, (basis, Fingerprint::of(row, "sealed_"))))
         })
-        .collect();
-    let written: HashMap<NaiveDate, u64> = written
-        .rows(client)
-        .await?
-        .iter()
-        .filter_map(|row| Some((day_of(row)?, row.get("latest")?.as_u64()?)))
         .collect();
     let mut stale: Vec<NaiveDate> = live
         .rows(client)
@@ -208,13 +192,9 @@ pub async fn stale_days(
         .iter()
         .filter_map(|row| {
             let day = day_of(row)?;
-            let fresh = sealed
-                .get(&day)
-                .is_some_and(|(version, sealed_basis, sums)| {
-                    sealed_basis == basis
-                        && *sums == Fingerprint::of(row, "")
-                        && written.get(&day).is_none_or(|w| w <= version)
-                });
+            let fresh = sealed.get(&day).is_some_and(|(sealed_basis, sums)| {
+                sealed_basis == basis && *sums == Fingerprint::of(row, "")
+            });
             (!fresh).then_some(day)
         })
         .collect();

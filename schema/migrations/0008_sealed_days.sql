@@ -5,7 +5,9 @@
 -- site's local midnight (`part`, the local date), so that a range of local
 -- days takes whole UTC days inside it and the right part of the two at its
 -- edges. Ordered by part first: whole days lie together, and a range of
--- them is read without the parts.
+-- them is read without the parts. A day sealed again adds a version beside
+-- the others, never in their place: a reader keeps the version it looked
+-- up while a newer one is written (older versions go with the TTL).
 CREATE TABLE IF NOT EXISTS ${db}.${sharded:sealed_figures} ${on_cluster}
 (
     site_id LowCardinality(String),
@@ -21,11 +23,11 @@ CREATE TABLE IF NOT EXISTS ${db}.${sharded:sealed_figures} ${on_cluster}
     continued UInt64 COMMENT 'of them, visits with a second hit',
     duration UInt64 COMMENT 'seconds, of the visits started',
     visit_pageviews UInt64 COMMENT 'page views of the visits started',
-    version UInt64 COMMENT 'when the day was sealed, in µs: the newest seal of a day replaces the others'
+    version UInt64 COMMENT 'when the day was sealed, in µs; readers take the version sealed_days lists'
 )
-ENGINE = ${engine:ReplacingMergeTree(version)}
+ENGINE = ${engine:MergeTree}
 PARTITION BY toYYYYMM(day)
-ORDER BY (site_id, dimension, part, day, value)
+ORDER BY (site_id, dimension, part, day, version, value)
 TTL day + toIntervalMonth(${retention_months});
 
 ${distributed:sealed_figures:cityHash64(site_id)};

@@ -327,11 +327,11 @@ CREATE TABLE IF NOT EXISTS mesure.sealed_figures_local ON CLUSTER mesure_cluster
     `continued` UInt64 COMMENT 'of them, visits with a second hit',
     `duration` UInt64 COMMENT 'seconds, of the visits started',
     `visit_pageviews` UInt64 COMMENT 'page views of the visits started',
-    `version` UInt64 COMMENT 'when the day was sealed, in µs: the newest seal of a day replaces the others'
+    `version` UInt64 COMMENT 'when the day was sealed, in µs; readers take the version sealed_days lists'
 )
-ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}', version)
+ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')
 PARTITION BY toYYYYMM(day)
-ORDER BY (site_id, dimension, part, day, value)
+ORDER BY (site_id, dimension, part, day, version, value)
 TTL day + toIntervalMonth(6);
 
 CREATE TABLE IF NOT EXISTS mesure.sealed_figures ON CLUSTER mesure_cluster AS mesure.sealed_figures_local
