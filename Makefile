@@ -19,5 +19,5 @@ fmt: ## format the Rust code
 fuzz: ## fuzz every parser of untrusted input (60 s per target)
 	@scripts/fuzz.sh
 
-bench: ## run every benchmark and rewrite benches/README.md (about 35 minutes)
+bench: ## run every benchmark and rewrite benches/README.md (about an hour)
 	@scripts/bench.sh

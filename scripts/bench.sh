@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Every benchmark, then benches/README.md rewritten with the figures, the
 # machine and the date: the ingestion suite (about 8 minutes), then the
-# dashboard's overview over 10 and 100 million demo events (about 25 minutes,
-# 8 GB of temporary disk). Loopback only.
+# dashboard's overview over 10 and 100 million demo events (about 40 minutes,
+# 16 GB of temporary disk). Loopback only.
 #   scripts/bench.sh          the full run
 #   scripts/bench.sh --quick  short runs, to check the harness
 set -euo pipefail
