@@ -5,7 +5,6 @@
 
 use clickhouse::{Client, Row};
 use serde::{Deserialize, Serialize};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// One version of a goal, as stored in the `goals` table.
 #[derive(Debug, Clone, PartialEq, Eq, Row, Serialize, Deserialize)]
@@ -118,7 +117,7 @@ pub async fn load(client: &Client) -> Result<Vec<GoalRow>, clickhouse::error::Er
 /// Adds or replaces a goal, after validating it.
 pub async fn put(client: &Client, mut row: GoalRow) -> Result<(), crate::RegistryError> {
     Goal::from_row(&row).map_err(crate::SiteError::Goal)?;
-    row.updated_at = now_millis();
+    row.updated_at = crate::now_millis();
     row.deleted = false;
     write(client, &row).await
 }
@@ -134,23 +133,14 @@ pub async fn remove(
         name: name.to_owned(),
         page_pattern: String::new(),
         event_name: String::new(),
-        updated_at: now_millis(),
+        updated_at: crate::now_millis(),
         deleted: true,
     };
     write(client, &row).await
 }
 
 async fn write(client: &Client, row: &GoalRow) -> Result<(), crate::RegistryError> {
-    let mut insert = client.insert::<GoalRow>("goals").await?;
-    insert.write(row).await?;
-    insert.end().await?;
-    Ok(())
-}
-
-fn now_millis() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+    crate::insert_one(client, "goals", row).await
 }
 
 #[cfg(test)]

@@ -508,7 +508,15 @@ pub async fn remove(client: &Client, site_id: &str) -> Result<(), RegistryError>
 }
 
 async fn write(client: &Client, row: &SiteRow) -> Result<(), RegistryError> {
-    let mut insert = client.insert::<SiteRow>("sites").await?;
+    insert_one(client, "sites", row).await
+}
+
+/// One row written on its own: a registry's rare changes.
+async fn insert_one<T>(client: &Client, table: &str, row: &T) -> Result<(), RegistryError>
+where
+    T: Row + Serialize + for<'a> Row<Value<'a> = T>,
+{
+    let mut insert = client.insert::<T>(table).await?;
     insert.write(row).await?;
     insert.end().await?;
     Ok(())
