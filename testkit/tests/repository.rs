@@ -21,11 +21,11 @@ fn tracked_files() -> Vec<String> {
 
 #[test]
 fn no_file_points_outside_the_repository() {
-    let this = file!().rsplit('/').next().unwrap_or_default().to_owned();
-    let outside = ["../shared", "DESIGN.md"];
+    // Spelled in pieces, so that this file holds no such pointer either.
+    let outside = [concat!("..", "/", "shared"), concat!("DESIGN", ".md")];
     let mut found = Vec::new();
     for file in tracked_files() {
-        if file.ends_with(&this) || file.contains("/corpus/") {
+        if file.contains("/corpus/") {
             continue;
         }
         let Ok(text) = std::fs::read_to_string(repo_root().join(&file)) else {
