@@ -18,6 +18,7 @@
 
 use crate::query::fields::SOURCE;
 use crate::query::goal_condition;
+use crate::query::period::{local_date, midnight_ms};
 use crate::query::sql::{Param, Sql};
 use chrono::NaiveDate;
 use clickhouse::Client;
@@ -134,15 +135,12 @@ fn day_of(row: &Map<String, Value>) -> Option<NaiveDate> {
 }
 
 fn midnight_s(day: NaiveDate) -> i64 {
-    day.and_hms_opt(0, 0, 0)
-        .map_or(0, |t| t.and_utc().timestamp())
+    midnight_ms(chrono_tz::UTC, day) / 1000
 }
 
 /// The UTC day of an instant.
 pub fn utc_day(ms: i64) -> NaiveDate {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .unwrap_or_default()
-        .date_naive()
+    local_date(chrono_tz::UTC, ms)
 }
 
 /// The UTC days that can be sealed at `now_ms`: those before this one.

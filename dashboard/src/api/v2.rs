@@ -17,7 +17,7 @@ use crate::query::fields::{Bucket, Dimension, Level, Metric};
 use crate::query::filter::{Filter, MAX_VALUE, MAX_VALUES, Operator};
 use crate::query::period::{Comparison, DateRange, Period};
 use crate::query::{Answer, Order, Query, SMALL_COUNT};
-use chrono::{DateTime, Datelike, Days, Months, NaiveDate};
+use chrono::{DateTime, Days, Months, NaiveDate};
 use chrono_tz::Tz;
 use mesure_sites::goals::Goal;
 use mesure_sites::{Mode, Site, SiteIndex};
@@ -457,12 +457,7 @@ pub fn time_labels(bucket: Bucket, period: &Period, tz: Tz) -> Vec<String> {
             }
         }
         Bucket::Day | Bucket::Week | Bucket::Month => {
-            let start = |d: NaiveDate| match bucket {
-                Bucket::Week => d - Days::new(u64::from(d.weekday().num_days_from_monday())),
-                Bucket::Month => d.with_day(1).unwrap_or(d),
-                _ => d,
-            };
-            let mut day = start(period.first);
+            let mut day = bucket.start(period.first);
             while day <= period.last && labels.len() < 20_000 {
                 labels.push(day.to_string());
                 day = match bucket {

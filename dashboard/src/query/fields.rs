@@ -115,16 +115,22 @@ impl Bucket {
         }
     }
 
-    /// The bucket a local date falls in, as [`Bucket::date_sql`] labels it.
-    pub fn date_label(self, date: chrono::NaiveDate) -> String {
+    /// The first day of the bucket a local date falls in (the date itself
+    /// for days and hours).
+    pub fn start(self, date: chrono::NaiveDate) -> chrono::NaiveDate {
         use chrono::Datelike;
         match self {
-            Bucket::Hour | Bucket::Day => date.to_string(),
-            Bucket::Week => (date
-                - chrono::Days::new(u64::from(date.weekday().num_days_from_monday())))
-            .to_string(),
-            Bucket::Month => date.with_day(1).unwrap_or(date).to_string(),
+            Bucket::Hour | Bucket::Day => date,
+            Bucket::Week => {
+                date - chrono::Days::new(u64::from(date.weekday().num_days_from_monday()))
+            }
+            Bucket::Month => date.with_day(1).unwrap_or(date),
         }
+    }
+
+    /// The bucket a local date falls in, as [`Bucket::date_sql`] labels it.
+    pub fn date_label(self, date: chrono::NaiveDate) -> String {
+        self.start(date).to_string()
     }
 }
 

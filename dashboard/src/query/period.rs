@@ -118,6 +118,14 @@ fn limits() -> (NaiveDate, NaiveDate) {
     )
 }
 
+/// The local date in `tz` of an instant in UTC milliseconds.
+pub fn local_date(tz: Tz, ms: i64) -> NaiveDate {
+    DateTime::from_timestamp_millis(ms)
+        .unwrap_or_default()
+        .with_timezone(&tz)
+        .date_naive()
+}
+
 /// Local midnight of `date` in `tz`, in UTC milliseconds. A midnight that a
 /// clock change skips is the first instant of that day.
 pub fn midnight_ms(tz: Tz, date: NaiveDate) -> i64 {
@@ -132,6 +140,16 @@ pub fn midnight_ms(tz: Tz, date: NaiveDate) -> i64 {
 }
 
 impl Period {
+    /// The instants `[start_ms, end_ms)` of this period, read as such.
+    pub fn slice(&self, start_ms: i64, end_ms: i64) -> Period {
+        Period {
+            start_ms,
+            end_ms,
+            instants: true,
+            ..*self
+        }
+    }
+
     /// Whole local days from `first` to `last`, both included.
     pub fn days(tz: Tz, first: NaiveDate, last: NaiveDate) -> Result<Period, PeriodError> {
         let (min, max) = limits();
@@ -155,10 +173,7 @@ impl Period {
 
     /// Resolves `range` in `tz`, today being the local date at `now_ms`.
     pub fn resolve(range: &DateRange, tz: Tz, now_ms: i64) -> Result<Period, PeriodError> {
-        let today = DateTime::from_timestamp_millis(now_ms)
-            .unwrap_or_default()
-            .with_timezone(&tz)
-            .date_naive();
+        let today = local_date(tz, now_ms);
         let first_of_month = today.with_day(1).unwrap_or(today);
         let month_end = |first: NaiveDate| {
             first

@@ -4,9 +4,8 @@
 //! is left out: nobody can watch one person browse.
 
 use super::fields::{Dimension, Metric};
-use super::period::Period;
+use super::period::{Period, local_date};
 use super::{Answer, Query, QueryError, run};
-use chrono::DateTime;
 use clickhouse::Client;
 use mesure_sites::Mode;
 use serde_json::{Value, json};
@@ -21,18 +20,12 @@ pub fn round_to_ten(n: f64) -> f64 {
 
 fn window(query: &Query, now_ms: i64, minutes: i64) -> Query {
     let start_ms = now_ms - minutes * 60_000;
-    let day = |ms: i64| {
-        DateTime::from_timestamp_millis(ms)
-            .unwrap_or_default()
-            .with_timezone(&query.tz)
-            .date_naive()
-    };
     Query {
         period: Period {
             start_ms,
             end_ms: now_ms + 1,
-            first: day(start_ms),
-            last: day(now_ms),
+            first: local_date(query.tz, start_ms),
+            last: local_date(query.tz, now_ms),
             instants: true,
         },
         realtime: true,

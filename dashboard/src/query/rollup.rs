@@ -16,11 +16,11 @@
 //! reads raw events.
 
 use super::fields::{Bucket, Dimension, Level, Metric};
-use super::period::{Period, midnight_ms};
+use super::period::{Period, local_date, midnight_ms};
 use super::sql::{Param, Sql};
 use super::{Query, Sums};
 use crate::seal;
-use chrono::{DateTime, NaiveDate};
+use chrono::NaiveDate;
 use chrono_tz::Tz;
 use std::collections::BTreeMap;
 
@@ -94,22 +94,9 @@ impl Plan {
     }
 }
 
-fn local_date(tz: Tz, ms: i64) -> NaiveDate {
-    DateTime::from_timestamp_millis(ms)
-        .unwrap_or_default()
-        .with_timezone(&tz)
-        .date_naive()
-}
-
 /// Which sealed days answer `period`, and what is left for the rollups and
 /// raw events.
 pub fn plan(shape: Shape, period: &Period, tz: Tz, sealed: &Sealed) -> Plan {
-    let rest = |start_ms: i64, end_ms: i64| Period {
-        start_ms,
-        end_ms,
-        instants: true,
-        ..*period
-    };
     let mut plan = Plan::default();
     // Hours are finer than any sealed part.
     if shape == Shape::Totals(Some(Bucket::Hour)) || sealed.0.is_empty() {
@@ -143,12 +130,12 @@ pub fn plan(shape: Shape, period: &Period, tz: Tz, sealed: &Sealed) -> Plan {
         }
         let (from, to) = (start.max(period.start_ms), end.min(period.end_ms));
         if cursor < from {
-            plan.rest.push(rest(cursor, from));
+            plan.rest.push(period.slice(cursor, from));
         }
         cursor = to;
     }
     if cursor < period.end_ms {
-        plan.rest.push(rest(cursor, period.end_ms));
+        plan.rest.push(period.slice(cursor, period.end_ms));
     }
     if plan.rest.len() == 1 && !plan.uses_sealed() {
         plan.rest = vec![*period];
@@ -353,18 +340,12 @@ pub fn split(shape: Shape, period: &Period) -> Option<((i64, i64), Vec<Period>)>
     if unit == HOUR_MS && (first != period.start_ms || last != period.end_ms) {
         return None;
     }
-    let edge = |start_ms: i64, end_ms: i64| Period {
-        start_ms,
-        end_ms,
-        instants: true,
-        ..*period
-    };
     let mut edges = Vec::new();
     if period.start_ms < first {
-        edges.push(edge(period.start_ms, first));
+        edges.push(period.slice(period.start_ms, first));
     }
     if last < period.end_ms {
-        edges.push(edge(last, period.end_ms));
+        edges.push(period.slice(last, period.end_ms));
     }
     Some(((first, last), edges))
 }
