@@ -573,6 +573,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
     daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
 
     def handle_error(self, request, client_address):
         # A client that left before its answer (a stopped service) is not
@@ -580,8 +582,6 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
         if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
             return
         super().handle_error(request, client_address)
-    allow_reuse_address = True
-    request_queue_size = 128
 
 
 def main(argv=None) -> int:
