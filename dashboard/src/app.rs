@@ -13,14 +13,13 @@
 use crate::api::{ApiError, v2};
 use crate::export;
 use crate::metrics::Metrics;
-use crate::query;
+use crate::query::{self, Reader};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use clickhouse::Client;
 use mesure_schema::Timeouts;
 use mesure_sites::goals::Goal;
 use mesure_sites::{Registry, SiteIndex};
@@ -34,8 +33,8 @@ pub const MAX_BODY: usize = 64 * 1024;
 /// What the routes share.
 #[derive(Clone)]
 pub struct AppState {
-    /// Bound to the Mesure database.
-    pub client: Client,
+    /// ClickHouse, bound to the Mesure database, and what is kept of it.
+    pub reader: Reader,
     pub timeouts: Timeouts,
     pub registry: Arc<Registry>,
     /// Every site's goals, reloaded with the sites.
@@ -131,7 +130,7 @@ async fn answer(
     let query = v2::parse(&request, &sites, &goals, (state.now_ms)())?;
     *report = self::report(&query);
     let asked = Instant::now();
-    let answer = ask(state, query::run(&state.client, &query)).await?;
+    let answer = ask(state, query::run(&state.reader, &query)).await?;
     state
         .metrics
         .query_duration
@@ -228,7 +227,7 @@ async fn export_zip(
         .map_err(|e| ApiError::BadRequest(e.to_string()))?;
         let (sites, goals) = registry(&state)?;
         let query = v2::parse(&request, &sites, &goals, (state.now_ms)())?;
-        let zip = ask(&state, export::zip(&state.client, &query)).await?;
+        let zip = ask(&state, export::zip(&state.reader, &query)).await?;
         Ok(attachment(
             "application/zip",
             &file_name(&query, "zip"),
@@ -257,7 +256,7 @@ async fn realtime(
         let base = v2::site_query(&sites, &params.site_id)?;
         ask(
             &state,
-            query::realtime::realtime(&state.client, &base, (state.now_ms)()),
+            query::realtime::realtime(&state.reader, &base, (state.now_ms)()),
         )
         .await
     }
@@ -286,7 +285,7 @@ fn count(state: &AppState, report: &str, started: Instant, response: &Response) 
 }
 
 async fn ready(State(state): State<AppState>) -> Response {
-    let ping = state.client.query("SELECT 1").fetch_one::<u8>();
+    let ping = state.reader.client.query("SELECT 1").fetch_one::<u8>();
     let clickhouse = matches!(
         tokio::time::timeout(state.timeouts.receive, ping).await,
         Ok(Ok(_))

@@ -16,6 +16,9 @@ pub struct DashboardConfig {
     /// How often finished days are looked for and sealed (see the README's
     /// "Fast answers"): also how long late hits may take to show in them.
     pub seal_interval_seconds: u64,
+    /// Memory kept for answers over sealed days, in MiB (0: none). They
+    /// never change, so a page asked again reads only what is not sealed.
+    pub sealed_cache_mib: u64,
 }
 
 impl Default for DashboardConfig {
@@ -24,6 +27,7 @@ impl Default for DashboardConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8081)),
             sites_refresh_seconds: 10,
             seal_interval_seconds: 60,
+            sealed_cache_mib: 64,
         }
     }
 }

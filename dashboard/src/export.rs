@@ -5,8 +5,7 @@
 //! reader's spreadsheet. Hidden small counts read `< 5`.
 
 use crate::query::fields::{Dimension, Metric};
-use crate::query::{Answer, Order, Query, QueryError, SMALL_COUNT, run};
-use clickhouse::Client;
+use crate::query::{Answer, Order, Query, QueryError, Reader, SMALL_COUNT, run};
 use mesure_sites::Mode;
 use std::io::Write;
 
@@ -114,7 +113,7 @@ pub fn metrics_for(dimension: Dimension) -> Vec<Metric> {
 
 /// Every breakdown of `base`'s site and period, one CSV each, with the
 /// totals and the days, in a ZIP.
-pub async fn zip(client: &Client, base: &Query) -> Result<Vec<u8>, QueryError> {
+pub async fn zip(reader: &Reader, base: &Query) -> Result<Vec<u8>, QueryError> {
     let mut files: Vec<(String, String)> = Vec::new();
     let mut overview = base.clone();
     overview.metrics = vec![
@@ -130,12 +129,12 @@ pub async fn zip(client: &Client, base: &Query) -> Result<Vec<u8>, QueryError> {
     overview.order_by = vec![(Order::Metric(Metric::Visitors), true)];
     files.push((
         "overview.csv".into(),
-        csv(&overview, &run(client, &overview).await?),
+        csv(&overview, &run(reader, &overview).await?),
     ));
     let mut days = overview.clone();
     days.dimensions = vec![Dimension::Bucket(crate::query::fields::Bucket::Day)];
     days.order_by = vec![(Order::Dimension(days.dimensions[0]), false)];
-    files.push(("days.csv".into(), csv(&days, &run(client, &days).await?)));
+    files.push(("days.csv".into(), csv(&days, &run(reader, &days).await?)));
     for (name, dimension) in breakdowns(base.site.mode) {
         let mut query = base.clone();
         query.metrics = metrics_for(dimension);
@@ -143,7 +142,7 @@ pub async fn zip(client: &Client, base: &Query) -> Result<Vec<u8>, QueryError> {
         query.order_by = vec![(Order::Metric(Metric::Visitors), true)];
         files.push((
             format!("{name}.csv"),
-            csv(&query, &run(client, &query).await?),
+            csv(&query, &run(reader, &query).await?),
         ));
     }
     let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));

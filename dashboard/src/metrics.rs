@@ -28,6 +28,7 @@ pub struct Metrics {
     pub unsealed_days: IntGauge,
     pub seal_errors: IntCounter,
     pub seal_duration: Histogram,
+    pub sealed_answers: IntCounterVec,
 }
 
 impl Metrics {
@@ -93,6 +94,15 @@ impl Metrics {
                 .buckets(prometheus::exponential_buckets(0.01, 4.0, 10).expect("buckets")),
             )
             .expect("valid metric"),
+            sealed_answers: IntCounterVec::new(
+                Opts::new(
+                    "mesure_dashboard_sealed_answers_total",
+                    "Statements over sealed days, by whether memory had their rows \
+                     (kept) or ClickHouse answered (read).",
+                ),
+                &["result"],
+            )
+            .expect("valid metric"),
             registry,
         };
         for collector in [
@@ -105,6 +115,7 @@ impl Metrics {
             Box::new(metrics.unsealed_days.clone()),
             Box::new(metrics.seal_errors.clone()),
             Box::new(metrics.seal_duration.clone()),
+            Box::new(metrics.sealed_answers.clone()),
         ] {
             metrics.registry.register(collector).expect("unique metric");
         }
@@ -113,6 +124,9 @@ impl Metrics {
         }
         for kind in ["timeout", "error"] {
             metrics.query_errors.with_label_values(&[kind]);
+        }
+        for result in ["kept", "read"] {
+            metrics.sealed_answers.with_label_values(&[result]);
         }
         metrics
     }

@@ -4,6 +4,7 @@
 use crate::app::{AppState, app};
 use crate::config::{ConfigError, DashboardConfig};
 use crate::metrics::Metrics;
+use crate::query::Reader;
 use crate::seal;
 use clickhouse::Client;
 use mesure_schema::Timeouts;
@@ -42,7 +43,7 @@ fn now_ms() -> i64 {
 
 /// Seals finished days every `period`, once the sites are known.
 async fn seal_forever(
-    client: Client,
+    reader: Reader,
     registry: Arc<Registry>,
     goals: Arc<RwLock<Arc<Vec<Goal>>>>,
     metrics: Metrics,
@@ -57,8 +58,11 @@ async fn seal_forever(
         let sites: Vec<_> = registry.current().iter().cloned().collect();
         let goals = Arc::clone(&goals.read().unwrap_or_else(PoisonError::into_inner));
         let timer = metrics.seal_duration.start_timer();
-        match seal::pass(&client, &sites, &goals, now_ms(), usize::MAX).await {
+        match seal::pass(&reader.client, &sites, &goals, now_ms(), usize::MAX).await {
             Ok(pass) => {
+                if pass.sealed > 0 {
+                    reader.forget_sealed_days();
+                }
                 metrics
                     .sealed_days
                     .inc_by(u64::try_from(pass.sealed).unwrap_or(0));
@@ -122,15 +126,20 @@ pub async fn run(
             }
         })
     };
-    let sealer = tokio::spawn(seal_forever(
+    let reader = Reader::new(
         settings.client.clone(),
+        settings.dashboard.sealed_cache_mib.saturating_mul(1 << 20),
+    )
+    .counted(metrics.sealed_answers.clone());
+    let sealer = tokio::spawn(seal_forever(
+        reader.clone(),
         Arc::clone(&registry),
         Arc::clone(&goals),
         metrics.clone(),
         Duration::from_secs(settings.dashboard.seal_interval_seconds),
     ));
     let state = AppState {
-        client: settings.client,
+        reader,
         timeouts: settings.timeouts,
         registry,
         goals,

@@ -256,7 +256,8 @@ async fn health_readiness_and_metrics() {
 }
 
 /// The service seals finished days by itself, counts them in its metrics,
-/// and long ranges then say they were answered from sealed days.
+/// and long ranges then say they were answered from sealed days; asked
+/// again, the sealed days' rows come from memory, with the same answer.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_service_seals_finished_days() {
     let (_db, client) = database("api_seal", &generate(10, 29)).await;
@@ -267,10 +268,7 @@ async fn the_service_seals_finished_days() {
     };
     let mut sealed = None;
     for _ in 0..100 {
-        let body = send(dashboard.addr, browser_request("GET", "/metrics", &[], b""))
-            .await
-            .body;
-        let text = String::from_utf8(body).expect("text");
+        let text = dashboard.metrics().await;
         if metric(&text, "mesure_dashboard_unsealed_days") == Some(0)
             && metric(&text, "mesure_dashboard_sealed_days_total").is_some_and(|n| n > 0)
         {
@@ -287,6 +285,16 @@ async fn the_service_seals_finished_days() {
     let answer = dashboard.ok(base()).await;
     let source = answer["meta"]["source"].as_str().expect("source");
     assert!(source.starts_with("sealed"), "{source}");
+    let kept = |text: &str| {
+        metric(
+            text,
+            "mesure_dashboard_sealed_answers_total{result=\"kept\"}",
+        )
+    };
+    let before = dashboard.metrics().await;
+    assert_eq!(dashboard.ok(base()).await, answer);
+    let after = dashboard.metrics().await;
+    assert!(kept(&after) > kept(&before), "{after}");
     dashboard.stop();
 }
 

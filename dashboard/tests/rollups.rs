@@ -11,7 +11,7 @@ use clickhouse::Client;
 use common::*;
 use mesure_dashboard::api::v2::{Request, parse};
 use mesure_dashboard::demo::{Spec, generate};
-use mesure_dashboard::query::{Query, run};
+use mesure_dashboard::query::{Query, Reader, run};
 use mesure_dashboard::seal;
 use mesure_sites::goals::{Goal, Target};
 use mesure_sites::{Site, SiteIndex};
@@ -20,6 +20,9 @@ use std::sync::Arc;
 
 struct Traffic {
     client: Client,
+    /// Shared by every step: what it keeps of sealed days must never be
+    /// read for other versions.
+    reader: Reader,
     sites: SiteIndex,
     now: i64,
 }
@@ -123,7 +126,13 @@ impl Traffic {
                 .iter()
                 .map(|row| Site::from_row(row).expect("valid")),
         );
-        Traffic { client, sites, now }
+        let reader = Reader::new(client.clone(), 16 << 20);
+        Traffic {
+            client,
+            reader,
+            sites,
+            now,
+        }
     }
 
     fn site(&self, id: &str) -> Arc<Site> {
@@ -138,14 +147,19 @@ impl Traffic {
     /// returns the fast way's source of each.
     async fn agree(&self, sites: &[&str], goals: &[Goal], step: &str) -> Vec<&'static str> {
         let mut sources = Vec::new();
+        // As the service does once it sealed days.
+        self.reader.forget_sealed_days();
         for site in sites {
             for mut body in queries(site, self.now) {
                 body["site_id"] = json!(site);
                 let request: Request = serde_json::from_value(body.clone()).expect("request");
                 let query = parse(&request, &self.sites, goals, self.now).expect("valid");
-                let fast = run(&self.client, &query).await.expect("fast");
+                let fast = run(&self.reader, &query).await.expect("fast");
+                // Asked again: from what was kept of the sealed days.
+                let again = run(&self.reader, &query).await.expect("again");
+                assert_eq!(again, fast, "{step}: {body}: asked again");
                 let raw = run(
-                    &self.client,
+                    &self.reader,
                     &Query {
                         raw: true,
                         ..query.clone()

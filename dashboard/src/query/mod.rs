@@ -19,6 +19,7 @@ pub mod fields;
 pub mod filter;
 mod hits;
 pub mod period;
+pub mod reader;
 pub mod realtime;
 pub mod rollup;
 pub mod sql;
@@ -31,6 +32,7 @@ use filter::Filter;
 use mesure_sites::goals::{Goal, Target, pattern_regex};
 use mesure_sites::{Mode, Site};
 use period::{Comparison, Period};
+pub use reader::Reader;
 use rollup::Sealed;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -213,17 +215,17 @@ pub fn goal_condition(goal: &Goal) -> sql::Sql {
 }
 
 /// Runs a query and its comparison.
-pub async fn run(client: &Client, query: &Query) -> Result<Answer, QueryError> {
+pub async fn run(reader: &Reader, query: &Query) -> Result<Answer, QueryError> {
     let mut periods = vec![&query.period];
     periods.extend(query.comparison.as_ref().map(|(_, p)| p));
     let sealed = if query.raw {
         Sealed::default()
     } else {
-        Sealed::of(client, query, &periods).await?
+        reader.sealed(query, &periods).await?
     };
-    let mut answer = run_period(client, query, &query.period, &sealed).await?;
+    let mut answer = run_period(reader, query, &query.period, &sealed).await?;
     if let Some((_, period)) = &query.comparison {
-        let previous = run_period(client, query, period, &sealed).await?;
+        let previous = run_period(reader, query, period, &sealed).await?;
         let by_dims: HashMap<&[String], &Row> = previous
             .rows
             .iter()
@@ -289,13 +291,13 @@ fn dimensions_of(row: &serde_json::Map<String, serde_json::Value>, width: usize)
 /// A query's sums over a period, by dimension values, and what answered:
 /// sealed days and the rollups for what they hold, raw events for the rest.
 async fn sums(
-    client: &Client,
+    reader: &Reader,
     query: &Query,
     period: &Period,
     sealed: &Sealed,
 ) -> Result<(Sided, &'static str), QueryError> {
     let Some(shape) = rollup::shape(query) else {
-        return Ok((raw_sums(client, query, period).await?, "events"));
+        return Ok((raw_sums(&reader.client, query, period).await?, "events"));
     };
     let width = query.dimensions.len();
     let mut rows: Sided = HashMap::new();
@@ -305,7 +307,7 @@ async fn sums(
     let plan = rollup::plan(shape, period, query.tz, sealed);
     let mut read = Read::default();
     if let Some(sql) = rollup::sealed_sql(query, shape, &plan, period) {
-        sql.rows(client).await?.iter().for_each(&mut add);
+        reader.sealed_rows(&sql).await?.iter().for_each(&mut add);
         read.sealed = true;
     }
     let mut raw = Vec::new();
@@ -315,7 +317,7 @@ async fn sums(
         match rollup::split(shape, rest).filter(|_| states) {
             Some((whole, edges)) => {
                 rollup::sql(query, shape, whole)
-                    .rows(client)
+                    .rows(&reader.client)
                     .await?
                     .iter()
                     .for_each(&mut add);
@@ -326,7 +328,7 @@ async fn sums(
         }
     }
     for edge in &raw {
-        for (dims, sums) in raw_sums(client, query, edge).await? {
+        for (dims, sums) in raw_sums(&reader.client, query, edge).await? {
             *rows.entry(dims).or_default() += sums;
         }
         read.events = true;
@@ -399,12 +401,12 @@ async fn raw_sums(client: &Client, query: &Query, period: &Period) -> Result<Sid
 }
 
 async fn run_period(
-    client: &Client,
+    reader: &Reader,
     query: &Query,
     period: &Period,
     sealed: &Sealed,
 ) -> Result<Answer, QueryError> {
-    let (mut rows, source) = sums(client, query, period, sealed).await?;
+    let (mut rows, source) = sums(reader, query, period, sealed).await?;
     let width = query.dimensions.len();
     // The whole range, for shares: with the query's filters for
     // percentages, without its goal filters for conversion rates.
@@ -417,7 +419,7 @@ async fn run_period(
             total.filters.retain(|f| f.dimension != Dimension::Goal);
         }
         async move {
-            let (rows, _) = sums(client, &total, period, sealed).await?;
+            let (rows, _) = sums(reader, &total, period, sealed).await?;
             Ok::<u64, QueryError>(rows.values().map(|s| s.visitors).sum())
         }
     };

@@ -5,8 +5,7 @@
 
 use super::fields::{Dimension, Metric};
 use super::period::{Period, local_date};
-use super::{Answer, Query, QueryError, run};
-use clickhouse::Client;
+use super::{Answer, Query, QueryError, Reader, run};
 use mesure_sites::Mode;
 use serde_json::{Value, json};
 
@@ -35,7 +34,7 @@ fn window(query: &Query, now_ms: i64, minutes: i64) -> Query {
 
 /// The realtime figures of `query`'s site (its period, metrics and
 /// dimensions are set here), at `now_ms`.
-pub async fn realtime(client: &Client, query: &Query, now_ms: i64) -> Result<Value, QueryError> {
+pub async fn realtime(reader: &Reader, query: &Query, now_ms: i64) -> Result<Value, QueryError> {
     let rounded = query.site.mode == Mode::Exempt;
     let count = |answer: &Answer| {
         let n = answer
@@ -51,7 +50,7 @@ pub async fn realtime(client: &Client, query: &Query, now_ms: i64) -> Result<Val
         q.metrics = vec![Metric::Visitors];
         q.dimensions.clear();
         q.order_by.clear();
-        visitors.push(count(&run(client, &q).await?));
+        visitors.push(count(&run(reader, &q).await?));
     }
     let mut lists = Vec::new();
     for (dimension, key) in [(Dimension::Page, "page"), (Dimension::Source, "source")] {
@@ -61,7 +60,7 @@ pub async fn realtime(client: &Client, query: &Query, now_ms: i64) -> Result<Val
         q.order_by = vec![(super::Order::Metric(Metric::Visitors), true)];
         q.limit = super::super::api::v2::MAX_LIMIT;
         q.offset = 0;
-        let answer = run(client, &q).await?;
+        let answer = run(reader, &q).await?;
         let rows: Vec<Value> = answer
             .rows
             .iter()

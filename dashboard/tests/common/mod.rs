@@ -314,6 +314,7 @@ pub async fn dashboard(client: Client) -> Dashboard {
             listen: "127.0.0.1:0".parse().expect("addr"),
             sites_refresh_seconds: 1,
             seal_interval_seconds: 1,
+            ..DashboardConfig::default()
         },
     };
     tokio::spawn(async move {
@@ -367,6 +368,14 @@ impl Dashboard {
             String::from_utf8_lossy(&answer.body)
         );
         answer.json()
+    }
+
+    /// The metrics' text exposition.
+    pub async fn metrics(&self) -> String {
+        let body = send(self.addr, browser_request("GET", "/metrics", &[], b""))
+            .await
+            .body;
+        String::from_utf8(body).expect("text")
     }
 
     pub fn stop(self) {
