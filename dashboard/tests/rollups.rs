@@ -70,6 +70,10 @@ fn queries(site: &str, now: i64) -> Vec<Value> {
         json!({"date_range": day, "metrics": all_metrics, "dimensions": ["time:hour"]}),
         json!({"date_range": month, "metrics": ["visitors", "events", "conversion_rate"],
                "dimensions": ["event:goal"]}),
+        // Reaching back before the first hit: those days are not read.
+        json!({"date_range": "6mo", "metrics": all_metrics, "dimensions": ["time:month"],
+               "include": {"comparisons": {"mode": "previous_period"}}}),
+        json!({"date_range": "6mo", "metrics": all_metrics, "dimensions": ["visit:country"]}),
     ];
     for bucket in ["time:day", "time:week", "time:month"] {
         queries.push(json!({"date_range": month, "metrics": all_metrics,

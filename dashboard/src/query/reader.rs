@@ -156,7 +156,7 @@ impl Reader {
             return Ok(kept.value.clone());
         }
         let sealed = Sealed::of(&self.client, query, periods).await?;
-        let bytes = 64 * (sealed.0.len() + 1);
+        let bytes = 64 * (sealed.days.len() + 1);
         self.lists.insert(
             key,
             Arc::new(Kept {

@@ -31,9 +31,15 @@ const DAY_MS: i64 = 86_400_000;
 /// order; beyond (a time series split by its buckets), one range.
 const PRECISE_PARTS: usize = 8;
 
-/// A site's sealed UTC days, each with the version to read.
+/// A site's sealed UTC days, each with the version to read, and where its
+/// hits begin.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Sealed(pub BTreeMap<NaiveDate, u64>);
+pub struct Sealed {
+    pub days: BTreeMap<NaiveDate, u64>,
+    /// The start of the UTC day of the site's first hit: nothing before it
+    /// is read (a range reaching back before the site was measured).
+    pub since_ms: Option<i64>,
+}
 
 impl Sealed {
     /// The days of `periods` sealed for the site, with its time zone and
@@ -48,11 +54,12 @@ impl Sealed {
         }
         let first = periods.iter().map(|p| p.start_ms).min().unwrap_or(0);
         let last = periods.iter().map(|p| p.end_ms - 1).max().unwrap_or(0);
+        let site = Param::Text(query.site.id.to_string());
         let mut sql = Sql::new(
             "SELECT toString(day) AS date, max(version) AS latest, \
              argMax(basis, version) AS sealed_basis FROM sealed_days WHERE ",
         );
-        sql.bind("site_id = ?", Param::Text(query.site.id.to_string()))
+        sql.bind("site_id = ?", site.clone())
             .bind(
                 " AND day >= toDate(?)",
                 Param::Text(seal::utc_day(first).to_string()),
@@ -60,21 +67,33 @@ impl Sealed {
             .bind(
                 " AND day <= toDate(?) GROUP BY date",
                 Param::Text(seal::utc_day(last).to_string()),
+            )
+            // The first hit's day, in the same statement.
+            .bind(
+                " UNION ALL SELECT 'since' AS date, \
+                 toUInt64(toUnixTimestamp(toStartOfDay(min(hour), 'UTC'))) AS latest, \
+                 '' AS sealed_basis FROM hourly_totals WHERE site_id = ? HAVING count() > 0",
+                site,
             );
         let basis = seal::basis(&query.site, &query.goals);
-        Ok(Sealed(
-            sql.rows(client)
-                .await?
-                .iter()
-                .filter(|row| {
-                    row.get("sealed_basis").and_then(|b| b.as_str()) == Some(basis.as_str())
-                })
-                .filter_map(|row| {
-                    let day = row.get("date")?.as_str()?.parse().ok()?;
-                    Some((day, row.get("latest")?.as_u64()?))
-                })
-                .collect(),
-        ))
+        let rows = sql.rows(client).await?;
+        let text = |row: &serde_json::Map<String, serde_json::Value>, name: &str| {
+            row.get(name).and_then(|v| v.as_str()).map(str::to_owned)
+        };
+        let since_ms = rows
+            .iter()
+            .find(|row| text(row, "date").as_deref() == Some("since"))
+            .and_then(|row| row.get("latest")?.as_i64())
+            .map(|seconds| seconds * 1000);
+        let days = rows
+            .iter()
+            .filter(|row| text(row, "sealed_basis").as_deref() == Some(basis.as_str()))
+            .filter_map(|row| {
+                let day = text(row, "date")?.parse().ok()?;
+                Some((day, row.get("latest")?.as_u64()?))
+            })
+            .collect();
+        Ok(Sealed { days, since_ms })
     }
 }
 
@@ -97,9 +116,29 @@ impl Plan {
 /// Which sealed days answer `period`, and what is left for the rollups and
 /// raw events.
 pub fn plan(shape: Shape, period: &Period, tz: Tz, sealed: &Sealed) -> Plan {
+    let mut plan = sealed_days(shape, period, tz, sealed);
+    // Before the first hit there is nothing to read.
+    if let Some(since) = sealed.since_ms {
+        plan.rest = plan
+            .rest
+            .into_iter()
+            .filter(|rest| rest.end_ms > since)
+            .map(|rest| {
+                if rest.start_ms < since {
+                    rest.slice(since, rest.end_ms)
+                } else {
+                    rest
+                }
+            })
+            .collect();
+    }
+    plan
+}
+
+fn sealed_days(shape: Shape, period: &Period, tz: Tz, sealed: &Sealed) -> Plan {
     let mut plan = Plan::default();
     // Hours are finer than any sealed part.
-    if shape == Shape::Totals(Some(Bucket::Hour)) || sealed.0.is_empty() {
+    if shape == Shape::Totals(Some(Bucket::Hour)) || sealed.days.is_empty() {
         plan.rest.push(*period);
         return plan;
     }
@@ -109,7 +148,7 @@ pub fn plan(shape: Shape, period: &Period, tz: Tz, sealed: &Sealed) -> Plan {
     };
     let mut cursor = period.start_ms;
     for (&day, &version) in sealed
-        .0
+        .days
         .range(seal::utc_day(period.start_ms)..=seal::utc_day(period.end_ms - 1))
     {
         let start = midnight_ms(chrono_tz::UTC, day);
