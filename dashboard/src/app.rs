@@ -13,6 +13,7 @@
 use crate::api::{ApiError, v2};
 use crate::export;
 use crate::metrics::Metrics;
+use crate::pages;
 use crate::query::{self, Reader};
 use axum::Router;
 use axum::body::Bytes;
@@ -59,6 +60,10 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))
+        .route("/", get(pages::sites_page))
+        .route("/sites/{id}", get(pages::overview_page))
+        .route("/sites/{id}/csv", get(pages::panel_csv))
+        .route("/assets/{name}", get(pages::assets::serve))
         .fallback(|| async {
             (
                 StatusCode::NOT_FOUND,
@@ -71,7 +76,7 @@ pub fn app(state: AppState) -> Router {
 
 /// Runs `work` against ClickHouse within the receive timeout; failures are
 /// counted and answered `503`.
-async fn ask<T>(
+pub(crate) async fn ask<T>(
     state: &AppState,
     work: impl Future<Output = Result<T, query::QueryError>>,
 ) -> Result<T, ApiError> {
@@ -97,7 +102,7 @@ async fn ask<T>(
 }
 
 /// The sites and goals, once known.
-fn registry(state: &AppState) -> Result<(Arc<SiteIndex>, Arc<Vec<Goal>>), ApiError> {
+pub(crate) fn registry(state: &AppState) -> Result<(Arc<SiteIndex>, Arc<Vec<Goal>>), ApiError> {
     if !state.registry.is_known() {
         return Err(ApiError::Unavailable("site registry not loaded".into()));
     }
@@ -153,7 +158,7 @@ async fn stats_query(State(state): State<AppState>, body: Bytes) -> Response {
 }
 
 /// A file to download.
-fn attachment(content_type: &'static str, name: &str, body: Vec<u8>) -> Response {
+pub(crate) fn attachment(content_type: &'static str, name: &str, body: Vec<u8>) -> Response {
     let mut response = (
         [
             (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
@@ -172,7 +177,7 @@ fn attachment(content_type: &'static str, name: &str, body: Vec<u8>) -> Response
 
 /// The name of a site's export over a period: the site's id (letters,
 /// digits, `-`, `_`, `.`) and dates only.
-fn file_name(query: &query::Query, extension: &str) -> String {
+pub(crate) fn file_name(query: &query::Query, extension: &str) -> String {
     let (first, last) = (query.period.first, query.period.last);
     format!("mesure-{}-{first}-{last}.{extension}", query.site.id)
 }
@@ -270,7 +275,7 @@ async fn realtime(
 }
 
 /// Counts an answered request of `report`.
-fn count(state: &AppState, report: &str, started: Instant, response: &Response) {
+pub(crate) fn count(state: &AppState, report: &str, started: Instant, response: &Response) {
     state
         .metrics
         .request_duration

@@ -5,6 +5,7 @@
 //! dimensions, filters, the two sides a query reads); `api` turns requests
 //! into queries and answers into JSON (Plausible's Stats API v2 shape);
 //! `export` writes them as CSV, and every breakdown of a period as a ZIP;
+//! `pages` are the HTML pages comms teams read, in French and English;
 //! `app` holds the routes; `service` runs it all; `config` and `metrics`
 //! are what ops set and see; `demo` makes realistic traffic at scale, for
 //! demonstrations and benchmarks.
@@ -15,6 +16,7 @@ pub mod config;
 pub mod demo;
 pub mod export;
 pub mod metrics;
+pub mod pages;
 pub mod query;
 pub mod seal;
 pub mod service;

@@ -13,6 +13,7 @@ pub const REPORTS: &[&str] = &[
     "breakdown",
     "realtime",
     "export",
+    "page",
     "other",
 ];
 

@@ -113,6 +113,8 @@ pub enum QueryError {
     ClickHouse(#[from] clickhouse::error::Error),
     #[error("export: {0}")]
     Export(String),
+    #[error("a query task stopped: {0}")]
+    Task(String),
 }
 
 /// A side's rows: the dimensions' values, then the sums.

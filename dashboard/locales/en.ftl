@@ -1,0 +1,147 @@
+# Mesure dashboard, English. Every key here is in fr.ftl too (a test checks).
+
+app-name = Mesure
+skip-to-content = Skip to content
+language = Language
+nav-sites = Sites
+nav-overview = Overview
+no-script-note = Charts need JavaScript; every figure is also in the tables.
+
+sites-title = Sites
+sites-intro = Every site this dashboard measures, over the last 30 days.
+sites-empty = No site is registered yet. Add one with “mesure site add”.
+sites-total = All sites
+sites-open = Open the overview of { $site }
+
+period = Period
+period-day = Today
+period-yesterday = Yesterday
+period-7d = Last 7 days
+period-30d = Last 30 days
+period-month = This month
+period-last-month = Last month
+period-6mo = Last 6 months
+period-12mo = Last 12 months
+period-custom = Custom range
+period-from = From
+period-to = To
+period-apply = Show
+period-range = { $from } to { $to }
+
+compare = Comparison
+compare-off = No comparison
+compare-previous = Previous period
+compare-year = Year before
+compare-against = against { $from } to { $to }
+change-up = up { $change }
+change-down = down { $change }
+change-same = unchanged
+change-new = new
+
+filters = Filters
+filter-remove = Remove the filter { $filter }
+filter-clear = Remove every filter
+filter-by = Show only { $value }
+filter-is = { $dimension } is { $value }
+filter-is-not = { $dimension } is not { $value }
+filter-contains = { $dimension } contains { $value }
+
+headline = Key figures
+chart = Over time
+chart-metric = Metric shown
+chart-table = { $metric } per { $bucket }
+bucket-time-hour = hour
+bucket-time-day = day
+bucket-time-week = week
+bucket-time-month = month
+chart-date = Date
+chart-now = This period
+chart-then = Comparison period
+
+panel-pages = Pages
+panel-sources = Sources
+panel-locations = Locations
+panel-devices = Devices
+panel-goals = Goals
+panel-events = Custom events
+panel-outbound = Outbound links
+panel-downloads = Downloads
+panel-empty = Nothing in this period.
+panel-hidden = { $rows ->
+    [one] One row below { $threshold } visitors is hidden.
+   *[other] { $rows } rows below { $threshold } visitors are hidden.
+}
+panel-details = Details
+panel-csv = Download as CSV
+panel-share = Share
+
+details-search = Search
+details-sort = Sort by
+details-rows = { $rows ->
+    [one] One row
+   *[other] { $rows } rows
+}
+details-back = Back to the overview
+
+tab-top = Top pages
+tab-entry = Entry pages
+tab-exit = Exit pages
+tab-channel = Channels
+tab-source = Sources
+tab-referrer = Referrers
+tab-country = Countries
+tab-region = Regions
+tab-city = Cities
+tab-browser = Browsers
+tab-os = Operating systems
+tab-device = Devices
+tab-versions = With versions
+
+metric-visitors = Visitors
+metric-visits = Visits
+metric-pageviews = Pageviews
+metric-views-per-visit = Views per visit
+metric-bounce-rate = Bounce rate
+metric-visit-duration = Visit duration
+metric-events = Events
+metric-percentage = Share
+metric-conversion-rate = Conversion rate
+
+dim-event-page = Page
+dim-event-hostname = Hostname
+dim-event-name = Event
+dim-event-outbound-link = Outbound link
+dim-event-file-download = Download
+dim-event-goal = Goal
+dim-visit-entry-page = Entry page
+dim-visit-exit-page = Exit page
+dim-visit-source = Source
+dim-visit-referrer = Referrer
+dim-visit-channel = Channel
+dim-visit-country = Country
+dim-visit-region-name = Region
+dim-visit-city-name = City
+dim-visit-browser = Browser
+dim-visit-browser-version = Browser version
+dim-visit-os = Operating system
+dim-visit-os-version = OS version
+dim-visit-device = Device
+dim-visit-utm-source = Campaign source
+dim-visit-utm-medium = Campaign medium
+dim-visit-utm-campaign = Campaign
+dim-visit-utm-content = Campaign content
+dim-visit-utm-term = Campaign term
+
+value-none = (none)
+value-direct = Direct / none
+small-count = < { $threshold }
+
+error-title = This page cannot be shown
+error-back = Back to the sites
+error-not-found = There is no such site or page.
+error-bad-view = This link holds a setting the dashboard does not know: { $reason }
+error-unavailable = The figures cannot be read right now. Try again in a moment.
+
+mode-exempt = Consent-exempt measurement: counts under { $threshold } are hidden.
+mode-consent = Consent mode: campaigns are measured.
+source-note = Answered from { $source }.

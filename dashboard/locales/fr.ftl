@@ -1,0 +1,147 @@
+# Tableau de bord de Mesure, en français. Chaque clé est aussi dans en.ftl (un test le vérifie).
+
+app-name = Mesure
+skip-to-content = Aller au contenu
+language = Langue
+nav-sites = Sites
+nav-overview = Vue d’ensemble
+no-script-note = Les graphiques demandent JavaScript ; chaque chiffre est aussi dans les tableaux.
+
+sites-title = Sites
+sites-intro = Tous les sites mesurés par ce tableau de bord, sur les 30 derniers jours.
+sites-empty = Aucun site n’est encore enregistré. Ajoutez-en un avec « mesure site add ».
+sites-total = Tous les sites
+sites-open = Ouvrir la vue d’ensemble de { $site }
+
+period = Période
+period-day = Aujourd’hui
+period-yesterday = Hier
+period-7d = 7 derniers jours
+period-30d = 30 derniers jours
+period-month = Ce mois-ci
+period-last-month = Le mois dernier
+period-6mo = 6 derniers mois
+period-12mo = 12 derniers mois
+period-custom = Période libre
+period-from = Du
+period-to = Au
+period-apply = Afficher
+period-range = du { $from } au { $to }
+
+compare = Comparaison
+compare-off = Sans comparaison
+compare-previous = Période précédente
+compare-year = Année précédente
+compare-against = par rapport au { $from } – { $to }
+change-up = en hausse de { $change }
+change-down = en baisse de { $change }
+change-same = stable
+change-new = nouveau
+
+filters = Filtres
+filter-remove = Retirer le filtre { $filter }
+filter-clear = Retirer tous les filtres
+filter-by = N’afficher que { $value }
+filter-is = { $dimension } est { $value }
+filter-is-not = { $dimension } n’est pas { $value }
+filter-contains = { $dimension } contient { $value }
+
+headline = Chiffres clés
+chart = Évolution
+chart-metric = Indicateur affiché
+chart-table = { $metric } par { $bucket }
+bucket-time-hour = heure
+bucket-time-day = jour
+bucket-time-week = semaine
+bucket-time-month = mois
+chart-date = Date
+chart-now = Cette période
+chart-then = Période comparée
+
+panel-pages = Pages
+panel-sources = Provenance
+panel-locations = Localisation
+panel-devices = Équipements
+panel-goals = Objectifs
+panel-events = Événements personnalisés
+panel-outbound = Liens sortants
+panel-downloads = Téléchargements
+panel-empty = Rien sur cette période.
+panel-hidden = { $rows ->
+    [one] Une ligne de moins de { $threshold } visiteurs est masquée.
+   *[other] { $rows } lignes de moins de { $threshold } visiteurs sont masquées.
+}
+panel-details = Détails
+panel-csv = Télécharger en CSV
+panel-share = Part
+
+details-search = Rechercher
+details-sort = Trier par
+details-rows = { $rows ->
+    [one] Une ligne
+   *[other] { $rows } lignes
+}
+details-back = Retour à la vue d’ensemble
+
+tab-top = Pages les plus vues
+tab-entry = Pages d’entrée
+tab-exit = Pages de sortie
+tab-channel = Canaux
+tab-source = Sources
+tab-referrer = Sites référents
+tab-country = Pays
+tab-region = Régions
+tab-city = Villes
+tab-browser = Navigateurs
+tab-os = Systèmes d’exploitation
+tab-device = Types d’appareil
+tab-versions = Avec les versions
+
+metric-visitors = Visiteurs
+metric-visits = Visites
+metric-pageviews = Pages vues
+metric-views-per-visit = Pages par visite
+metric-bounce-rate = Taux de rebond
+metric-visit-duration = Durée des visites
+metric-events = Événements
+metric-percentage = Part
+metric-conversion-rate = Taux de conversion
+
+dim-event-page = Page
+dim-event-hostname = Nom d’hôte
+dim-event-name = Événement
+dim-event-outbound-link = Lien sortant
+dim-event-file-download = Téléchargement
+dim-event-goal = Objectif
+dim-visit-entry-page = Page d’entrée
+dim-visit-exit-page = Page de sortie
+dim-visit-source = Source
+dim-visit-referrer = Site référent
+dim-visit-channel = Canal
+dim-visit-country = Pays
+dim-visit-region-name = Région
+dim-visit-city-name = Ville
+dim-visit-browser = Navigateur
+dim-visit-browser-version = Version du navigateur
+dim-visit-os = Système d’exploitation
+dim-visit-os-version = Version du système
+dim-visit-device = Appareil
+dim-visit-utm-source = Source de campagne
+dim-visit-utm-medium = Support de campagne
+dim-visit-utm-campaign = Campagne
+dim-visit-utm-content = Contenu de campagne
+dim-visit-utm-term = Terme de campagne
+
+value-none = (aucun)
+value-direct = Accès direct / aucun
+small-count = < { $threshold }
+
+error-title = Cette page ne peut pas être affichée
+error-back = Retour aux sites
+error-not-found = Ce site ou cette page n’existe pas.
+error-bad-view = Ce lien contient un réglage inconnu du tableau de bord : { $reason }
+error-unavailable = Les chiffres ne peuvent pas être lus pour le moment. Réessayez dans un instant.
+
+mode-exempt = Mesure exemptée de consentement : les effectifs de moins de { $threshold } sont masqués.
+mode-consent = Mode avec consentement : les campagnes sont mesurées.
+source-note = Réponse tirée de { $source }.

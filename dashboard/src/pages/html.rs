@@ -1,0 +1,475 @@
+//! The pages' markup, checked at compile time (maud escapes every value).
+//! Every figure is in a table, so the pages read without JavaScript and
+//! with a screen reader.
+
+use super::i18n::{Arg, Lang};
+use super::view::{CHART_METRICS, Compare, PANELS, PeriodChoice, View, ViewFilter};
+use super::{HEADLINE, Overview, Panel, SiteLine, assets};
+use crate::api::ApiError;
+use crate::query::fields::{Dimension, Metric};
+use crate::query::filter::Operator;
+use crate::query::{Answer, SMALL_COUNT};
+use maud::{DOCTYPE, Markup, html};
+
+/// A whole page: header, language switch, `body`.
+fn layout(lang: Lang, title: &str, here: &str, view: &View, body: Markup) -> String {
+    let style = &*assets::STYLE;
+    html! {
+        (DOCTYPE)
+        html lang=(lang.code()) {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                meta name="referrer" content="same-origin";
+                title { (title) " · " (lang.t("app-name")) }
+                link rel="stylesheet" href=(style.path()) integrity=(style.integrity);
+            }
+            body {
+                a.skip href="#main" { (lang.t("skip-to-content")) }
+                header.top {
+                    a.brand href=(view.link("/", |_| {})) { (lang.t("app-name")) }
+                    nav aria-label=(lang.t("language")) {
+                        ul {
+                            @for other in Lang::ALL {
+                                li {
+                                    @if other == lang {
+                                        a href=(view.link(here, |v| v.lang = Some(other))) lang=(other.code()) aria-current="true" { (other.own_name()) }
+                                    } @else {
+                                        a href=(view.link(here, |v| v.lang = Some(other))) lang=(other.code()) hreflang=(other.code()) { (other.own_name()) }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                main #main { (body) }
+            }
+        }
+    }
+    .into_string()
+}
+
+/// A metric's value as the language writes it; `None` is a hidden small
+/// count for counts, and undefined for ratios.
+pub fn value(lang: Lang, metric: Metric, value: Option<f64>) -> String {
+    let Some(v) = value else {
+        return if metric.is_count() {
+            lang.t_with("small-count", &[("threshold", Arg::Count(SMALL_COUNT))])
+        } else {
+            "–".to_owned()
+        };
+    };
+    match metric {
+        Metric::BounceRate | Metric::Percentage | Metric::ConversionRate => lang.percent(v),
+        Metric::VisitDuration => lang.duration(v),
+        Metric::ViewsPerVisit => lang.decimal(v, 2),
+        _ => lang.integer(v.max(0.0).round() as u64),
+    }
+}
+
+/// A change against the comparison period, and its class.
+fn change(lang: Lang, metric: Metric, change: Option<f64>) -> (String, &'static str) {
+    let Some(c) = change else {
+        return (lang.t("change-new"), "");
+    };
+    if c == 0.0 {
+        return (lang.t("change-same"), "");
+    }
+    let amount = if metric == Metric::BounceRate {
+        // Points, not percent.
+        format!("{} pt", lang.decimal(c.abs(), 1))
+    } else {
+        lang.percent(c.abs())
+    };
+    // A bounce rate going up is bad news.
+    let good = (c > 0.0) != (metric == Metric::BounceRate);
+    let key = if c > 0.0 { "change-up" } else { "change-down" };
+    (
+        lang.t_with(key, &[("change", Arg::Text(amount))]),
+        if good { "up" } else { "down" },
+    )
+}
+
+fn metric_name(lang: Lang, metric: Metric) -> String {
+    lang.t(&format!("metric-{}", metric.name().replace('_', "-")))
+}
+
+pub fn dimension_name(lang: Lang, dimension: Dimension) -> String {
+    lang.t(&format!(
+        "dim-{}",
+        dimension.name().replace([':', '_'], "-")
+    ))
+}
+
+fn shown(lang: Lang, value: &str) -> String {
+    if value.is_empty() {
+        lang.t("value-none")
+    } else {
+        value.to_owned()
+    }
+}
+
+fn filter_label(lang: Lang, filter: &ViewFilter) -> String {
+    let key = match filter.operator {
+        Operator::Is => "filter-is",
+        Operator::IsNot => "filter-is-not",
+        _ => "filter-contains",
+    };
+    lang.t_with(
+        key,
+        &[
+            (
+                "dimension",
+                Arg::Text(dimension_name(lang, filter.dimension)),
+            ),
+            ("value", Arg::Text(shown(lang, &filter.value))),
+        ],
+    )
+}
+
+/// The period, comparison and filter controls: links to the same page.
+fn controls(lang: Lang, here: &str, view: &View, range: Option<(String, String)>) -> Markup {
+    let custom = match view.period {
+        PeriodChoice::Custom(a, b) => Some((a.to_string(), b.to_string())),
+        _ => None,
+    };
+    html! {
+        div.controls {
+            nav aria-label=(lang.t("period")) {
+                ul.choices {
+                    @for choice in PeriodChoice::OFFERED {
+                        li {
+                            @let href = view.link(here, |v| v.period = choice);
+                            @if choice == view.period {
+                                a href=(href) aria-current="page" { (lang.t(&choice.label_key())) }
+                            } @else {
+                                a href=(href) { (lang.t(&choice.label_key())) }
+                            }
+                        }
+                    }
+                }
+            }
+            details open[custom.is_some()] {
+                summary { (lang.t("period-custom")) }
+                form.custom method="get" action=(here) {
+                    @for (key, value) in form_urlencoded::parse(view.query().as_bytes()) {
+                        @if !matches!(key.as_ref(), "period" | "from" | "to") {
+                            input type="hidden" name=(key) value=(value);
+                        }
+                    }
+                    input type="hidden" name="period" value="custom";
+                    label { (lang.t("period-from")) input type="date" name="from" required value=[custom.as_ref().map(|c| &c.0)]; }
+                    label { (lang.t("period-to")) input type="date" name="to" required value=[custom.as_ref().map(|c| &c.1)]; }
+                    button type="submit" { (lang.t("period-apply")) }
+                }
+            }
+            @if let Some((from, to)) = range {
+                p.muted { (lang.t_with("period-range", &[("from", Arg::Text(from)), ("to", Arg::Text(to))])) }
+            }
+            nav aria-label=(lang.t("compare")) {
+                ul.choices {
+                    @for compare in Compare::ALL {
+                        li {
+                            @let key = format!("compare-{}", compare.name());
+                            @let href = view.link(here, |v| v.compare = compare);
+                            @if compare == view.compare {
+                                a href=(href) aria-current="true" { (lang.t(&key)) }
+                            } @else {
+                                a href=(href) { (lang.t(&key)) }
+                            }
+                        }
+                    }
+                }
+            }
+            @if !view.filters.is_empty() {
+                div role="region" aria-label=(lang.t("filters")) {
+                    ul.chips {
+                        @for (i, filter) in view.filters.iter().enumerate() {
+                            @let label = filter_label(lang, filter);
+                            li {
+                                a href=(view.link(here, |v| { v.filters.remove(i); }))
+                                    aria-label=(lang.t_with("filter-remove", &[("filter", Arg::Text(label.clone()))])) {
+                                    (label) span aria-hidden="true" { "×" }
+                                }
+                            }
+                        }
+                        @if view.filters.len() > 1 {
+                            li { a href=(view.link(here, |v| v.filters.clear())) { (lang.t("filter-clear")) } }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The headline figures of an answer, with their changes.
+fn figures(lang: Lang, answer: &Answer) -> Markup {
+    let row = answer.rows.first();
+    html! {
+        dl.figures {
+            @for (i, metric) in HEADLINE.iter().enumerate() {
+                div {
+                    dt { (metric_name(lang, *metric)) }
+                    dd { (value(lang, *metric, row.and_then(|r| r.metrics.get(i).copied().flatten()))) }
+                    @if let Some((_, changes)) = row.and_then(|r| r.comparison.as_ref()) {
+                        @let (text, class) = change(lang, *metric, changes.get(i).copied().flatten());
+                        dd.change.(class) { (text) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn chart(overview: &Overview) -> Markup {
+    let (lang, view) = (overview.lang, &overview.view);
+    let here = format!("/sites/{}", overview.site.id);
+    let metric = view.metric;
+    let rows = &overview.chart.answer.rows;
+    let bucket = match overview.chart.query.dimensions.first() {
+        Some(Dimension::Bucket(b)) => b.name().replace(':', "-"),
+        _ => "time-day".to_owned(),
+    };
+    let compared = overview.comparison.is_some();
+    html! {
+        section.card aria-labelledby="chart" {
+            h2 #chart { (lang.t("chart")) }
+            nav aria-label=(lang.t("chart-metric")) {
+                ul.choices {
+                    @for m in CHART_METRICS {
+                        li {
+                            @let href = view.link(&here, |v| v.metric = m);
+                            @if m == metric {
+                                a href=(href) aria-current="true" { (metric_name(lang, m)) }
+                            } @else {
+                                a href=(href) { (metric_name(lang, m)) }
+                            }
+                        }
+                    }
+                }
+            }
+            div.chart-table {
+                table {
+                    caption { (lang.t_with("chart-table", &[
+                        ("metric", Arg::Text(metric_name(lang, metric))),
+                        ("bucket", Arg::Text(lang.t(&format!("bucket-{bucket}")))),
+                    ])) }
+                    thead { tr {
+                        th scope="col" { (lang.t("chart-date")) }
+                        th.n scope="col" { (lang.t("chart-now")) }
+                        @if compared { th.n scope="col" { (lang.t("chart-then")) } }
+                    } }
+                    tbody {
+                        @for label in &overview.chart_labels {
+                            @let row = rows.iter().find(|r| r.dimensions.first() == Some(label));
+                            tr {
+                                th scope="row" { (time_label(lang, label)) }
+                                td.n { (value(lang, metric, row.map_or(Some(0.0), |r| r.metrics[0]))) }
+                                @if compared {
+                                    td.n { (value(lang, metric, row.and_then(|r| r.comparison.as_ref()).map_or(Some(0.0), |(then, _)| then[0]))) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A bucket's label: a date, a month or an hour, as the language writes it.
+fn time_label(lang: Lang, label: &str) -> String {
+    if let Ok(date) = chrono::NaiveDate::parse_from_str(label, "%Y-%m-%d") {
+        return lang.date(date);
+    }
+    if let Ok(at) = chrono::NaiveDateTime::parse_from_str(label, "%Y-%m-%d %H:%M:%S") {
+        return format!("{} {}", lang.date(at.date()), at.format("%H:%M"));
+    }
+    label.to_owned()
+}
+
+/// A breakdown's table: each row's label filters the whole page.
+fn breakdown(lang: Lang, here: &str, view: &View, panel: &Panel) -> Markup {
+    let figures = &panel.figures;
+    let dimension = figures.query.dimensions.first().copied();
+    let metrics = &figures.query.metrics;
+    let answer = &figures.answer;
+    let top = answer
+        .rows
+        .iter()
+        .filter_map(|r| r.metrics.first().copied().flatten())
+        .fold(0.0_f64, f64::max);
+    let id = panel.title_key;
+    html! {
+        section.card aria-labelledby=(id) {
+            h2 id=(id) { (lang.t(panel.title_key)) }
+            @if let Some(p) = panel.tabs {
+                nav aria-label=(lang.t(panel.title_key)) {
+                    ul.tabs {
+                        @for (i, (_, key, _)) in PANELS[p].tabs.iter().enumerate() {
+                            li {
+                                @let href = view.link(here, |v| v.tabs[p] = i);
+                                @if view.tabs[p] == i {
+                                    a href=(href) aria-current="true" { (lang.t(key)) }
+                                } @else {
+                                    a href=(href) { (lang.t(key)) }
+                                }
+                            }
+                        }
+                        @if matches!(PANELS[p].tabs[view.tabs[p]].2, Dimension::Browser | Dimension::Os) {
+                            li {
+                                @let href = view.link(here, |v| v.versions = !v.versions);
+                                @if view.versions {
+                                    a href=(href) aria-current="true" { (lang.t("tab-versions")) }
+                                } @else {
+                                    a href=(href) { (lang.t("tab-versions")) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            @if answer.rows.is_empty() {
+                p.muted { (lang.t("panel-empty")) }
+            } @else if let Some(dimension) = dimension {
+                table {
+                    thead { tr {
+                        th scope="col" { (dimension_name(lang, dimension)) }
+                        @for m in metrics { th.n scope="col" { (metric_name(lang, *m)) } }
+                    } }
+                    tbody {
+                        @for row in &answer.rows {
+                            @let raw = row.dimensions.first().cloned().unwrap_or_default();
+                            @let share = row.metrics.first().copied().flatten().filter(|_| top > 0.0).map_or(0.0, |v| v / top * 100.0);
+                            tr {
+                                td.label style=(format!("--share: {share:.0}%")) {
+                                    a href=(view.link(here, |v| {
+                                        v.filters.retain(|f| f.dimension != dimension);
+                                        v.filters.push(ViewFilter { operator: Operator::Is, dimension, value: raw.clone() });
+                                    })) title=(lang.t_with("filter-by", &[("value", Arg::Text(shown(lang, &raw)))])) {
+                                        (shown(lang, &raw))
+                                    }
+                                }
+                                @for (i, m) in metrics.iter().enumerate() {
+                                    td.n { (value(lang, *m, row.metrics.get(i).copied().flatten())) }
+                                }
+                            }
+                        }
+                    }
+                }
+                @if answer.hidden_rows > 0 {
+                    p.note { (lang.t_with("panel-hidden", &[
+                        ("rows", Arg::Count(answer.hidden_rows as u64)),
+                        ("threshold", Arg::Count(SMALL_COUNT)),
+                    ])) }
+                }
+            }
+            @if let Some(dimension) = dimension {
+                div.panel-foot {
+                    a href=(csv_link(here, view, dimension)) download {
+                        (lang.t("panel-csv"))
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The CSV of a panel's whole list, in the same view.
+fn csv_link(here: &str, view: &View, dimension: Dimension) -> String {
+    let d: String = form_urlencoded::byte_serialize(dimension.name().as_bytes()).collect();
+    match view.query() {
+        query if query.is_empty() => format!("{here}/csv?d={d}"),
+        query => format!("{here}/csv?{query}&d={d}"),
+    }
+}
+
+pub fn overview(overview: &Overview) -> String {
+    let (lang, view) = (overview.lang, &overview.view);
+    let site = &overview.site;
+    let here = format!("/sites/{}", site.id);
+    let range = (
+        lang.date(overview.period.first),
+        lang.date(overview.period.last),
+    );
+    let body = html! {
+        h1 { (site.id.as_ref()) }
+        (controls(lang, &here, view, Some(range)))
+        @if let Some(then) = overview.comparison {
+            p.muted { (lang.t_with("compare-against", &[
+                ("from", Arg::Text(lang.date(then.first))),
+                ("to", Arg::Text(lang.date(then.last))),
+            ])) }
+        }
+        section aria-labelledby="headline" {
+            h2 #headline { (lang.t("headline")) }
+            (figures(lang, &overview.headline.answer))
+        }
+        (chart(overview))
+        div.grid {
+            @for panel in &overview.panels {
+                (breakdown(lang, &here, view, panel))
+            }
+        }
+        p.note {
+            @if site.mode == mesure_sites::Mode::Exempt {
+                (lang.t_with("mode-exempt", &[("threshold", Arg::Count(SMALL_COUNT))]))
+            } @else {
+                (lang.t("mode-consent"))
+            }
+        }
+    };
+    layout(lang, site.id.as_ref(), &here, view, body)
+}
+
+pub fn sites(lines: &[SiteLine], view: &View, lang: Lang) -> String {
+    let body = html! {
+        h1 { (lang.t("sites-title")) }
+        (controls(lang, "/", view, None))
+        @if lines.is_empty() {
+            p { (lang.t("sites-empty")) }
+        } @else {
+            table {
+                thead { tr {
+                    th scope="col" { (lang.t("nav-sites")) }
+                    @for m in HEADLINE { th.n scope="col" { (metric_name(lang, m)) } }
+                } }
+                tbody {
+                    @for line in lines {
+                        @let row = line.headline.rows.first();
+                        tr {
+                            th scope="row" {
+                                a href=(view.link(&format!("/sites/{}", line.site.id), |_| {}))
+                                    aria-label=(lang.t_with("sites-open", &[("site", Arg::Text(line.site.id.to_string()))])) {
+                                    (line.site.id.as_ref())
+                                }
+                            }
+                            @for (i, m) in HEADLINE.iter().enumerate() {
+                                td.n { (value(lang, *m, row.and_then(|r| r.metrics.get(i).copied().flatten()))) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    layout(lang, &lang.t("sites-title"), "/", view, body)
+}
+
+pub fn error(error: &ApiError, lang: Lang) -> String {
+    let message = match error {
+        ApiError::BadRequest(reason) => {
+            lang.t_with("error-bad-view", &[("reason", Arg::Text(reason.clone()))])
+        }
+        ApiError::UnknownSite => lang.t("error-not-found"),
+        ApiError::Unavailable(_) | ApiError::Internal(_) => lang.t("error-unavailable"),
+    };
+    let view = View::default();
+    let body = html! {
+        h1 { (lang.t("error-title")) }
+        p { (message) }
+        p { a href="/" { (lang.t("error-back")) } }
+    };
+    layout(lang, &lang.t("error-title"), "/", &view, body)
+}

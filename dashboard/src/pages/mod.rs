@@ -1,0 +1,424 @@
+//! The pages comms teams read: server-rendered HTML that works without
+//! JavaScript, in French and English, every figure from the same query
+//! layer as the stats API (each panel is a stats API query, parsed and
+//! checked by it).
+//!
+//! Routes: `/` (the sites), `/sites/{id}` (a site's overview),
+//! `/sites/{id}/csv?d=DIMENSION` (a panel's whole list as CSV), and
+//! `/assets/...` (the style sheet, by content hash).
+
+pub mod assets;
+mod html;
+pub mod i18n;
+pub mod view;
+
+use crate::api::ApiError;
+use crate::api::v2;
+use crate::app::{AppState, ask, attachment, count, file_name, registry};
+use crate::export;
+use crate::query::fields::{Dimension, Metric};
+use crate::query::period::Period;
+use crate::query::{self, Answer, Query, QueryError};
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use i18n::Lang;
+use mesure_sites::Site;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::Instant;
+use view::{PANELS, View};
+
+/// Rows a panel shows; its details and CSV have them all.
+pub const PANEL_ROWS: usize = 10;
+
+/// One panel's query and answer.
+#[derive(Debug, Clone)]
+pub struct Figures {
+    pub query: Query,
+    pub answer: Answer,
+}
+
+/// A listed panel: a breakdown, with tabs or not.
+#[derive(Debug, Clone)]
+pub struct Panel {
+    pub title_key: &'static str,
+    /// Index in [`PANELS`] when it has tabs.
+    pub tabs: Option<usize>,
+    pub figures: Figures,
+}
+
+/// Everything a site's overview shows.
+#[derive(Debug, Clone)]
+pub struct Overview {
+    pub site: Arc<Site>,
+    pub view: View,
+    pub lang: Lang,
+    pub period: Period,
+    pub comparison: Option<Period>,
+    pub headline: Figures,
+    pub chart: Figures,
+    /// Every bucket of the period, in order, as the chart's rows name them.
+    pub chart_labels: Vec<String>,
+    pub panels: Vec<Panel>,
+}
+
+/// A site's line on the sites page.
+#[derive(Debug, Clone)]
+pub struct SiteLine {
+    pub site: Arc<Site>,
+    pub headline: Answer,
+}
+
+/// The headline figures, in order.
+pub const HEADLINE: [Metric; 6] = [
+    Metric::Visitors,
+    Metric::Visits,
+    Metric::Pageviews,
+    Metric::ViewsPerVisit,
+    Metric::BounceRate,
+    Metric::VisitDuration,
+];
+
+/// The panels without tabs: their title, dimension and metrics.
+const SINGLE_PANELS: [(&str, Dimension, &[Metric]); 4] = [
+    (
+        "panel-goals",
+        Dimension::Goal,
+        &[Metric::Visitors, Metric::Events, Metric::ConversionRate],
+    ),
+    (
+        "panel-events",
+        Dimension::EventName,
+        &[Metric::Visitors, Metric::Events],
+    ),
+    (
+        "panel-outbound",
+        Dimension::OutboundLink,
+        &[Metric::Visitors, Metric::Events],
+    ),
+    (
+        "panel-downloads",
+        Dimension::FileDownload,
+        &[Metric::Visitors, Metric::Events],
+    ),
+];
+
+fn names(metrics: &[Metric]) -> Vec<&'static str> {
+    metrics.iter().map(|m| m.name()).collect()
+}
+
+/// The metrics a breakdown by `dimension` shows.
+pub fn breakdown_metrics(dimension: Dimension) -> &'static [Metric] {
+    match dimension {
+        Dimension::Page => &[Metric::Visitors, Metric::Pageviews],
+        Dimension::EntryPage | Dimension::ExitPage => &[Metric::Visitors, Metric::Visits],
+        other => SINGLE_PANELS
+            .iter()
+            .find(|(_, d, _)| *d == other)
+            .map_or(&[Metric::Visitors], |(_, _, m)| m),
+    }
+}
+
+/// A page's language: chosen in the view, else the browser's.
+fn language(view: &View, headers: &HeaderMap) -> Lang {
+    view.lang.unwrap_or_else(|| {
+        Lang::negotiate(
+            headers
+                .get(header::ACCEPT_LANGUAGE)
+                .and_then(|v| v.to_str().ok()),
+        )
+    })
+}
+
+/// The stats API request of a site's view, with `body`'s fields added.
+fn request(site: &Site, view: &View, now_ms: i64, body: Value) -> Result<v2::Request, ApiError> {
+    let tz = site.time_zone.parse().unwrap_or(chrono_tz::UTC);
+    let mut request = json!({
+        "site_id": site.id.as_ref(),
+        "date_range": view.period.date_range(tz, now_ms),
+        "filters": view.api_filters(),
+    });
+    if let (Value::Object(into), Value::Object(from)) = (&mut request, body) {
+        into.extend(from);
+    }
+    serde_json::from_value(request).map_err(|e| ApiError::BadRequest(e.to_string()))
+}
+
+/// Parses and runs each request, side by side.
+async fn run_all(state: &AppState, requests: Vec<v2::Request>) -> Result<Vec<Figures>, ApiError> {
+    let (sites, goals) = registry(state)?;
+    let now = (state.now_ms)();
+    let mut queries = Vec::new();
+    for request in &requests {
+        queries.push(v2::parse(request, &sites, &goals, now)?);
+    }
+    let tasks: Vec<_> = queries
+        .iter()
+        .map(|query| {
+            let (reader, query) = (state.reader.clone(), query.clone());
+            tokio::spawn(async move { query::run(&reader, &query).await })
+        })
+        .collect();
+    let mut figures = Vec::new();
+    for (query, task) in queries.into_iter().zip(tasks) {
+        let answer = ask(state, async {
+            task.await
+                .unwrap_or_else(|e| Err(QueryError::Task(e.to_string())))
+        })
+        .await?;
+        figures.push(Figures { query, answer });
+    }
+    Ok(figures)
+}
+
+fn comparison_body(view: &View) -> Value {
+    match view.compare.mode() {
+        Some(mode) => json!({"comparisons": {"mode": mode}}),
+        None => json!({}),
+    }
+}
+
+async fn overview_of(
+    state: &AppState,
+    site: Arc<Site>,
+    view: View,
+    lang: Lang,
+) -> Result<Overview, ApiError> {
+    let now = (state.now_ms)();
+    let include = comparison_body(&view);
+    let mut requests = vec![
+        request(
+            &site,
+            &view,
+            now,
+            json!({"metrics": names(&HEADLINE), "include": include}),
+        )?,
+        request(
+            &site,
+            &view,
+            now,
+            json!({"metrics": [view.metric.name()], "dimensions": ["time"], "include": include}),
+        )?,
+    ];
+    let mut shape = Vec::new();
+    for (i, panel) in PANELS.iter().enumerate() {
+        let dimension = view.panel_dimension(i);
+        shape.push((panel.title_key, Some(i)));
+        requests.push(breakdown(&site, &view, now, dimension, PANEL_ROWS)?);
+    }
+    for (title, dimension, _) in SINGLE_PANELS {
+        shape.push((title, None));
+        requests.push(breakdown(&site, &view, now, dimension, PANEL_ROWS)?);
+    }
+    let mut figures = run_all(state, requests).await?.into_iter();
+    let (Some(headline), Some(chart)) = (figures.next(), figures.next()) else {
+        return Err(ApiError::Internal("overview figures missing".into()));
+    };
+    let panels = shape
+        .into_iter()
+        .zip(figures)
+        .map(|((title_key, tabs), figures)| Panel {
+            title_key,
+            tabs,
+            figures,
+        })
+        .collect();
+    let period = headline.query.period;
+    let comparison = headline.query.comparison.map(|(_, p)| p);
+    let chart_labels = match chart.query.dimensions.first() {
+        Some(Dimension::Bucket(bucket)) => v2::time_labels(*bucket, &period, chart.query.tz),
+        _ => Vec::new(),
+    };
+    Ok(Overview {
+        site,
+        view,
+        lang,
+        period,
+        comparison,
+        headline,
+        chart,
+        chart_labels,
+        panels,
+    })
+}
+
+/// A breakdown of the view by `dimension`, most visitors first.
+fn breakdown(
+    site: &Site,
+    view: &View,
+    now: i64,
+    dimension: Dimension,
+    limit: usize,
+) -> Result<v2::Request, ApiError> {
+    request(
+        site,
+        view,
+        now,
+        json!({
+            "metrics": names(breakdown_metrics(dimension)),
+            "dimensions": [dimension.name()],
+            "order_by": [["visitors", "desc"]],
+            "pagination": {"limit": limit},
+        }),
+    )
+}
+
+/// A page's answer: HTML, never cached (figures change), in its language.
+fn page(status: StatusCode, lang: Lang, body: String) -> Response {
+    let mut response = (
+        status,
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/html; charset=utf-8"),
+            ),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+            (header::VARY, HeaderValue::from_static("Accept-Language")),
+        ],
+        body,
+    )
+        .into_response();
+    response.headers_mut().insert(
+        header::CONTENT_LANGUAGE,
+        HeaderValue::from_static(lang.code()),
+    );
+    response
+}
+
+fn error_page(error: &ApiError, lang: Lang) -> Response {
+    page(error.status(), lang, html::error(error, lang))
+}
+
+/// Reads the view from the URL and the language, or answers the error
+/// page.
+fn read_view(raw: Option<&str>, headers: &HeaderMap) -> Result<(View, Lang), Box<Response>> {
+    match View::parse(raw.unwrap_or("")) {
+        Ok(view) => {
+            let lang = language(&view, headers);
+            Ok((view, lang))
+        }
+        Err(reason) => Err(Box::new(error_page(
+            &ApiError::BadRequest(reason),
+            language(&View::default(), headers),
+        ))),
+    }
+}
+
+pub async fn sites_page(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let started = Instant::now();
+    let (view, lang) = match read_view(raw.as_deref(), &headers) {
+        Ok(read) => read,
+        Err(response) => return *response,
+    };
+    let outcome = async {
+        let (sites, _) = registry(&state)?;
+        let mut listed: Vec<Arc<Site>> = sites.iter().cloned().collect();
+        listed.sort_by(|a, b| a.id.cmp(&b.id));
+        let requests = listed
+            .iter()
+            .map(|site| {
+                request(
+                    site,
+                    &view,
+                    (state.now_ms)(),
+                    json!({"metrics": names(&HEADLINE), "include": comparison_body(&view)}),
+                )
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let figures = run_all(&state, requests).await?;
+        let lines = listed
+            .into_iter()
+            .zip(figures)
+            .map(|(site, figures)| SiteLine {
+                site,
+                headline: figures.answer,
+            })
+            .collect::<Vec<_>>();
+        Ok::<_, ApiError>(html::sites(&lines, &view, lang))
+    }
+    .await;
+    let response = match outcome {
+        Ok(body) => page(StatusCode::OK, lang, body),
+        Err(error) => error_page(&error, lang),
+    };
+    count(&state, "page", started, &response);
+    response
+}
+
+pub async fn overview_page(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let started = Instant::now();
+    let (view, lang) = match read_view(raw.as_deref(), &headers) {
+        Ok(read) => read,
+        Err(response) => return *response,
+    };
+    let outcome = async {
+        let (sites, _) = registry(&state)?;
+        let (site, _) = v2::find_site(&sites, &id)?;
+        overview_of(&state, site, view, lang).await
+    }
+    .await;
+    let response = match outcome {
+        Ok(overview) => page(StatusCode::OK, lang, html::overview(&overview)),
+        Err(error) => error_page(&error, lang),
+    };
+    count(&state, "page", started, &response);
+    response
+}
+
+/// A panel's whole list as CSV: `d=` names the dimension, the rest is the
+/// view.
+pub async fn panel_csv(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let started = Instant::now();
+    let raw = raw.unwrap_or_default();
+    let mut dimension = None;
+    let rest: String = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(form_urlencoded::parse(raw.as_bytes()).filter(|(k, v)| {
+            if k == "d" {
+                dimension = Dimension::parse(v);
+                false
+            } else {
+                true
+            }
+        }))
+        .finish();
+    let (view, lang) = match read_view(Some(&rest), &headers) {
+        Ok(read) => read,
+        Err(response) => return *response,
+    };
+    let outcome = async {
+        let dimension = dimension
+            .filter(|d| d.level() != query::fields::Level::Time)
+            .ok_or_else(|| ApiError::BadRequest("d= names no dimension".into()))?;
+        let (sites, _) = registry(&state)?;
+        let (site, _) = v2::find_site(&sites, &id)?;
+        let request = breakdown(&site, &view, (state.now_ms)(), dimension, v2::MAX_LIMIT)?;
+        let figures = run_all(&state, vec![request]).await?;
+        let figures = figures
+            .first()
+            .ok_or_else(|| ApiError::Internal("no answer".into()))?;
+        Ok::<_, ApiError>(attachment(
+            "text/csv; charset=utf-8",
+            &file_name(&figures.query, "csv"),
+            export::csv(&figures.query, &figures.answer).into_bytes(),
+        ))
+    }
+    .await;
+    let response = outcome.unwrap_or_else(|error| error_page(&error, lang));
+    count(&state, "export", started, &response);
+    response
+}

@@ -1,0 +1,234 @@
+//! The HTML pages over a real socket, on generated traffic: the figures are
+//! the stats API's, written as the chosen language writes numbers; a row's
+//! link filters the whole page and its chip removes the filter; a bad link
+//! is a clear page, never a 5xx; nothing is loaded from another origin.
+
+mod common;
+
+use common::*;
+use mesure_dashboard::pages::assets::STYLE;
+use mesure_dashboard::pages::i18n::Lang;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha384};
+
+async fn get(dashboard: &Dashboard, target: &str, language: &str) -> Answer {
+    send(
+        dashboard.addr,
+        browser_request("GET", target, &[("Accept-Language", language)], b""),
+    )
+    .await
+}
+
+fn text(answer: &Answer) -> String {
+    String::from_utf8(answer.body.clone()).expect("utf-8")
+}
+
+/// Every `href` and `src` of a page, unescaped.
+fn links(html: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for attribute in ["href=\"", "src=\"", "action=\""] {
+        for (i, _) in html.match_indices(attribute) {
+            let rest = &html[i + attribute.len()..];
+            let end = rest.find('"').expect("closed attribute");
+            out.push(rest[..end].replace("&amp;", "&"));
+        }
+    }
+    out
+}
+
+/// The headline figures of the API for the same view, written in `lang`.
+fn headline(lang: Lang, answer: &Value) -> Vec<String> {
+    let m = &answer["results"][0]["metrics"];
+    let n = |i: usize| m[i].as_f64().expect("number");
+    vec![
+        lang.integer(n(0) as u64),
+        lang.integer(n(1) as u64),
+        lang.integer(n(2) as u64),
+        lang.decimal(n(3), 2),
+        lang.percent(n(4)),
+        lang.duration(n(5)),
+    ]
+}
+
+const HEADLINE: [&str; 6] = [
+    "visitors",
+    "visits",
+    "pageviews",
+    "views_per_visit",
+    "bounce_rate",
+    "visit_duration",
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_overview_shows_the_api_figures_in_either_language() {
+    let visits = generate(40, 41);
+    let (_db, client) = database("pages", &visits).await;
+    let dashboard = dashboard(client).await;
+
+    let api = dashboard
+        .ok(json!({"site_id": "paris", "date_range": "30d", "metrics": HEADLINE}))
+        .await;
+    let visitors = api["results"][0]["metrics"][0].as_f64().expect("visitors");
+    assert!(visitors > 100.0, "{api}");
+
+    // French from the browser's language: French labels and numbers.
+    let page = get(&dashboard, "/sites/paris", "fr-FR,fr;q=0.9").await;
+    assert_eq!(page.status, 200, "{}", text(&page));
+    assert_eq!(page.header("content-language").as_deref(), Some("fr"));
+    let html = text(&page);
+    assert!(html.contains("<html lang=\"fr\">"));
+    assert!(html.contains("Visiteurs") && html.contains("Taux de rebond"));
+    for figure in headline(Lang::Fr, &api) {
+        assert!(html.contains(&format!("<dd>{figure}</dd>")), "{figure}");
+    }
+
+    // English when asked for, whatever the browser says.
+    let html = text(&get(&dashboard, "/sites/paris?lang=en", "fr").await);
+    assert!(html.contains("<html lang=\"en\">"));
+    assert!(html.contains("Bounce rate") && !html.contains("Taux de rebond"));
+    for figure in headline(Lang::En, &api) {
+        assert!(html.contains(&format!("<dd>{figure}</dd>")), "{figure}");
+    }
+
+    // Every panel the overview shows is there, with its heading.
+    for title in [
+        "Pages",
+        "Sources",
+        "Locations",
+        "Devices",
+        "Goals",
+        "Custom events",
+        "Outbound links",
+        "Downloads",
+        "Over time",
+    ] {
+        assert!(html.contains(&format!(">{title}</h2>")), "{title}");
+    }
+
+    // Nothing from another origin: every link and source is the dashboard's.
+    for link in links(&html) {
+        assert!(
+            link.starts_with('/') || link.starts_with('#') || link.starts_with('?'),
+            "{link}"
+        );
+    }
+
+    // The style sheet: linked with its integrity hash, cached for a year.
+    assert!(html.contains(&format!("integrity=\"{}\"", STYLE.integrity)));
+    let style = get(&dashboard, &STYLE.path(), "en").await;
+    assert_eq!(style.status, 200);
+    assert!(
+        style
+            .header("cache-control")
+            .is_some_and(|c| c.contains("immutable"))
+    );
+    use base64::Engine;
+    let digest = base64::engine::general_purpose::STANDARD.encode(Sha384::digest(&style.body));
+    assert_eq!(STYLE.integrity, format!("sha384-{digest}"));
+    assert_eq!(
+        get(&dashboard, "/assets/nothing.css", "en").await.status,
+        404
+    );
+    dashboard.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_row_filters_the_page_and_its_chip_removes_the_filter() {
+    let visits = generate(20, 43);
+    let (_db, client) = database("pages_filter", &visits).await;
+    let dashboard = dashboard(client).await;
+
+    let page = text(&get(&dashboard, "/sites/paris?lang=en", "en").await);
+    // The countries tab lists countries, each a link that filters by it.
+    let filter = links(&page)
+        .into_iter()
+        .find(|l| l.contains("f=is%7Cvisit%3Acountry%7C"))
+        .expect("a country row's link");
+    let country = filter
+        .split("f=is%7Cvisit%3Acountry%7C")
+        .nth(1)
+        .and_then(|rest| rest.split('&').next())
+        .expect("country")
+        .to_owned();
+
+    let filtered = get(&dashboard, &filter, "en").await;
+    assert_eq!(filtered.status, 200, "{}", text(&filtered));
+    let filtered = text(&filtered);
+    assert!(
+        filtered.contains(&format!("Country is {country}")),
+        "a chip names the filter"
+    );
+    // Every figure of the page is the filtered one.
+    let api = dashboard
+        .ok(
+            json!({"site_id": "paris", "date_range": "30d", "metrics": HEADLINE,
+                   "filters": [["is", "visit:country", [country]]]}),
+        )
+        .await;
+    for figure in headline(Lang::En, &api) {
+        assert!(filtered.contains(&format!("<dd>{figure}</dd>")), "{figure}");
+    }
+    // The chip's link is the page without the filter.
+    let remove = links(&filtered)
+        .into_iter()
+        .find(|l| !l.contains("f=") && l.starts_with("/sites/paris") && l.contains("lang=en"))
+        .expect("a link without the filter");
+    assert_eq!(remove, "/sites/paris?lang=en");
+    dashboard.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sites_csv_and_bad_links() {
+    let visits = generate(10, 47);
+    let (_db, client) = database("pages_misc", &visits).await;
+    let dashboard = dashboard(client).await;
+
+    // The sites page lists every site, linked to its overview.
+    let sites = text(&get(&dashboard, "/?lang=en", "en").await);
+    for (id, _, _) in SITES {
+        assert!(
+            sites.contains(&format!("href=\"/sites/{id}?lang=en\"")),
+            "{id}"
+        );
+    }
+
+    // A panel's whole list as CSV, in the page's view.
+    let csv = get(
+        &dashboard,
+        "/sites/paris/csv?period=7d&d=visit%3Acountry",
+        "en",
+    )
+    .await;
+    assert_eq!(csv.status, 200, "{}", text(&csv));
+    assert!(text(&csv).starts_with("visit:country,visitors\r\n"));
+    let api = dashboard
+        .ok(
+            json!({"site_id": "paris", "date_range": "7d", "metrics": ["visitors"],
+                   "dimensions": ["visit:country"]}),
+        )
+        .await;
+    let rows = api["results"].as_array().expect("rows").len();
+    assert_eq!(text(&csv).lines().count(), rows + 1);
+
+    // Bad links: a clear page in the reader's language, never a 5xx.
+    for (target, status, named) in [
+        ("/sites/paris?period=forever", 400, "forever"),
+        ("/sites/paris?f=is%7Cvisit%3Anope%7Cx", 400, "nope"),
+        ("/sites/paris?%3Cscript%3E=1", 400, "&lt;script&gt;"),
+        ("/sites/nowhere", 404, "ce site"),
+        ("/sites/paris/csv?d=time", 400, "d="),
+        ("/sites/paris/csv", 400, "d="),
+    ] {
+        let answer = get(&dashboard, target, "fr").await;
+        assert_eq!(answer.status, status, "{target}");
+        let html = text(&answer);
+        assert!(
+            html.to_lowercase().contains(&named.to_lowercase()),
+            "{target}: {html}"
+        );
+        assert!(!html.contains("<script"), "{target}");
+    }
+    let long = format!("/sites/paris?{}", "x".repeat(5000));
+    assert_eq!(get(&dashboard, &long, "en").await.status, 400);
+    dashboard.stop();
+}
