@@ -51,7 +51,8 @@ cat <<MSG
 Mesure is running:
   demo site                  http://127.0.0.1:8000/      (open it: each view is measured)
   collector                  http://127.0.0.1:8080/      (/readyz, /metrics)
-  dashboard (stats API)      http://127.0.0.1:8081/      (POST /api/v2/query, /readyz, /metrics)
+  dashboard                  http://127.0.0.1:8081/      (the sites; the demo's overview: /sites/demo)
+  stats API                  http://127.0.0.1:8081/api/v2/query   (and /readyz, /metrics)
   ClickHouse (local engine)  $MESURE_CLICKHOUSE_URL   database: mesure
 Rows: curl -d 'SELECT path, count() FROM mesure.events GROUP BY path' $MESURE_CLICKHOUSE_URL
 Stats: curl -d '{"site_id": "demo", "date_range": "7d", "metrics": ["visitors", "pageviews"], "dimensions": ["event:page"]}' http://127.0.0.1:8081/api/v2/query

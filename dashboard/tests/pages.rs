@@ -232,3 +232,90 @@ async fn sites_csv_and_bad_links() {
     assert_eq!(get(&dashboard, &long, "en").await.status, 400);
     dashboard.stop();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn details_list_everything_searched_and_sorted() {
+    let visits = generate(20, 53);
+    let (_db, client) = database("pages_details", &visits).await;
+    let dashboard = dashboard(client).await;
+
+    // The overview links to each panel's details.
+    let overview = text(&get(&dashboard, "/sites/paris?lang=en", "en").await);
+    let details = "/sites/paris/details/event%3Apage?lang=en";
+    assert!(links(&overview).iter().any(|l| l == details), "{overview}");
+
+    let api = dashboard
+        .ok(
+            json!({"site_id": "paris", "date_range": "30d", "metrics": ["visitors", "pageviews"],
+                   "dimensions": ["event:page"], "order_by": [["visitors", "asc"]]}),
+        )
+        .await;
+    let rows = api["results"].as_array().expect("rows");
+    assert!(rows.len() > 3, "{api}");
+    let label = |row: &Value| row["dimensions"][0].as_str().expect("page").to_owned();
+
+    let page = get(&dashboard, details, "en").await;
+    assert_eq!(page.status, 200, "{}", text(&page));
+    let html = text(&page);
+    assert!(html.contains(&format!("{} rows", rows.len())), "{html}");
+    for row in rows {
+        assert!(
+            html.contains(&format!(">{}</a>", label(row))),
+            "{}",
+            label(row)
+        );
+    }
+    // Sorted the other way: the least visited page comes first.
+    let ascending = text(
+        &get(
+            &dashboard,
+            &format!("{details}&sort=visitors&dir=asc"),
+            "en",
+        )
+        .await,
+    );
+    let first = ascending
+        .find(&format!(">{}</a>", label(&rows[0])))
+        .expect("first");
+    let last = ascending
+        .find(&format!(">{}</a>", label(&rows[rows.len() - 1])))
+        .expect("last");
+    assert!(first < last);
+    assert!(ascending.contains("aria-sort=\"ascending\""));
+
+    // Searched: only the labels holding the text, whatever its case.
+    let wanted = label(&rows[0]);
+    let part = &wanted[..wanted.len().min(4)];
+    let searched = text(
+        &get(
+            &dashboard,
+            &format!("{details}&q={}", part.to_uppercase().replace('/', "%2F")),
+            "en",
+        )
+        .await,
+    );
+    let matching = rows
+        .iter()
+        .filter(|r| label(r).to_lowercase().contains(&part.to_lowercase()))
+        .count();
+    assert!(matching >= 1);
+    let count = if matching == 1 {
+        "One row".to_owned()
+    } else {
+        format!("{matching} rows")
+    };
+    assert!(searched.contains(&count), "{count}: {searched}");
+
+    for (target, named) in [
+        ("/sites/paris/details/time", "time"),
+        ("/sites/paris/details/event%3Apage?sort=bounce_rate", "sort"),
+        ("/sites/paris/details/event%3Apage?dir=sideways", "dir"),
+    ] {
+        let answer = get(&dashboard, target, "en").await;
+        assert_eq!(answer.status, 400, "{target}");
+        assert!(text(&answer).contains(named), "{target}");
+    }
+    let long = format!("{details}&q={}", "a".repeat(201));
+    assert_eq!(get(&dashboard, &long, "en").await.status, 400);
+    dashboard.stop();
+}

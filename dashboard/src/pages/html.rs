@@ -4,12 +4,13 @@
 
 use super::i18n::{Arg, Lang};
 use super::view::{CHART_METRICS, Compare, PANELS, PeriodChoice, View, ViewFilter};
-use super::{HEADLINE, Overview, Panel, SiteLine, assets};
+use super::{Figures, HEADLINE, Overview, Panel, SiteLine, assets};
 use crate::api::ApiError;
 use crate::query::fields::{Dimension, Metric};
 use crate::query::filter::Operator;
 use crate::query::{Answer, SMALL_COUNT};
 use maud::{DOCTYPE, Markup, html};
+use mesure_sites::Site;
 
 /// A whole page: header, language switch, `body`.
 fn layout(lang: Lang, title: &str, here: &str, view: &View, body: Markup) -> String {
@@ -289,10 +290,26 @@ fn time_label(lang: Lang, label: &str) -> String {
     label.to_owned()
 }
 
-/// A breakdown's table: each row's label filters the whole page.
-fn breakdown(lang: Lang, here: &str, view: &View, panel: &Panel) -> Markup {
-    let figures = &panel.figures;
-    let dimension = figures.query.dimensions.first().copied();
+/// How a details table is sorted, and the links that sort it.
+struct Sorting<'a> {
+    pub by: Metric,
+    pub descending: bool,
+    /// The link sorting by a metric, one way.
+    pub link: &'a dyn Fn(Metric, bool) -> String,
+}
+
+/// A breakdown's rows: each label filters the overview (`overview` is its
+/// path); the bar behind it is its share of the largest.
+fn rows_table(
+    lang: Lang,
+    overview: &str,
+    view: &View,
+    figures: &Figures,
+    sorting: Option<&Sorting>,
+) -> Markup {
+    let Some(dimension) = figures.query.dimensions.first().copied() else {
+        return html! {};
+    };
     let metrics = &figures.query.metrics;
     let answer = &figures.answer;
     let top = answer
@@ -300,6 +317,61 @@ fn breakdown(lang: Lang, here: &str, view: &View, panel: &Panel) -> Markup {
         .iter()
         .filter_map(|r| r.metrics.first().copied().flatten())
         .fold(0.0_f64, f64::max);
+    html! {
+        @if answer.rows.is_empty() {
+            p.muted { (lang.t("panel-empty")) }
+        } @else {
+            table {
+                thead { tr {
+                    th scope="col" { (dimension_name(lang, dimension)) }
+                    @for m in metrics {
+                        @match sorting {
+                            Some(sorting) if sorting.by == *m => {
+                                th.n scope="col" aria-sort=(if sorting.descending { "descending" } else { "ascending" }) {
+                                    a href=((sorting.link)(*m, !sorting.descending)) { (metric_name(lang, *m)) span aria-hidden="true" { (if sorting.descending { " ↓" } else { " ↑" }) } }
+                                }
+                            }
+                            Some(sorting) => {
+                                th.n scope="col" { a href=((sorting.link)(*m, true)) { (metric_name(lang, *m)) } }
+                            }
+                            None => { th.n scope="col" { (metric_name(lang, *m)) } }
+                        }
+                    }
+                } }
+                tbody {
+                    @for row in &answer.rows {
+                        @let raw = row.dimensions.first().cloned().unwrap_or_default();
+                        @let share = row.metrics.first().copied().flatten().filter(|_| top > 0.0).map_or(0.0, |v| v / top * 100.0);
+                        tr {
+                            td.label style=(format!("--share: {share:.0}%")) {
+                                a href=(view.link(overview, |v| {
+                                    v.filters.retain(|f| f.dimension != dimension);
+                                    v.filters.push(ViewFilter { operator: Operator::Is, dimension, value: raw.clone() });
+                                })) title=(lang.t_with("filter-by", &[("value", Arg::Text(shown(lang, &raw)))])) {
+                                    (shown(lang, &raw))
+                                }
+                            }
+                            @for (i, m) in metrics.iter().enumerate() {
+                                td.n { (value(lang, *m, row.metrics.get(i).copied().flatten())) }
+                            }
+                        }
+                    }
+                }
+            }
+            @if answer.hidden_rows > 0 {
+                p.note { (lang.t_with("panel-hidden", &[
+                    ("rows", Arg::Count(answer.hidden_rows as u64)),
+                    ("threshold", Arg::Count(SMALL_COUNT)),
+                ])) }
+            }
+        }
+    }
+}
+
+/// A panel of the overview: its tabs, its first rows, links to its details
+/// and its CSV.
+fn breakdown(lang: Lang, here: &str, view: &View, panel: &Panel) -> Markup {
+    let dimension = panel.figures.query.dimensions.first().copied();
     let id = panel.title_key;
     html! {
         section.card aria-labelledby=(id) {
@@ -330,50 +402,27 @@ fn breakdown(lang: Lang, here: &str, view: &View, panel: &Panel) -> Markup {
                     }
                 }
             }
-            @if answer.rows.is_empty() {
-                p.muted { (lang.t("panel-empty")) }
-            } @else if let Some(dimension) = dimension {
-                table {
-                    thead { tr {
-                        th scope="col" { (dimension_name(lang, dimension)) }
-                        @for m in metrics { th.n scope="col" { (metric_name(lang, *m)) } }
-                    } }
-                    tbody {
-                        @for row in &answer.rows {
-                            @let raw = row.dimensions.first().cloned().unwrap_or_default();
-                            @let share = row.metrics.first().copied().flatten().filter(|_| top > 0.0).map_or(0.0, |v| v / top * 100.0);
-                            tr {
-                                td.label style=(format!("--share: {share:.0}%")) {
-                                    a href=(view.link(here, |v| {
-                                        v.filters.retain(|f| f.dimension != dimension);
-                                        v.filters.push(ViewFilter { operator: Operator::Is, dimension, value: raw.clone() });
-                                    })) title=(lang.t_with("filter-by", &[("value", Arg::Text(shown(lang, &raw)))])) {
-                                        (shown(lang, &raw))
-                                    }
-                                }
-                                @for (i, m) in metrics.iter().enumerate() {
-                                    td.n { (value(lang, *m, row.metrics.get(i).copied().flatten())) }
-                                }
-                            }
-                        }
-                    }
-                }
-                @if answer.hidden_rows > 0 {
-                    p.note { (lang.t_with("panel-hidden", &[
-                        ("rows", Arg::Count(answer.hidden_rows as u64)),
-                        ("threshold", Arg::Count(SMALL_COUNT)),
-                    ])) }
-                }
-            }
+            (rows_table(lang, here, view, &panel.figures, None))
             @if let Some(dimension) = dimension {
                 div.panel-foot {
+                    a href=(view.link(&details_path(here, dimension), |_| {})) {
+                        (lang.t("panel-details"))
+                        span.visually-hidden { " – " (lang.t(panel.title_key)) }
+                    }
                     a href=(csv_link(here, view, dimension)) download {
                         (lang.t("panel-csv"))
+                        span.visually-hidden { " – " (lang.t(panel.title_key)) }
                     }
                 }
             }
         }
     }
+}
+
+/// The details page of a dimension, under a site's overview path.
+pub fn details_path(overview: &str, dimension: Dimension) -> String {
+    let d: String = form_urlencoded::byte_serialize(dimension.name().as_bytes()).collect();
+    format!("{overview}/details/{d}")
 }
 
 /// The CSV of a panel's whole list, in the same view.
@@ -472,4 +521,71 @@ pub fn error(error: &ApiError, lang: Lang) -> String {
         p { a href="/" { (lang.t("error-back")) } }
     };
     layout(lang, &lang.t("error-title"), "/", &view, body)
+}
+
+/// A link with more parameters than its view.
+fn with_params(link: String, params: &[(&str, &str)]) -> String {
+    let extra = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(params)
+        .finish();
+    let join = if link.contains('?') { '&' } else { '?' };
+    format!("{link}{join}{extra}")
+}
+
+/// A dimension's whole list: searched, sorted, with its CSV.
+#[derive(Debug)]
+pub struct Details<'a> {
+    pub site: &'a Site,
+    pub view: &'a View,
+    pub lang: Lang,
+    pub figures: &'a Figures,
+    pub search: &'a str,
+    pub sort: Metric,
+    pub descending: bool,
+}
+
+pub fn details(details: &Details) -> String {
+    let (lang, view, site) = (details.lang, details.view, details.site);
+    let period = details.figures.query.period;
+    let home = format!("/sites/{}", site.id);
+    let Some(dimension) = details.figures.query.dimensions.first().copied() else {
+        return error(&ApiError::Internal("no dimension".into()), lang);
+    };
+    let here = details_path(&home, dimension);
+    let title = format!("{} – {}", site.id, dimension_name(lang, dimension));
+    let range = (lang.date(period.first), lang.date(period.last));
+    let search = details.search;
+    let link = |metric: Metric, descending: bool| {
+        let mut params = vec![
+            ("sort", metric.name()),
+            ("dir", if descending { "desc" } else { "asc" }),
+        ];
+        if !search.is_empty() {
+            params.push(("q", search));
+        }
+        with_params(view.link(&here, |_| {}), &params)
+    };
+    let sorting = Sorting {
+        by: details.sort,
+        descending: details.descending,
+        link: &link,
+    };
+    let body = html! {
+        p { a href=(view.link(&home, |_| {})) { "← " (lang.t("details-back")) } }
+        h1 { (title) }
+        (controls(lang, &here, view, Some(range)))
+        form.search method="get" action=(here) role="search" {
+            @for (key, value) in form_urlencoded::parse(view.query().as_bytes()) {
+                input type="hidden" name=(key) value=(value);
+            }
+            input type="hidden" name="sort" value=(details.sort.name());
+            input type="hidden" name="dir" value=(if details.descending { "desc" } else { "asc" });
+            label { (lang.t("details-search")) " " input type="search" name="q" value=(search) maxlength="200"; }
+            button type="submit" { (lang.t("details-search")) }
+        }
+        p.muted { (lang.t_with("details-rows", &[("rows", Arg::Count(details.figures.answer.total_rows as u64))])) }
+        (rows_table(lang, &home, view, details.figures, Some(&sorting)))
+        p { a href=(csv_link(&home, view, dimension)) download { (lang.t("panel-csv")) } }
+    };
+    layout(lang, &title, &here, view, body)
 }

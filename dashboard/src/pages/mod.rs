@@ -375,6 +375,35 @@ pub async fn overview_page(
     response
 }
 
+/// The parameters named `names` taken out of a query string, and the rest
+/// (the view).
+fn take_params(raw: Option<&str>, names: &[&str]) -> (Vec<(String, String)>, String) {
+    let mut taken = Vec::new();
+    let mut rest = form_urlencoded::Serializer::new(String::new());
+    for (key, value) in form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
+        if names.contains(&key.as_ref()) {
+            taken.push((key.into_owned(), value.into_owned()));
+        } else {
+            rest.append_pair(&key, &value);
+        }
+    }
+    (taken, rest.finish())
+}
+
+fn param<'a>(taken: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    taken
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// A dimension a breakdown may be by.
+fn breakdown_dimension(name: Option<&str>) -> Result<Dimension, ApiError> {
+    name.and_then(Dimension::parse)
+        .filter(|d| d.level() != query::fields::Level::Time)
+        .ok_or_else(|| ApiError::BadRequest(format!("no dimension is named {name:?} (d=)")))
+}
+
 /// A panel's whole list as CSV: `d=` names the dimension, the rest is the
 /// view.
 pub async fn panel_csv(
@@ -384,26 +413,13 @@ pub async fn panel_csv(
     headers: HeaderMap,
 ) -> Response {
     let started = Instant::now();
-    let raw = raw.unwrap_or_default();
-    let mut dimension = None;
-    let rest: String = form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(form_urlencoded::parse(raw.as_bytes()).filter(|(k, v)| {
-            if k == "d" {
-                dimension = Dimension::parse(v);
-                false
-            } else {
-                true
-            }
-        }))
-        .finish();
+    let (taken, rest) = take_params(raw.as_deref(), &["d"]);
     let (view, lang) = match read_view(Some(&rest), &headers) {
         Ok(read) => read,
         Err(response) => return *response,
     };
     let outcome = async {
-        let dimension = dimension
-            .filter(|d| d.level() != query::fields::Level::Time)
-            .ok_or_else(|| ApiError::BadRequest("d= names no dimension".into()))?;
+        let dimension = breakdown_dimension(param(&taken, "d"))?;
         let (sites, _) = registry(&state)?;
         let (site, _) = v2::find_site(&sites, &id)?;
         let request = breakdown(&site, &view, (state.now_ms)(), dimension, v2::MAX_LIMIT)?;
@@ -420,5 +436,86 @@ pub async fn panel_csv(
     .await;
     let response = outcome.unwrap_or_else(|error| error_page(&error, lang));
     count(&state, "export", started, &response);
+    response
+}
+
+/// Longest search of a details page.
+const MAX_SEARCH: usize = 200;
+/// Rows a details page shows at most (its CSV has them all).
+pub const DETAILS_ROWS: usize = 1000;
+
+/// `/sites/{id}/details/{dimension}`: the whole list, searched (`q`, any
+/// part of the label, whatever the case) and sorted (`sort`, `dir`).
+pub async fn details_page(
+    State(state): State<AppState>,
+    Path((id, dimension)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let started = Instant::now();
+    let (taken, rest) = take_params(raw.as_deref(), &["q", "sort", "dir"]);
+    let (view, lang) = match read_view(Some(&rest), &headers) {
+        Ok(read) => read,
+        Err(response) => return *response,
+    };
+    let outcome = async {
+        let dimension = breakdown_dimension(Some(&dimension))?;
+        let search = param(&taken, "q").unwrap_or("").trim();
+        if search.chars().count() > MAX_SEARCH {
+            return Err(ApiError::BadRequest(format!(
+                "a search longer than {MAX_SEARCH} characters"
+            )));
+        }
+        let metrics = breakdown_metrics(dimension);
+        let sort = match param(&taken, "sort") {
+            None => metrics[0],
+            Some(name) => metrics
+                .iter()
+                .copied()
+                .find(|m| m.name() == name)
+                .ok_or_else(|| ApiError::BadRequest(format!("sort {name:?}")))?,
+        };
+        let descending = match param(&taken, "dir") {
+            None | Some("desc") => true,
+            Some("asc") => false,
+            Some(other) => return Err(ApiError::BadRequest(format!("dir {other:?}"))),
+        };
+        let (sites, _) = registry(&state)?;
+        let (site, _) = v2::find_site(&sites, &id)?;
+        let mut request = breakdown(&site, &view, (state.now_ms)(), dimension, v2::MAX_LIMIT)?;
+        request.order_by = vec![(
+            sort.name().to_owned(),
+            if descending { "desc" } else { "asc" }.to_owned(),
+        )];
+        let mut figures = run_all(&state, vec![request])
+            .await?
+            .pop()
+            .ok_or_else(|| ApiError::Internal("no answer".into()))?;
+        if !search.is_empty() {
+            let wanted = search.to_lowercase();
+            figures.answer.rows.retain(|row| {
+                row.dimensions
+                    .first()
+                    .is_some_and(|d| d.to_lowercase().contains(&wanted))
+            });
+            figures.answer.total_rows = figures.answer.rows.len();
+        }
+        figures.answer.rows.truncate(DETAILS_ROWS);
+        Ok::<_, ApiError>(html::details(&html::Details {
+            site: &site,
+            view: &view,
+            lang,
+            figures: &figures,
+            search,
+            sort,
+            descending,
+        }))
+    }
+    .await;
+    let response = match outcome {
+        Ok(body) => page(StatusCode::OK, lang, body),
+        Err(error) => error_page(&error, lang),
+    };
+    count(&state, "page", started, &response);
     response
 }
