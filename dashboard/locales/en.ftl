@@ -145,3 +145,13 @@ error-unavailable = The figures cannot be read right now. Try again in a moment.
 mode-exempt = Consent-exempt measurement: counts under { $threshold } are hidden.
 mode-consent = Consent mode: campaigns are measured.
 source-note = Answered from { $source }.
+
+realtime = Realtime
+realtime-title = { $site } – realtime
+realtime-5m = Visitors in the last 5 minutes
+realtime-30m = Visitors in the last 30 minutes
+realtime-pages = Pages read in the last 30 minutes
+realtime-sources = Sources in the last 30 minutes
+realtime-rounded = Counts are rounded to the nearest 10: nobody can watch one person browse.
+realtime-refresh = Refresh
+realtime-live = Refreshed every 10 seconds.

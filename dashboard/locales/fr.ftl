@@ -145,3 +145,13 @@ error-unavailable = Les chiffres ne peuvent pas être lus pour le moment. Réess
 mode-exempt = Mesure exemptée de consentement : les effectifs de moins de { $threshold } sont masqués.
 mode-consent = Mode avec consentement : les campagnes sont mesurées.
 source-note = Réponse tirée de { $source }.
+
+realtime = Temps réel
+realtime-title = { $site } – temps réel
+realtime-5m = Visiteurs ces 5 dernières minutes
+realtime-30m = Visiteurs ces 30 dernières minutes
+realtime-pages = Pages lues ces 30 dernières minutes
+realtime-sources = Provenance ces 30 dernières minutes
+realtime-rounded = Les effectifs sont arrondis à la dizaine : personne ne peut suivre la navigation d’une personne.
+realtime-refresh = Actualiser
+realtime-live = Actualisé toutes les 10 secondes.

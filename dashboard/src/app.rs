@@ -63,6 +63,7 @@ pub fn app(state: AppState) -> Router {
         .route("/", get(pages::sites_page))
         .route("/sites/{id}", get(pages::overview_page))
         .route("/sites/{id}/csv", get(pages::panel_csv))
+        .route("/sites/{id}/realtime", get(pages::realtime_page))
         .route("/sites/{id}/details/{dimension}", get(pages::details_page))
         .route("/assets/{name}", get(pages::assets::serve))
         .fallback(|| async {

@@ -23,6 +23,13 @@ fn text(answer: &Answer) -> String {
     String::from_utf8(answer.body.clone()).expect("utf-8")
 }
 
+/// A page that must be shown.
+async fn shown(dashboard: &Dashboard, target: &str) -> String {
+    let answer = get(dashboard, target, "en").await;
+    assert_eq!(answer.status, 200, "{target}: {}", text(&answer));
+    text(&answer)
+}
+
 /// Every `href` and `src` of a page, unescaped.
 fn links(html: &str) -> Vec<String> {
     let mut out = Vec::new();
@@ -138,7 +145,7 @@ async fn a_row_filters_the_page_and_its_chip_removes_the_filter() {
     let (_db, client) = database("pages_filter", &visits).await;
     let dashboard = dashboard(client).await;
 
-    let page = text(&get(&dashboard, "/sites/paris?lang=en", "en").await);
+    let page = shown(&dashboard, "/sites/paris?lang=en").await;
     // The countries tab lists countries, each a link that filters by it.
     let filter = links(&page)
         .into_iter()
@@ -184,7 +191,7 @@ async fn sites_csv_and_bad_links() {
     let dashboard = dashboard(client).await;
 
     // The sites page lists every site, linked to its overview.
-    let sites = text(&get(&dashboard, "/?lang=en", "en").await);
+    let sites = shown(&dashboard, "/?lang=en").await;
     for (id, _, _) in SITES {
         assert!(
             sites.contains(&format!("href=\"/sites/{id}?lang=en\"")),
@@ -240,7 +247,7 @@ async fn details_list_everything_searched_and_sorted() {
     let dashboard = dashboard(client).await;
 
     // The overview links to each panel's details.
-    let overview = text(&get(&dashboard, "/sites/paris?lang=en", "en").await);
+    let overview = shown(&dashboard, "/sites/paris?lang=en").await;
     let details = "/sites/paris/details/event%3Apage?lang=en";
     assert!(links(&overview).iter().any(|l| l == details), "{overview}");
 
@@ -317,5 +324,56 @@ async fn details_list_everything_searched_and_sorted() {
     }
     let long = format!("{details}&q={}", "a".repeat(201));
     assert_eq!(get(&dashboard, &long, "en").await.status, 400);
+    dashboard.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_realtime_page_shows_the_realtime_figures() {
+    let visits = generate(3, 59);
+    let (_db, client) = database("pages_realtime", &visits).await;
+    let dashboard = dashboard(client).await;
+    let overview = shown(&dashboard, "/sites/paris?lang=en").await;
+    assert!(
+        links(&overview)
+            .iter()
+            .any(|l| l == "/sites/paris/realtime?lang=en")
+    );
+
+    let api = send(
+        dashboard.addr,
+        browser_request("GET", "/api/v1/realtime?site_id=paris", &[], b""),
+    )
+    .await;
+    let api: Value = serde_json::from_slice(&api.body).expect("json");
+    let page = get(&dashboard, "/sites/paris/realtime?lang=en", "en").await;
+    assert_eq!(page.status, 200, "{}", text(&page));
+    let html = text(&page);
+    for (id, key) in [("rt-5m", "visitors_5m"), ("rt-30m", "visitors_30m")] {
+        let figure = Lang::En.integer(api[key].as_u64().expect("count"));
+        assert!(
+            html.contains(&format!("<dd id=\"{id}\">{figure}</dd>")),
+            "{id}: {figure}"
+        );
+    }
+    // Paris is an exempt site: the page says counts are rounded.
+    assert!(html.contains("rounded to the nearest 10"));
+    // Its script: the dashboard's own, with its integrity hash, and it
+    // reads the realtime API of the same origin.
+    use mesure_dashboard::pages::assets::REALTIME;
+    assert!(html.contains(&format!("integrity=\"{}\"", REALTIME.integrity)));
+    assert!(html.contains("data-source=\"/api/v1/realtime?site_id=paris\""));
+    let script = get(&dashboard, &REALTIME.path(), "en").await;
+    assert_eq!(script.status, 200);
+    assert!(
+        script
+            .header("content-type")
+            .is_some_and(|t| t.starts_with("text/javascript"))
+    );
+    assert_eq!(
+        get(&dashboard, "/sites/nowhere/realtime", "en")
+            .await
+            .status,
+        404
+    );
     dashboard.stop();
 }

@@ -49,8 +49,17 @@ pub static STYLE: LazyLock<Asset> = LazyLock::new(|| {
     )
 });
 
-fn all() -> [&'static Asset; 1] {
-    [&STYLE]
+pub static REALTIME: LazyLock<Asset> = LazyLock::new(|| {
+    Asset::new(
+        "realtime",
+        "js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../assets/realtime.js"),
+    )
+});
+
+fn all() -> [&'static Asset; 2] {
+    [&STYLE, &REALTIME]
 }
 
 /// `GET /assets/{name}`: a year in caches, never changed under its name.

@@ -129,7 +129,14 @@ fn filter_label(lang: Lang, filter: &ViewFilter) -> String {
 }
 
 /// The period, comparison and filter controls: links to the same page.
-fn controls(lang: Lang, here: &str, view: &View, range: Option<(String, String)>) -> Markup {
+/// `realtime`: the site's realtime page, offered beside the periods.
+fn controls(
+    lang: Lang,
+    here: &str,
+    view: &View,
+    range: Option<(String, String)>,
+    realtime: Option<&str>,
+) -> Markup {
     let custom = match view.period {
         PeriodChoice::Custom(a, b) => Some((a.to_string(), b.to_string())),
         _ => None,
@@ -147,6 +154,9 @@ fn controls(lang: Lang, here: &str, view: &View, range: Option<(String, String)>
                                 a href=(href) { (lang.t(&choice.label_key())) }
                             }
                         }
+                    }
+                    @if let Some(path) = realtime {
+                        li { a href=(view.link(path, |_| {})) { (lang.t("realtime")) } }
                     }
                 }
             }
@@ -444,7 +454,7 @@ pub fn overview(overview: &Overview) -> String {
     );
     let body = html! {
         h1 { (site.id.as_ref()) }
-        (controls(lang, &here, view, Some(range)))
+        (controls(lang, &here, view, Some(range), Some(&format!("{here}/realtime"))))
         @if let Some(then) = overview.comparison {
             p.muted { (lang.t_with("compare-against", &[
                 ("from", Arg::Text(lang.date(then.first))),
@@ -475,7 +485,7 @@ pub fn overview(overview: &Overview) -> String {
 pub fn sites(lines: &[SiteLine], view: &View, lang: Lang) -> String {
     let body = html! {
         h1 { (lang.t("sites-title")) }
-        (controls(lang, "/", view, None))
+        (controls(lang, "/", view, None, None))
         @if lines.is_empty() {
             p { (lang.t("sites-empty")) }
         } @else {
@@ -573,7 +583,7 @@ pub fn details(details: &Details) -> String {
     let body = html! {
         p { a href=(view.link(&home, |_| {})) { "← " (lang.t("details-back")) } }
         h1 { (title) }
-        (controls(lang, &here, view, Some(range)))
+        (controls(lang, &here, view, Some(range), Some(&format!("{home}/realtime"))))
         form.search method="get" action=(here) role="search" {
             @for (key, value) in form_urlencoded::parse(view.query().as_bytes()) {
                 input type="hidden" name=(key) value=(value);
@@ -586,6 +596,64 @@ pub fn details(details: &Details) -> String {
         p.muted { (lang.t_with("details-rows", &[("rows", Arg::Count(details.figures.answer.total_rows as u64))])) }
         (rows_table(lang, &home, view, details.figures, Some(&sorting)))
         p { a href=(csv_link(&home, view, dimension)) download { (lang.t("panel-csv")) } }
+    };
+    layout(lang, &title, &here, view, body)
+}
+
+/// The realtime page: the figures as they are now (`figures` is the
+/// realtime API's answer), refreshed by a small script.
+pub fn realtime(site: &Site, view: &View, lang: Lang, figures: &serde_json::Value) -> String {
+    let home = format!("/sites/{}", site.id);
+    let here = format!("{home}/realtime");
+    let title = lang.t_with(
+        "realtime-title",
+        &[("site", Arg::Text(site.id.to_string()))],
+    );
+    let script = &*assets::REALTIME;
+    let count = |key: &str| lang.integer(figures[key].as_u64().unwrap_or(0));
+    let list = |id: &str, key: &str, caption: String| {
+        let rows = figures[key].as_array().cloned().unwrap_or_default();
+        let label = if key == "pages" { "page" } else { "source" };
+        html! {
+            section.card aria-labelledby=(format!("{id}-title")) {
+                h2 id=(format!("{id}-title")) { (caption) }
+                p.muted id=(format!("{id}-empty")) hidden[!rows.is_empty()] { (lang.t("panel-empty")) }
+                table {
+                    thead { tr {
+                        th scope="col" { (dimension_name(lang, if key == "pages" { Dimension::Page } else { Dimension::Source })) }
+                        th.n scope="col" { (metric_name(lang, Metric::Visitors)) }
+                    } }
+                    tbody id=(id) {
+                        @for row in &rows {
+                            tr {
+                                td { (shown(lang, row[label].as_str().unwrap_or(""))) }
+                                td.n { (lang.integer(row["visitors"].as_u64().unwrap_or(0))) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    let source = with_params("/api/v1/realtime".to_owned(), &[("site_id", &site.id)]);
+    let body = html! {
+        p { a href=(view.link(&home, |_| {})) { "← " (lang.t("details-back")) } }
+        h1 { (title) }
+        div data-realtime=(site.id.as_ref()) data-source=(source) data-none=(lang.t("value-none")) {
+            dl.figures aria-live="polite" {
+                div { dt { (lang.t("realtime-5m")) } dd #rt-5m { (count("visitors_5m")) } }
+                div { dt { (lang.t("realtime-30m")) } dd #rt-30m { (count("visitors_30m")) } }
+            }
+            div.grid {
+                (list("rt-pages", "pages", lang.t("realtime-pages")))
+                (list("rt-sources", "sources", lang.t("realtime-sources")))
+            }
+        }
+        @if !figures["rounded_to"].is_null() {
+            p.note { (lang.t("realtime-rounded")) }
+        }
+        p.note { (lang.t("realtime-live")) " " a href=(view.link(&here, |_| {})) { (lang.t("realtime-refresh")) } }
+        script src=(script.path()) integrity=(script.integrity) defer {}
     };
     layout(lang, &title, &here, view, body)
 }

@@ -519,3 +519,35 @@ pub async fn details_page(
     count(&state, "page", started, &response);
     response
 }
+
+/// `/sites/{id}/realtime`: visitors now, the pages they read, where they
+/// came from; the page's script refreshes them.
+pub async fn realtime_page(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let started = Instant::now();
+    let (view, lang) = match read_view(raw.as_deref(), &headers) {
+        Ok(read) => read,
+        Err(response) => return *response,
+    };
+    let outcome = async {
+        let (sites, _) = registry(&state)?;
+        let base = v2::site_query(&sites, &id)?;
+        let figures = ask(
+            &state,
+            query::realtime::realtime(&state.reader, &base, (state.now_ms)()),
+        )
+        .await?;
+        Ok::<_, ApiError>(html::realtime(&base.site, &view, lang, &figures))
+    }
+    .await;
+    let response = match outcome {
+        Ok(body) => page(StatusCode::OK, lang, body),
+        Err(error) => error_page(&error, lang),
+    };
+    count(&state, "page", started, &response);
+    response
+}
