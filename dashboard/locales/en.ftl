@@ -66,6 +66,7 @@ panel-goals = Goals
 panel-events = Custom events
 panel-outbound = Outbound links
 panel-downloads = Downloads
+map-label = Map of visitors by country; the table holds the figures.
 panel-empty = Nothing in this period.
 panel-hidden = { $rows ->
     [one] One row below { $threshold } visitors is hidden.

@@ -66,6 +66,7 @@ panel-goals = Objectifs
 panel-events = Événements personnalisés
 panel-outbound = Liens sortants
 panel-downloads = Téléchargements
+map-label = Carte des visiteurs par pays ; le tableau donne les chiffres.
 panel-empty = Rien sur cette période.
 panel-hidden = { $rows ->
     [one] Une ligne de moins de { $threshold } visiteurs est masquée.

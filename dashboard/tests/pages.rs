@@ -6,7 +6,7 @@
 mod common;
 
 use common::*;
-use mesure_dashboard::pages::assets::STYLE;
+use mesure_dashboard::pages::assets::{CHART, STYLE, UPLOT, UPLOT_STYLE};
 use mesure_dashboard::pages::i18n::Lang;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha384};
@@ -111,6 +111,36 @@ async fn the_overview_shows_the_api_figures_in_either_language() {
     ] {
         assert!(html.contains(&format!(">{title}</h2>")), "{title}");
     }
+
+    // Countries by their names, and on the map, each with its figure.
+    let countries = dashboard
+        .ok(
+            json!({"site_id": "paris", "date_range": "30d", "metrics": ["visitors"],
+                   "dimensions": ["visit:country"]}),
+        )
+        .await;
+    for row in countries["results"].as_array().expect("rows") {
+        let code = row["dimensions"][0].as_str().expect("code");
+        let name = mesure_dashboard::pages::countries::name(Lang::En, code).expect("a country");
+        let figure = Lang::En.integer(row["metrics"][0].as_u64().expect("visitors"));
+        assert!(html.contains(&format!(">{name}</a>")), "{name}");
+        assert!(
+            html.contains(&format!("<title>{name} : {figure}</title>")),
+            "{name}: {figure}"
+        );
+    }
+    assert!(html.contains("<svg class=\"map\""));
+    // The chart: drawn by the dashboard's scripts from its table.
+    assert!(html.contains("<table data-chart"));
+    assert!(html.matches("data-t=\"").count() >= 30);
+    for asset in [&*UPLOT, &*CHART, &*UPLOT_STYLE] {
+        assert!(html.contains(&format!("integrity=\"{}\"", asset.integrity)));
+        assert_eq!(get(&dashboard, &asset.path(), "en").await.status, 200);
+    }
+
+    // No inline style or script: a strict Content-Security-Policy holds.
+    assert!(!html.contains(" style="));
+    assert!(!html.contains("<script>"));
 
     // Nothing from another origin: every link and source is the dashboard's.
     for link in links(&html) {

@@ -58,8 +58,36 @@ pub static REALTIME: LazyLock<Asset> = LazyLock::new(|| {
     )
 });
 
-fn all() -> [&'static Asset; 2] {
-    [&STYLE, &REALTIME]
+pub static CHART: LazyLock<Asset> = LazyLock::new(|| {
+    Asset::new(
+        "chart",
+        "js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../assets/chart.js"),
+    )
+});
+
+/// uPlot, vendored from npm by `scripts/vendor-data.mjs`.
+pub static UPLOT: LazyLock<Asset> = LazyLock::new(|| {
+    Asset::new(
+        "uplot",
+        "js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../vendor/uPlot.iife.min.js"),
+    )
+});
+
+pub static UPLOT_STYLE: LazyLock<Asset> = LazyLock::new(|| {
+    Asset::new(
+        "uplot",
+        "css",
+        "text/css; charset=utf-8",
+        include_bytes!("../../vendor/uPlot.min.css"),
+    )
+});
+
+fn all() -> [&'static Asset; 5] {
+    [&STYLE, &REALTIME, &CHART, &UPLOT, &UPLOT_STYLE]
 }
 
 /// `GET /assets/{name}`: a year in caches, never changed under its name.

@@ -4,7 +4,7 @@
 
 use super::i18n::{Arg, Lang};
 use super::view::{CHART_METRICS, Compare, PANELS, PeriodChoice, View, ViewFilter};
-use super::{Figures, HEADLINE, Overview, Panel, SiteLine, assets};
+use super::{Figures, HEADLINE, Overview, PANEL_ROWS, Panel, SiteLine, assets, countries};
 use crate::api::ApiError;
 use crate::query::fields::{Dimension, Metric};
 use crate::query::filter::Operator;
@@ -13,7 +13,7 @@ use maud::{DOCTYPE, Markup, html};
 use mesure_sites::Site;
 
 /// A whole page: header, language switch, `body`.
-fn layout(lang: Lang, title: &str, here: &str, view: &View, body: Markup) -> String {
+fn layout(lang: Lang, title: &str, here: &str, view: &View, head: Markup, body: Markup) -> String {
     let style = &*assets::STYLE;
     html! {
         (DOCTYPE)
@@ -24,6 +24,7 @@ fn layout(lang: Lang, title: &str, here: &str, view: &View, body: Markup) -> Str
                 meta name="referrer" content="same-origin";
                 title { (title) " · " (lang.t("app-name")) }
                 link rel="stylesheet" href=(style.path()) integrity=(style.integrity);
+                (head)
             }
             body {
                 a.skip href="#main" { (lang.t("skip-to-content")) }
@@ -110,6 +111,16 @@ fn shown(lang: Lang, value: &str) -> String {
     }
 }
 
+/// A dimension's value as a reader knows it: a country by its name.
+fn label(lang: Lang, dimension: Dimension, value: &str) -> String {
+    match dimension {
+        Dimension::Country => {
+            countries::name(lang, value).map_or_else(|| shown(lang, value), str::to_owned)
+        }
+        _ => shown(lang, value),
+    }
+}
+
 fn filter_label(lang: Lang, filter: &ViewFilter) -> String {
     let key = match filter.operator {
         Operator::Is => "filter-is",
@@ -123,7 +134,10 @@ fn filter_label(lang: Lang, filter: &ViewFilter) -> String {
                 "dimension",
                 Arg::Text(dimension_name(lang, filter.dimension)),
             ),
-            ("value", Arg::Text(shown(lang, &filter.value))),
+            (
+                "value",
+                Arg::Text(label(lang, filter.dimension, &filter.value)),
+            ),
         ],
     )
 }
@@ -260,8 +274,9 @@ fn chart(overview: &Overview) -> Markup {
                     }
                 }
             }
+            div #chart-canvas aria-hidden="true" {}
             div.chart-table {
-                table {
+                table data-chart data-bucket=(bucket.trim_start_matches("time-")) data-now=(lang.t("chart-now")) data-then=(lang.t("chart-then")) {
                     caption { (lang.t_with("chart-table", &[
                         ("metric", Arg::Text(metric_name(lang, metric))),
                         ("bucket", Arg::Text(lang.t(&format!("bucket-{bucket}")))),
@@ -274,11 +289,13 @@ fn chart(overview: &Overview) -> Markup {
                     tbody {
                         @for label in &overview.chart_labels {
                             @let row = rows.iter().find(|r| r.dimensions.first() == Some(label));
-                            tr {
+                            @let now = row.map_or(Some(0.0), |r| r.metrics[0]);
+                            @let then = row.and_then(|r| r.comparison.as_ref()).map_or(Some(0.0), |(then, _)| then[0]);
+                            tr data-t=[chart_seconds(label)] {
                                 th scope="row" { (time_label(lang, label)) }
-                                td.n { (value(lang, metric, row.map_or(Some(0.0), |r| r.metrics[0]))) }
+                                td.n data-v=[now] { (value(lang, metric, now)) }
                                 @if compared {
-                                    td.n { (value(lang, metric, row.and_then(|r| r.comparison.as_ref()).map_or(Some(0.0), |(then, _)| then[0]))) }
+                                    td.n data-v=[then] { (value(lang, metric, then)) }
                                 }
                             }
                         }
@@ -287,6 +304,16 @@ fn chart(overview: &Overview) -> Markup {
             }
         }
     }
+}
+
+/// A bucket's local date and time as seconds, as if it were UTC: what the
+/// chart's script draws.
+fn chart_seconds(label: &str) -> Option<i64> {
+    let at = chrono::NaiveDate::parse_from_str(label, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .or_else(|| chrono::NaiveDateTime::parse_from_str(label, "%Y-%m-%d %H:%M:%S").ok())?;
+    Some(at.and_utc().timestamp())
 }
 
 /// A bucket's label: a date, a month or an hour, as the language writes it.
@@ -353,12 +380,16 @@ fn rows_table(
                         @let raw = row.dimensions.first().cloned().unwrap_or_default();
                         @let share = row.metrics.first().copied().flatten().filter(|_| top > 0.0).map_or(0.0, |v| v / top * 100.0);
                         tr {
-                            td.label style=(format!("--share: {share:.0}%")) {
+                            td.label {
+                                // An attribute, not a style: allowed by a strict CSP.
+                                svg.bar aria-hidden="true" viewBox="0 0 100 1" preserveAspectRatio="none" {
+                                    rect width=(format!("{share:.1}")) height="1" {}
+                                }
                                 a href=(view.link(overview, |v| {
                                     v.filters.retain(|f| f.dimension != dimension);
                                     v.filters.push(ViewFilter { operator: Operator::Is, dimension, value: raw.clone() });
-                                })) title=(lang.t_with("filter-by", &[("value", Arg::Text(shown(lang, &raw)))])) {
-                                    (shown(lang, &raw))
+                                })) title=(lang.t_with("filter-by", &[("value", Arg::Text(label(lang, dimension, &raw)))])) {
+                                    (label(lang, dimension, &raw))
                                 }
                             }
                             @for (i, m) in metrics.iter().enumerate() {
@@ -412,7 +443,10 @@ fn breakdown(lang: Lang, here: &str, view: &View, panel: &Panel) -> Markup {
                     }
                 }
             }
-            (rows_table(lang, here, view, &panel.figures, None))
+            @if dimension == Some(Dimension::Country) {
+                (map(lang, &panel.figures))
+            }
+            (rows_table(lang, here, view, &first_rows(&panel.figures), None))
             @if let Some(dimension) = dimension {
                 div.panel-foot {
                     a href=(view.link(&details_path(here, dimension), |_| {})) {
@@ -423,6 +457,45 @@ fn breakdown(lang: Lang, here: &str, view: &View, panel: &Panel) -> Markup {
                         (lang.t("panel-csv"))
                         span.visually-hidden { " – " (lang.t(panel.title_key)) }
                     }
+                }
+            }
+        }
+    }
+}
+
+/// A panel's first rows (the map has more).
+fn first_rows(figures: &Figures) -> Figures {
+    let mut first = figures.clone();
+    first.answer.rows.truncate(PANEL_ROWS);
+    first
+}
+
+/// The countries' map: each shaded by its visitors (the table beside it
+/// holds the figures, for screen readers too).
+fn map(lang: Lang, figures: &Figures) -> Markup {
+    let visitors: std::collections::HashMap<&str, Option<f64>> = figures
+        .answer
+        .rows
+        .iter()
+        .filter_map(|row| {
+            Some((
+                row.dimensions.first()?.as_str(),
+                row.metrics.first().copied().flatten(),
+            ))
+        })
+        .collect();
+    let top = visitors.values().flatten().fold(0.0_f64, |a, b| a.max(*b));
+    html! {
+        svg.map viewBox=(format!("0 0 {} {}", countries::WIDTH, countries::HEIGHT)) role="img" aria-label=(lang.t("map-label")) {
+            @for (code, path) in countries::shapes() {
+                @match visitors.get(code) {
+                    Some(count) => {
+                        @let opacity = count.filter(|_| top > 0.0).map_or(0.15, |v| 0.15 + 0.85 * v / top);
+                        path.on d=(path) fill-opacity=(format!("{opacity:.2}")) {
+                            title { (label(lang, Dimension::Country, code)) " : " (value(lang, Metric::Visitors, *count)) }
+                        }
+                    }
+                    None => { path d=(path) { title { (label(lang, Dimension::Country, code)) } } }
                 }
             }
         }
@@ -479,7 +552,12 @@ pub fn overview(overview: &Overview) -> String {
             }
         }
     };
-    layout(lang, site.id.as_ref(), &here, view, body)
+    let head = html! {
+        link rel="stylesheet" href=(assets::UPLOT_STYLE.path()) integrity=(assets::UPLOT_STYLE.integrity);
+        script src=(assets::UPLOT.path()) integrity=(assets::UPLOT.integrity) defer {}
+        script src=(assets::CHART.path()) integrity=(assets::CHART.integrity) defer {}
+    };
+    layout(lang, site.id.as_ref(), &here, view, head, body)
 }
 
 pub fn sites(lines: &[SiteLine], view: &View, lang: Lang) -> String {
@@ -513,7 +591,7 @@ pub fn sites(lines: &[SiteLine], view: &View, lang: Lang) -> String {
             }
         }
     };
-    layout(lang, &lang.t("sites-title"), "/", view, body)
+    layout(lang, &lang.t("sites-title"), "/", view, html! {}, body)
 }
 
 pub fn error(error: &ApiError, lang: Lang) -> String {
@@ -530,7 +608,7 @@ pub fn error(error: &ApiError, lang: Lang) -> String {
         p { (message) }
         p { a href="/" { (lang.t("error-back")) } }
     };
-    layout(lang, &lang.t("error-title"), "/", &view, body)
+    layout(lang, &lang.t("error-title"), "/", &view, html! {}, body)
 }
 
 /// A link with more parameters than its view.
@@ -597,7 +675,7 @@ pub fn details(details: &Details) -> String {
         (rows_table(lang, &home, view, details.figures, Some(&sorting)))
         p { a href=(csv_link(&home, view, dimension)) download { (lang.t("panel-csv")) } }
     };
-    layout(lang, &title, &here, view, body)
+    layout(lang, &title, &here, view, html! {}, body)
 }
 
 /// The realtime page: the figures as they are now (`figures` is the
@@ -653,7 +731,7 @@ pub fn realtime(site: &Site, view: &View, lang: Lang, figures: &serde_json::Valu
             p.note { (lang.t("realtime-rounded")) }
         }
         p.note { (lang.t("realtime-live")) " " a href=(view.link(&here, |_| {})) { (lang.t("realtime-refresh")) } }
-        script src=(script.path()) integrity=(script.integrity) defer {}
     };
-    layout(lang, &title, &here, view, body)
+    let head = html! { script src=(script.path()) integrity=(script.integrity) defer {} };
+    layout(lang, &title, &here, view, head, body)
 }

@@ -8,6 +8,7 @@
 //! `/assets/...` (the style sheet, by content hash).
 
 pub mod assets;
+pub mod countries;
 mod html;
 pub mod i18n;
 pub mod view;
@@ -31,6 +32,8 @@ use view::{PANELS, View};
 
 /// Rows a panel shows; its details and CSV have them all.
 pub const PANEL_ROWS: usize = 10;
+/// Countries the map shades at most (there are fewer).
+const MAP_ROWS: usize = 300;
 
 /// One panel's query and answer.
 #[derive(Debug, Clone)]
@@ -205,7 +208,13 @@ async fn overview_of(
     for (i, panel) in PANELS.iter().enumerate() {
         let dimension = view.panel_dimension(i);
         shape.push((panel.title_key, Some(i)));
-        requests.push(breakdown(&site, &view, now, dimension, PANEL_ROWS)?);
+        // The map shades every country; the table shows the first ones.
+        let rows = if dimension == Dimension::Country {
+            MAP_ROWS
+        } else {
+            PANEL_ROWS
+        };
+        requests.push(breakdown(&site, &view, now, dimension, rows)?);
     }
     for (title, dimension, _) in SINGLE_PANELS {
         shape.push((title, None));
