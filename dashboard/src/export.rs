@@ -116,15 +116,7 @@ pub fn metrics_for(dimension: Dimension) -> Vec<Metric> {
 pub async fn zip(reader: &Reader, base: &Query) -> Result<Vec<u8>, QueryError> {
     let mut files: Vec<(String, String)> = Vec::new();
     let mut overview = base.clone();
-    overview.metrics = vec![
-        Metric::Visitors,
-        Metric::Visits,
-        Metric::Pageviews,
-        Metric::ViewsPerVisit,
-        Metric::BounceRate,
-        Metric::VisitDuration,
-        Metric::Events,
-    ];
+    overview.metrics = [Metric::HEADLINE.as_slice(), &[Metric::Events]].concat();
     overview.dimensions.clear();
     overview.order_by = vec![(Order::Metric(Metric::Visitors), true)];
     files.push((

@@ -74,14 +74,7 @@ pub struct SiteLine {
 }
 
 /// The headline figures, in order.
-pub const HEADLINE: [Metric; 6] = [
-    Metric::Visitors,
-    Metric::Visits,
-    Metric::Pageviews,
-    Metric::ViewsPerVisit,
-    Metric::BounceRate,
-    Metric::VisitDuration,
-];
+pub const HEADLINE: [Metric; 6] = Metric::HEADLINE;
 
 /// The panels without tabs: their title, dimension and metrics.
 const SINGLE_PANELS: [(&str, Dimension, &[Metric]); 4] = [
@@ -314,18 +307,38 @@ fn read_view(raw: Option<&str>, headers: &HeaderMap) -> Result<(View, Lang), Box
     }
 }
 
+/// Answers a page: reads the view and the language from the request, runs
+/// `work`, and shows its HTML or the error page; counted as a page.
+async fn serve_page<F, Fut>(
+    state: &AppState,
+    raw: Option<&str>,
+    headers: &HeaderMap,
+    work: F,
+) -> Response
+where
+    F: FnOnce(View, Lang) -> Fut,
+    Fut: Future<Output = Result<String, ApiError>>,
+{
+    let started = Instant::now();
+    let response = match read_view(raw, headers) {
+        Ok((view, lang)) => match work(view, lang).await {
+            Ok(body) => page(StatusCode::OK, lang, body),
+            Err(error) => error_page(&error, lang),
+        },
+        Err(response) => *response,
+    };
+    count(state, "page", started, &response);
+    response
+}
+
 pub async fn sites_page(
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    let started = Instant::now();
-    let (view, lang) = match read_view(raw.as_deref(), &headers) {
-        Ok(read) => read,
-        Err(response) => return *response,
-    };
-    let outcome = async {
-        let (sites, _) = registry(&state)?;
+    let state = &state;
+    serve_page(state, raw.as_deref(), &headers, |view, lang| async move {
+        let (sites, _) = registry(state)?;
         let mut listed: Vec<Arc<Site>> = sites.iter().cloned().collect();
         listed.sort_by(|a, b| a.id.cmp(&b.id));
         let requests = listed
@@ -339,7 +352,7 @@ pub async fn sites_page(
                 )
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let figures = run_all(&state, requests).await?;
+        let figures = run_all(state, requests).await?;
         let lines = listed
             .into_iter()
             .zip(figures)
@@ -349,14 +362,8 @@ pub async fn sites_page(
             })
             .collect::<Vec<_>>();
         Ok::<_, ApiError>(html::sites(&lines, &view, lang))
-    }
-    .await;
-    let response = match outcome {
-        Ok(body) => page(StatusCode::OK, lang, body),
-        Err(error) => error_page(&error, lang),
-    };
-    count(&state, "page", started, &response);
-    response
+    })
+    .await
 }
 
 pub async fn overview_page(
@@ -365,23 +372,14 @@ pub async fn overview_page(
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    let started = Instant::now();
-    let (view, lang) = match read_view(raw.as_deref(), &headers) {
-        Ok(read) => read,
-        Err(response) => return *response,
-    };
-    let outcome = async {
-        let (sites, _) = registry(&state)?;
+    let state = &state;
+    serve_page(state, raw.as_deref(), &headers, |view, lang| async move {
+        let (sites, _) = registry(state)?;
         let (site, _) = v2::find_site(&sites, &id)?;
-        overview_of(&state, site, view, lang).await
-    }
-    .await;
-    let response = match outcome {
-        Ok(overview) => page(StatusCode::OK, lang, html::overview(&overview)),
-        Err(error) => error_page(&error, lang),
-    };
-    count(&state, "page", started, &response);
-    response
+        let overview = overview_of(state, site, view, lang).await?;
+        Ok(html::overview(&overview))
+    })
+    .await
 }
 
 /// The parameters named `names` taken out of a query string, and the rest
@@ -461,13 +459,9 @@ pub async fn details_page(
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    let started = Instant::now();
     let (taken, rest) = take_params(raw.as_deref(), &["q", "sort", "dir"]);
-    let (view, lang) = match read_view(Some(&rest), &headers) {
-        Ok(read) => read,
-        Err(response) => return *response,
-    };
-    let outcome = async {
+    let state = &state;
+    serve_page(state, Some(&rest), &headers, |view, lang| async move {
         let dimension = breakdown_dimension(Some(&dimension))?;
         let search = param(&taken, "q").unwrap_or("").trim();
         if search.chars().count() > MAX_SEARCH {
@@ -489,14 +483,14 @@ pub async fn details_page(
             Some("asc") => false,
             Some(other) => return Err(ApiError::BadRequest(format!("dir {other:?}"))),
         };
-        let (sites, _) = registry(&state)?;
+        let (sites, _) = registry(state)?;
         let (site, _) = v2::find_site(&sites, &id)?;
         let mut request = breakdown(&site, &view, (state.now_ms)(), dimension, v2::MAX_LIMIT)?;
         request.order_by = vec![(
             sort.name().to_owned(),
             if descending { "desc" } else { "asc" }.to_owned(),
         )];
-        let mut figures = run_all(&state, vec![request])
+        let mut figures = run_all(state, vec![request])
             .await?
             .pop()
             .ok_or_else(|| ApiError::Internal("no answer".into()))?;
@@ -519,14 +513,8 @@ pub async fn details_page(
             sort,
             descending,
         }))
-    }
-    .await;
-    let response = match outcome {
-        Ok(body) => page(StatusCode::OK, lang, body),
-        Err(error) => error_page(&error, lang),
-    };
-    count(&state, "page", started, &response);
-    response
+    })
+    .await
 }
 
 /// `/sites/{id}/realtime`: visitors now, the pages they read, where they
@@ -537,26 +525,16 @@ pub async fn realtime_page(
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    let started = Instant::now();
-    let (view, lang) = match read_view(raw.as_deref(), &headers) {
-        Ok(read) => read,
-        Err(response) => return *response,
-    };
-    let outcome = async {
-        let (sites, _) = registry(&state)?;
+    let state = &state;
+    serve_page(state, raw.as_deref(), &headers, |view, lang| async move {
+        let (sites, _) = registry(state)?;
         let base = v2::site_query(&sites, &id)?;
         let figures = ask(
-            &state,
+            state,
             query::realtime::realtime(&state.reader, &base, (state.now_ms)()),
         )
         .await?;
         Ok::<_, ApiError>(html::realtime(&base.site, &view, lang, &figures))
-    }
-    .await;
-    let response = match outcome {
-        Ok(body) => page(StatusCode::OK, lang, body),
-        Err(error) => error_page(&error, lang),
-    };
-    count(&state, "page", started, &response);
-    response
+    })
+    .await
 }

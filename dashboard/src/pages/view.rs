@@ -198,15 +198,8 @@ pub const PANELS: [Tabs; 4] = [
     },
 ];
 
-/// The chart's metrics on offer.
-pub const CHART_METRICS: [Metric; 6] = [
-    Metric::Visitors,
-    Metric::Visits,
-    Metric::Pageviews,
-    Metric::ViewsPerVisit,
-    Metric::BounceRate,
-    Metric::VisitDuration,
-];
+/// The chart's metrics on offer: the headline figures.
+pub const CHART_METRICS: [Metric; 6] = Metric::HEADLINE;
 
 /// A page's whole state.
 #[derive(Debug, Clone, PartialEq, Eq)]

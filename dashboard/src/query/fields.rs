@@ -26,6 +26,16 @@ pub enum Metric {
 }
 
 impl Metric {
+    /// A site's headline figures, in the order they are shown.
+    pub const HEADLINE: [Metric; 6] = [
+        Metric::Visitors,
+        Metric::Visits,
+        Metric::Pageviews,
+        Metric::ViewsPerVisit,
+        Metric::BounceRate,
+        Metric::VisitDuration,
+    ];
+
     pub const ALL: &[Metric] = &[
         Metric::Visitors,
         Metric::Visits,
