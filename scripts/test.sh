@@ -69,7 +69,7 @@ set -e
 step "browser tests: Chromium, the site script, Matomo and Plausible clients (screenshots in target/browser)"
 cargo build --locked -p mesure
 set +e
-node --test --test-reporter=spec collector/tests/browser/ 2>&1 | tee "$log/browser"
+node --test --test-reporter=spec collector/tests/browser/ dashboard/tests/browser/ 2>&1 | tee "$log/browser"
 browser_status=${PIPESTATUS[0]}
 set -e
 

@@ -112,6 +112,16 @@ export async function startMesure() {
     port,
     base,
     query,
+    /** Runs another `mesure` command against the same ClickHouse. */
+    run,
+    /** Starts another `mesure` service with these settings added; stopped
+     * with the rest. */
+    spawn(args, extra = {}) {
+      const child = spawn(bin, args, { env: { ...env, ...extra }, stdio: ["ignore", "inherit", "inherit"] });
+      children.push(child);
+      return child;
+    },
+    freePort,
     /** The rows of a site once `count` are there (or what there is after
      * 20 s). With `count` 0: what is there once the spool has been shipped. */
     async rows(site, count, where = "1") {

@@ -358,6 +358,7 @@ fn rows_table(
         @if answer.rows.is_empty() {
             p.muted { (lang.t("panel-empty")) }
         } @else {
+            div.scroll {
             table {
                 thead { tr {
                     th scope="col" { (dimension_name(lang, dimension)) }
@@ -398,6 +399,7 @@ fn rows_table(
                         }
                     }
                 }
+            }
             }
             @if answer.hidden_rows > 0 {
                 p.note { (lang.t_with("panel-hidden", &[
@@ -567,6 +569,7 @@ pub fn sites(lines: &[SiteLine], view: &View, lang: Lang) -> String {
         @if lines.is_empty() {
             p { (lang.t("sites-empty")) }
         } @else {
+            div.scroll {
             table {
                 thead { tr {
                     th scope="col" { (lang.t("nav-sites")) }
@@ -589,6 +592,7 @@ pub fn sites(lines: &[SiteLine], view: &View, lang: Lang) -> String {
                     }
                 }
             }
+        }
         }
     };
     layout(lang, &lang.t("sites-title"), "/", view, html! {}, body)

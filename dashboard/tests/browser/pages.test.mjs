@@ -1,0 +1,157 @@
+// The dashboard's pages in Debian's Chromium: the overview shows the stats
+// API's figures and draws its chart; a click on a row filters the page and
+// adds a chip; back and forward restore the view; the language switch
+// changes labels and numbers; the realtime page updates after hits sent
+// through the real collector; nothing is requested from another origin.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { startMesure, launchChromium, sleep } from "../../../collector/tests/browser/harness.mjs";
+
+let mesure;
+let browser;
+let dashboard;
+
+before(async () => {
+  mesure = await startMesure();
+  mesure.run("demo-data", "--sites", "1", "--days", "40", "--events", "30000", "--seed", "3");
+  mesure.run("site", "put", "live", "--host", "live.mesure.test", "--mode", "consent");
+  const port = await mesure.freePort();
+  dashboard = `http://127.0.0.1:${port}`;
+  mesure.spawn(["dashboard"], {
+    MESURE_DASHBOARD_LISTEN: `127.0.0.1:${port}`,
+    MESURE_DASHBOARD_SITES_REFRESH_SECONDS: "1",
+  });
+  for (let i = 0; ; i++) {
+    try {
+      if ((await fetch(`${dashboard}/readyz`)).ok) break;
+    } catch {}
+    if (i > 300) throw new Error("the dashboard did not become ready");
+    await sleep(100);
+  }
+  browser = await launchChromium();
+});
+
+after(async () => {
+  await browser?.close();
+  mesure?.stop();
+});
+
+/** A page that records every request, and fails on any script error. */
+async function open(path, locale = "en-GB") {
+  const context = await browser.newContext({ locale, viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  const requests = [];
+  const errors = [];
+  page.on("request", (r) => requests.push(r.url()));
+  page.on("pageerror", (e) => errors.push(String(e)));
+  await page.goto(`${dashboard}${path}`);
+  return { page, requests, errors, context };
+}
+
+async function api(body) {
+  const answer = await fetch(`${dashboard}/api/v2/query`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  assert.equal(answer.status, 200, await answer.clone().text());
+  return answer.json();
+}
+
+test("the overview shows the API's figures, draws its chart and stays on its origin", async () => {
+  const { page, requests, errors, context } = await open("/sites/demo-1?lang=en");
+  await page.waitForSelector("#chart-canvas[data-drawn] canvas");
+  const figures = await page.$$eval("dl.figures dd:not(.change)", (nodes) => nodes.map((n) => n.textContent));
+  const answer = await api({ site_id: "demo-1", date_range: "30d", metrics: ["visitors", "visits", "pageviews"] });
+  const english = new Intl.NumberFormat("en");
+  assert.deepEqual(figures.slice(0, 3), answer.results[0].metrics.map((n) => english.format(n)));
+  for (const url of requests) assert.equal(new URL(url).origin, dashboard, url);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test("a row filters the page, its chip removes it, and back and forward restore the view", async () => {
+  const { page, context } = await open("/sites/demo-1?lang=en");
+  const before = await page.textContent("dl.figures dd");
+  await page.click("section[aria-labelledby='panel-sources'] tbody tr:first-child a");
+  await page.waitForURL(/f=is%7Cvisit%3Achannel/);
+  const chip = page.locator("ul.chips a").first();
+  assert.match(await chip.textContent(), /Channel is/);
+  const filtered = await page.textContent("dl.figures dd");
+  assert.notEqual(filtered, before);
+  await page.goBack();
+  assert.equal(await page.locator("ul.chips").count(), 0);
+  assert.equal(await page.textContent("dl.figures dd"), before);
+  await page.goForward();
+  assert.equal(await page.locator("ul.chips a").count(), 1);
+  await chip.click();
+  await page.waitForURL((url) => !url.search.includes("f="));
+  assert.equal(await page.locator("ul.chips").count(), 0);
+  await context.close();
+});
+
+test("the language switch changes every label and the number format", async () => {
+  const { page, context } = await open("/sites/demo-1", "fr-FR");
+  assert.equal(await page.getAttribute("html", "lang"), "fr");
+  assert.match(await page.textContent("main"), /Visiteurs/);
+  const french = await page.textContent("dl.figures dd");
+  await page.click("a[hreflang=en]");
+  await page.waitForURL(/lang=en/);
+  assert.equal(await page.getAttribute("html", "lang"), "en");
+  const text = await page.textContent("main");
+  assert.match(text, /Visitors/);
+  assert.doesNotMatch(text, /Visiteurs/);
+  const english = await page.textContent("dl.figures dd");
+  assert.equal(english.replaceAll(",", ""), french.replaceAll("\u202f", ""));
+  await context.close();
+});
+
+test("the realtime page updates after hits reach the collector", async () => {
+  const { page, errors, context } = await open("/sites/live/realtime?lang=en");
+  assert.equal(await page.textContent("#rt-5m"), "0");
+  // The collector learns the site within its reload delay: send until a
+  // hit is stored.
+  for (let i = 0; ; i++) {
+    const answer = await fetch(`${mesure.base}/api/event`, {
+      method: "POST",
+      headers: {
+        "content-type": "text/plain",
+        "user-agent": `Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.${i}.0 Safari/537.36`,
+      },
+      body: JSON.stringify({ n: "pageview", u: `https://live.mesure.test/now/${i}`, d: "live.mesure.test" }),
+    });
+    assert.ok(answer.status < 500, String(answer.status));
+    const [{ n }] = await mesure.query("SELECT count() AS n FROM mesure.events WHERE site_id = 'live'");
+    if (Number(n) > 0) break;
+    assert.ok(i < 60, "no hit of the site was stored");
+    await sleep(500);
+  }
+  await page.waitForFunction(() => document.getElementById("rt-5m").textContent !== "0", null, { timeout: 30_000 });
+  assert.ok(Number(await page.textContent("#rt-5m")) >= 1);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test("screenshots of each page at desktop and phone width, in both languages", async () => {
+  const { mkdirSync } = await import("node:fs");
+  const { join } = await import("node:path");
+  const { root } = await import("../../../collector/tests/browser/harness.mjs");
+  const out = join(root, "target", "browser");
+  mkdirSync(out, { recursive: true });
+  const pages = { sites: "/", overview: "/sites/demo-1", details: "/sites/demo-1/details/event%3Apage", realtime: "/sites/live/realtime" };
+  for (const [name, path] of Object.entries(pages)) {
+    for (const lang of ["fr", "en"]) {
+      for (const [width, kind] of [[1280, "desktop"], [360, "phone"]]) {
+        const context = await browser.newContext({ viewport: { width, height: 800 } });
+        const page = await context.newPage();
+        const answer = await page.goto(`${dashboard}${path}${path.includes("?") ? "&" : "?"}lang=${lang}`);
+        assert.equal(answer.status(), 200, `${name} ${lang}`);
+        // Nothing wider than the screen.
+        const overflow = await page.evaluate(() => document.documentElement.scrollWidth - innerWidth);
+        assert.ok(overflow <= 1, `${name} ${lang} ${kind}: ${overflow} px too wide`);
+        await page.screenshot({ path: join(out, `dashboard-${name}-${lang}-${kind}.png`), fullPage: true });
+        await context.close();
+      }
+    }
+  }
+});
