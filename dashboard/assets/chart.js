@@ -32,7 +32,7 @@
     grid: { stroke: color("--line"), width: 1 },
     ticks: { stroke: color("--line"), width: 1 },
   };
-  const series = [{ value: (_, t) => (t == null ? "" : format.format(new Date(t * 1000))) }];
+  const series = [{ label: table.dataset.x, value: (_, t) => (t == null ? "" : format.format(new Date(t * 1000))) }];
   series.push({ label: table.dataset.now, stroke: color("--accent"), width: 2, value: (_, v) => (v == null ? "–" : number.format(v)) });
   if (columns > 1) {
     series.push({ label: table.dataset.then, stroke: color("--muted"), width: 1.5, dash: [6, 4], value: (_, v) => (v == null ? "–" : number.format(v)) });

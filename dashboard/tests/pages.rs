@@ -191,9 +191,10 @@ async fn a_row_filters_the_page_and_its_chip_removes_the_filter() {
     let filtered = get(&dashboard, &filter, "en").await;
     assert_eq!(filtered.status, 200, "{}", text(&filtered));
     let filtered = text(&filtered);
+    let name = mesure_dashboard::pages::countries::name(Lang::En, &country).expect("a country");
     assert!(
-        filtered.contains(&format!("Country is {country}")),
-        "a chip names the filter"
+        filtered.contains(&format!("Country is {name}")),
+        "a chip names the filter by the country's name"
     );
     // Every figure of the page is the filtered one.
     let api = dashboard

@@ -275,8 +275,9 @@ fn chart(overview: &Overview) -> Markup {
                 }
             }
             div #chart-canvas aria-hidden="true" {}
-            div.chart-table {
-                table data-chart data-bucket=(bucket.trim_start_matches("time-")) data-now=(lang.t("chart-now")) data-then=(lang.t("chart-then")) {
+            // Scrolls: reachable by keyboard.
+            div.chart-table tabindex="0" role="region" aria-labelledby="chart" {
+                table data-chart data-bucket=(bucket.trim_start_matches("time-")) data-x=(lang.t("chart-date")) data-now=(lang.t("chart-now")) data-then=(lang.t("chart-then")) {
                     caption { (lang.t_with("chart-table", &[
                         ("metric", Arg::Text(metric_name(lang, metric))),
                         ("bucket", Arg::Text(lang.t(&format!("bucket-{bucket}")))),

@@ -155,3 +155,29 @@ test("screenshots of each page at desktop and phone width, in both languages", a
     }
   }
 });
+
+test("axe-core finds no serious or critical violation on any page, in either language", async () => {
+  const { readFileSync } = await import("node:fs");
+  const { join } = await import("node:path");
+  const { root } = await import("../../../collector/tests/browser/harness.mjs");
+  const axe = readFileSync(join(root, "node_modules/axe-core/axe.min.js"), "utf8");
+  const pages = ["/", "/sites/demo-1", "/sites/demo-1/details/visit%3Acountry", "/sites/live/realtime", "/sites/nowhere"];
+  for (const path of pages) {
+    for (const lang of ["fr", "en"]) {
+      for (const scheme of ["light", "dark"]) {
+        const context = await browser.newContext({ colorScheme: scheme });
+        const page = await context.newPage();
+        await page.goto(`${dashboard}${path}?lang=${lang}`);
+        // The test's own copy of axe-core, added to the page it checks.
+        await page.addScriptTag({ content: axe });
+        const result = await page.evaluate(() =>
+          window.axe.run(document, { runOnly: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] }));
+        const serious = result.violations
+          .filter((v) => v.impact === "serious" || v.impact === "critical")
+          .map((v) => `${v.id}: ${v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(", ")}`);
+        assert.deepEqual(serious, [], `${path} ${lang} ${scheme}`);
+        await context.close();
+      }
+    }
+  }
+});
