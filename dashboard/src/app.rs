@@ -73,6 +73,8 @@ pub fn app(state: AppState) -> Router {
             )
         })
         .layer(DefaultBodyLimit::max(MAX_BODY))
+        // Pages, scripts and answers gzipped for the clients that ask.
+        .layer(tower_http::compression::CompressionLayer::new())
         .with_state(state)
 }
 

@@ -138,6 +138,26 @@ async fn the_overview_shows_the_api_figures_in_either_language() {
         assert_eq!(get(&dashboard, &asset.path(), "en").await.status, 200);
     }
 
+    // Gzipped for a browser that asks, as its script and style sheet.
+    for target in [
+        "/sites/paris?lang=en".to_owned(),
+        UPLOT.path(),
+        STYLE.path(),
+    ] {
+        let plain = get(&dashboard, &target, "en").await;
+        let zipped = send(
+            dashboard.addr,
+            browser_request("GET", &target, &[("Accept-Encoding", "gzip")], b""),
+        )
+        .await;
+        assert_eq!(
+            zipped.header("content-encoding").as_deref(),
+            Some("gzip"),
+            "{target}"
+        );
+        assert!(zipped.body.len() * 2 < plain.body.len(), "{target}");
+    }
+
     // No inline style or script: a strict Content-Security-Policy holds.
     assert!(!html.contains(" style="));
     assert!(!html.contains("<script>"));
