@@ -135,7 +135,8 @@ impl Reader {
     }
 
     /// The days of `periods` sealed for the query's site, as
-    /// [`Sealed::of`] finds them, kept a few seconds.
+    /// [`Sealed::of`] finds them, kept a few seconds; none for a query the
+    /// rollups cannot answer.
     pub async fn sealed(
         &self,
         query: &Query,
@@ -146,16 +147,17 @@ impl Reader {
         }
         let first = periods.iter().map(|p| p.start_ms).min().unwrap_or(0);
         let last = periods.iter().map(|p| p.end_ms - 1).max().unwrap_or(0);
+        let days = (seal::utc_day(first), seal::utc_day(last));
         let key = (
             query.site.id.to_string(),
             seal::basis(&query.site, &query.goals),
-            seal::utc_day(first),
-            seal::utc_day(last),
+            days.0,
+            days.1,
         );
         if let Some(kept) = self.lists.get(&key).filter(|k| k.fresh(LIST_LIFETIME)) {
             return Ok(kept.value.clone());
         }
-        let sealed = Sealed::of(&self.client, query, periods).await?;
+        let sealed = Sealed::of(&self.client, query, days).await?;
         let bytes = 64 * (sealed.days.len() + 1);
         self.lists.insert(
             key,

@@ -42,31 +42,24 @@ pub struct Sealed {
 }
 
 impl Sealed {
-    /// The days of `periods` sealed for the site, with its time zone and
-    /// goals as they are now: one statement for a whole query.
+    /// The UTC days from `first` to `last` sealed for the query's site,
+    /// with its time zone and goals as they are now: one statement for a
+    /// whole query (see [`super::Reader::sealed`]).
     pub async fn of(
         client: &clickhouse::Client,
         query: &Query,
-        periods: &[&Period],
+        (first, last): (NaiveDate, NaiveDate),
     ) -> Result<Sealed, clickhouse::error::Error> {
-        if shape(query).is_none() || periods.is_empty() {
-            return Ok(Sealed::default());
-        }
-        let first = periods.iter().map(|p| p.start_ms).min().unwrap_or(0);
-        let last = periods.iter().map(|p| p.end_ms - 1).max().unwrap_or(0);
         let site = Param::Text(query.site.id.to_string());
         let mut sql = Sql::new(
             "SELECT toString(day) AS date, max(version) AS latest, \
              argMax(basis, version) AS sealed_basis FROM sealed_days WHERE ",
         );
         sql.bind("site_id = ?", site.clone())
-            .bind(
-                " AND day >= toDate(?)",
-                Param::Text(seal::utc_day(first).to_string()),
-            )
+            .bind(" AND day >= toDate(?)", Param::Text(first.to_string()))
             .bind(
                 " AND day <= toDate(?) GROUP BY date",
-                Param::Text(seal::utc_day(last).to_string()),
+                Param::Text(last.to_string()),
             )
             // The first hit's day, in the same statement.
             .bind(
