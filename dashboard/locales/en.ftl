@@ -45,6 +45,7 @@ filter-by = Show only { $value }
 filter-is = { $dimension } is { $value }
 filter-is-not = { $dimension } is not { $value }
 filter-contains = { $dimension } contains { $value }
+filter-does-not-contain = { $dimension } does not contain { $value }
 
 headline = Key figures
 chart = Over time

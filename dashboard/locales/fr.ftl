@@ -45,6 +45,7 @@ filter-by = N’afficher que { $value }
 filter-is = { $dimension } est { $value }
 filter-is-not = { $dimension } n’est pas { $value }
 filter-contains = { $dimension } contient { $value }
+filter-does-not-contain = { $dimension } ne contient pas { $value }
 
 headline = Chiffres clés
 chart = Évolution

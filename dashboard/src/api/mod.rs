@@ -41,19 +41,13 @@ impl ApiError {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        match &self {
-            ApiError::Unavailable(detail) | ApiError::Internal(detail) => {
-                tracing::error!(error = %detail, "query failed");
-            }
-            _ => {}
+impl ApiError {
+    /// Logs what the reader is not told, and tells a client when to come
+    /// back: the same for the API's answers and for the pages.
+    pub fn finish(&self, mut response: Response) -> Response {
+        if let ApiError::Unavailable(detail) | ApiError::Internal(detail) = self {
+            tracing::error!(error = %detail, "query failed");
         }
-        let mut response = (
-            self.status(),
-            Json(json!({"error": self.code(), "message": self.to_string()})),
-        )
-            .into_response();
         if matches!(self, ApiError::Unavailable(_)) {
             response.headers_mut().insert(
                 axum::http::header::RETRY_AFTER,
@@ -61,5 +55,16 @@ impl IntoResponse for ApiError {
             );
         }
         response
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let response = (
+            self.status(),
+            Json(json!({"error": self.code(), "message": self.to_string()})),
+        )
+            .into_response();
+        self.finish(response)
     }
 }

@@ -4,7 +4,7 @@
 
 use super::i18n::{Arg, Lang};
 use super::view::{CHART_METRICS, Compare, PANELS, PeriodChoice, View, ViewFilter};
-use super::{Figures, HEADLINE, Overview, PANEL_ROWS, Panel, SiteLine, assets, countries};
+use super::{Figures, Overview, PANEL_ROWS, Panel, SiteLine, assets, countries};
 use crate::api::ApiError;
 use crate::query::fields::{Dimension, Metric};
 use crate::query::filter::Operator;
@@ -49,6 +49,22 @@ fn layout(lang: Lang, title: &str, here: &str, view: &View, head: Markup, body: 
         }
     }
     .into_string()
+}
+
+/// A link among choices; the chosen one is marked as current.
+fn choice(href: String, current: bool, text: impl maud::Render) -> Markup {
+    html! { a href=(href) aria-current=[current.then_some("true")] { (text) } }
+}
+
+/// The view as hidden fields of a form, but for `except`.
+fn hidden_view(view: &View, except: &[&str]) -> Markup {
+    html! {
+        @for (key, value) in form_urlencoded::parse(view.query().as_bytes()) {
+            @if !except.contains(&key.as_ref()) {
+                input type="hidden" name=(key) value=(value);
+            }
+        }
+    }
 }
 
 /// A metric's value as the language writes it; `None` is a hidden small
@@ -125,7 +141,8 @@ fn filter_label(lang: Lang, filter: &ViewFilter) -> String {
     let key = match filter.operator {
         Operator::Is => "filter-is",
         Operator::IsNot => "filter-is-not",
-        _ => "filter-contains",
+        Operator::Contains => "filter-contains",
+        Operator::DoesNotContain => "filter-does-not-contain",
     };
     lang.t_with(
         key,
@@ -159,14 +176,10 @@ fn controls(
         div.controls {
             nav aria-label=(lang.t("period")) {
                 ul.choices {
-                    @for choice in PeriodChoice::OFFERED {
+                    @for period in PeriodChoice::OFFERED {
                         li {
-                            @let href = view.link(here, |v| v.period = choice);
-                            @if choice == view.period {
-                                a href=(href) aria-current="page" { (lang.t(&choice.label_key())) }
-                            } @else {
-                                a href=(href) { (lang.t(&choice.label_key())) }
-                            }
+                            @let href = view.link(here, |v| v.period = period);
+                            (choice(href, period == view.period, lang.t(&period.label_key())))
                         }
                     }
                     @if let Some(path) = realtime {
@@ -177,11 +190,7 @@ fn controls(
             details open[custom.is_some()] {
                 summary { (lang.t("period-custom")) }
                 form.custom method="get" action=(here) {
-                    @for (key, value) in form_urlencoded::parse(view.query().as_bytes()) {
-                        @if !matches!(key.as_ref(), "period" | "from" | "to") {
-                            input type="hidden" name=(key) value=(value);
-                        }
-                    }
+                    (hidden_view(view, &["period", "from", "to"]))
                     input type="hidden" name="period" value="custom";
                     label { (lang.t("period-from")) input type="date" name="from" required value=[custom.as_ref().map(|c| &c.0)]; }
                     label { (lang.t("period-to")) input type="date" name="to" required value=[custom.as_ref().map(|c| &c.1)]; }
@@ -197,11 +206,7 @@ fn controls(
                         li {
                             @let key = format!("compare-{}", compare.name());
                             @let href = view.link(here, |v| v.compare = compare);
-                            @if compare == view.compare {
-                                a href=(href) aria-current="true" { (lang.t(&key)) }
-                            } @else {
-                                a href=(href) { (lang.t(&key)) }
-                            }
+                            (choice(href, compare == view.compare, lang.t(&key)))
                         }
                     }
                 }
@@ -233,7 +238,7 @@ fn figures(lang: Lang, answer: &Answer) -> Markup {
     let row = answer.rows.first();
     html! {
         dl.figures {
-            @for (i, metric) in HEADLINE.iter().enumerate() {
+            @for (i, metric) in Metric::HEADLINE.iter().enumerate() {
                 div {
                     dt { (metric_name(lang, *metric)) }
                     dd { (value(lang, *metric, row.and_then(|r| r.metrics.get(i).copied().flatten()))) }
@@ -265,11 +270,7 @@ fn chart(overview: &Overview) -> Markup {
                     @for m in CHART_METRICS {
                         li {
                             @let href = view.link(&here, |v| v.metric = m);
-                            @if m == metric {
-                                a href=(href) aria-current="true" { (metric_name(lang, m)) }
-                            } @else {
-                                a href=(href) { (metric_name(lang, m)) }
-                            }
+                            (choice(href, m == metric, metric_name(lang, m)))
                         }
                     }
                 }
@@ -426,21 +427,13 @@ fn breakdown(lang: Lang, here: &str, view: &View, panel: &Panel) -> Markup {
                         @for (i, (_, key, _)) in PANELS[p].tabs.iter().enumerate() {
                             li {
                                 @let href = view.link(here, |v| v.tabs[p] = i);
-                                @if view.tabs[p] == i {
-                                    a href=(href) aria-current="true" { (lang.t(key)) }
-                                } @else {
-                                    a href=(href) { (lang.t(key)) }
-                                }
+                                (choice(href, view.tabs[p] == i, lang.t(key)))
                             }
                         }
                         @if matches!(PANELS[p].tabs[view.tabs[p]].2, Dimension::Browser | Dimension::Os) {
                             li {
                                 @let href = view.link(here, |v| v.versions = !v.versions);
-                                @if view.versions {
-                                    a href=(href) aria-current="true" { (lang.t("tab-versions")) }
-                                } @else {
-                                    a href=(href) { (lang.t("tab-versions")) }
-                                }
+                                (choice(href, view.versions, lang.t("tab-versions")))
                             }
                         }
                     }
@@ -574,7 +567,7 @@ pub fn sites(lines: &[SiteLine], view: &View, lang: Lang) -> String {
             table {
                 thead { tr {
                     th scope="col" { (lang.t("nav-sites")) }
-                    @for m in HEADLINE { th.n scope="col" { (metric_name(lang, m)) } }
+                    @for m in Metric::HEADLINE { th.n scope="col" { (metric_name(lang, m)) } }
                 } }
                 tbody {
                     @for line in lines {
@@ -586,7 +579,7 @@ pub fn sites(lines: &[SiteLine], view: &View, lang: Lang) -> String {
                                     (line.site.id.as_ref())
                                 }
                             }
-                            @for (i, m) in HEADLINE.iter().enumerate() {
+                            @for (i, m) in Metric::HEADLINE.iter().enumerate() {
                                 td.n { (value(lang, *m, row.and_then(|r| r.metrics.get(i).copied().flatten()))) }
                             }
                         }
@@ -668,9 +661,7 @@ pub fn details(details: &Details) -> String {
         h1 { (title) }
         (controls(lang, &here, view, Some(range), Some(&format!("{home}/realtime"))))
         form.search method="get" action=(here) role="search" {
-            @for (key, value) in form_urlencoded::parse(view.query().as_bytes()) {
-                input type="hidden" name=(key) value=(value);
-            }
+            (hidden_view(view, &[]))
             input type="hidden" name="sort" value=(details.sort.name());
             input type="hidden" name="dir" value=(if details.descending { "desc" } else { "asc" });
             label { (lang.t("details-search")) " " input type="search" name="q" value=(search) maxlength="200"; }
@@ -739,4 +730,52 @@ pub fn realtime(site: &Site, view: &View, lang: Lang, figures: &serde_json::Valu
     };
     let head = html! { script src=(script.path()) integrity=(script.integrity) defer {} };
     layout(lang, &title, &here, view, head, body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_metric_dimension_and_operator_is_named_in_both_languages() {
+        for lang in Lang::ALL {
+            for metric in Metric::ALL {
+                let name = metric_name(lang, *metric);
+                assert!(!name.starts_with("metric-"), "{name}");
+            }
+            for dimension in Dimension::ALL {
+                if dimension.level() != crate::query::fields::Level::Time {
+                    let name = dimension_name(lang, *dimension);
+                    assert!(!name.starts_with("dim-"), "{name}");
+                }
+            }
+            for operator in [
+                Operator::Is,
+                Operator::IsNot,
+                Operator::Contains,
+                Operator::DoesNotContain,
+            ] {
+                let filter = ViewFilter {
+                    operator,
+                    dimension: Dimension::Page,
+                    value: "/a".into(),
+                };
+                let label = filter_label(lang, &filter);
+                assert!(!label.starts_with("filter-"), "{label}");
+            }
+        }
+        // Each operator reads differently.
+        let label = |operator| {
+            filter_label(
+                Lang::En,
+                &ViewFilter {
+                    operator,
+                    dimension: Dimension::Page,
+                    value: "/a".into(),
+                },
+            )
+        };
+        assert_eq!(label(Operator::DoesNotContain), "Page does not contain /a");
+        assert_ne!(label(Operator::Contains), label(Operator::DoesNotContain));
+    }
 }

@@ -4,8 +4,10 @@
 //! checked by it).
 //!
 //! Routes: `/` (the sites), `/sites/{id}` (a site's overview),
-//! `/sites/{id}/csv?d=DIMENSION` (a panel's whole list as CSV), and
-//! `/assets/...` (the style sheet, by content hash).
+//! `/sites/{id}/details/{dimension}` (a panel's whole list, searched and
+//! sorted), `/sites/{id}/csv?d=DIMENSION` (that list as CSV, as the export
+//! has it), `/sites/{id}/realtime`, and `/assets/...` (style sheet and
+//! scripts, by content hash).
 
 pub mod assets;
 pub mod countries;
@@ -73,9 +75,6 @@ pub struct SiteLine {
     pub headline: Answer,
 }
 
-/// The headline figures, in order.
-pub const HEADLINE: [Metric; 6] = Metric::HEADLINE;
-
 /// The panels without tabs: their title, dimension and metrics.
 const SINGLE_PANELS: [(&str, Dimension, &[Metric]); 4] = [
     (
@@ -104,15 +103,12 @@ fn names(metrics: &[Metric]) -> Vec<&'static str> {
     metrics.iter().map(|m| m.name()).collect()
 }
 
-/// The metrics a breakdown by `dimension` shows.
-pub fn breakdown_metrics(dimension: Dimension) -> &'static [Metric] {
+/// The metrics a tabbed panel shows for `dimension`.
+fn panel_metrics(dimension: Dimension) -> &'static [Metric] {
     match dimension {
         Dimension::Page => &[Metric::Visitors, Metric::Pageviews],
         Dimension::EntryPage | Dimension::ExitPage => &[Metric::Visitors, Metric::Visits],
-        other => SINGLE_PANELS
-            .iter()
-            .find(|(_, d, _)| *d == other)
-            .map_or(&[Metric::Visitors], |(_, _, m)| m),
+        _ => &[Metric::Visitors],
     }
 }
 
@@ -188,7 +184,7 @@ async fn overview_of(
             &site,
             &view,
             now,
-            json!({"metrics": names(&HEADLINE), "include": include}),
+            json!({"metrics": names(&Metric::HEADLINE), "include": include}),
         )?,
         request(
             &site,
@@ -207,11 +203,18 @@ async fn overview_of(
         } else {
             PANEL_ROWS
         };
-        requests.push(breakdown(&site, &view, now, dimension, rows)?);
+        let panel = (dimension, panel_metrics(dimension));
+        requests.push(breakdown(&site, &view, now, panel, rows)?);
     }
-    for (title, dimension, _) in SINGLE_PANELS {
+    for (title, dimension, metrics) in SINGLE_PANELS {
         shape.push((title, None));
-        requests.push(breakdown(&site, &view, now, dimension, PANEL_ROWS)?);
+        requests.push(breakdown(
+            &site,
+            &view,
+            now,
+            (dimension, metrics),
+            PANEL_ROWS,
+        )?);
     }
     let mut figures = run_all(state, requests).await?.into_iter();
     let (Some(headline), Some(chart)) = (figures.next(), figures.next()) else {
@@ -245,12 +248,13 @@ async fn overview_of(
     })
 }
 
-/// A breakdown of the view by `dimension`, most visitors first.
+/// A breakdown of the view by `dimension` with `metrics`, most visitors
+/// first.
 fn breakdown(
     site: &Site,
     view: &View,
     now: i64,
-    dimension: Dimension,
+    (dimension, metrics): (Dimension, &[Metric]),
     limit: usize,
 ) -> Result<v2::Request, ApiError> {
     request(
@@ -258,7 +262,7 @@ fn breakdown(
         view,
         now,
         json!({
-            "metrics": names(breakdown_metrics(dimension)),
+            "metrics": names(metrics),
             "dimensions": [dimension.name()],
             "order_by": [["visitors", "desc"]],
             "pagination": {"limit": limit},
@@ -289,7 +293,7 @@ fn page(status: StatusCode, lang: Lang, body: String) -> Response {
 }
 
 fn error_page(error: &ApiError, lang: Lang) -> Response {
-    page(error.status(), lang, html::error(error, lang))
+    error.finish(page(error.status(), lang, html::error(error, lang)))
 }
 
 /// Reads the view from the URL and the language, or answers the error
@@ -348,7 +352,7 @@ pub async fn sites_page(
                     site,
                     &view,
                     (state.now_ms)(),
-                    json!({"metrics": names(&HEADLINE), "include": comparison_body(&view)}),
+                    json!({"metrics": names(&Metric::HEADLINE), "include": comparison_body(&view)}),
                 )
             })
             .collect::<Result<Vec<_>, _>>()?;
@@ -429,7 +433,15 @@ pub async fn panel_csv(
         let dimension = breakdown_dimension(param(&taken, "d"))?;
         let (sites, _) = registry(&state)?;
         let (site, _) = v2::find_site(&sites, &id)?;
-        let request = breakdown(&site, &view, (state.now_ms)(), dimension, v2::MAX_LIMIT)?;
+        // The same list as the export's file of this breakdown.
+        let metrics = export::metrics_for(dimension);
+        let request = breakdown(
+            &site,
+            &view,
+            (state.now_ms)(),
+            (dimension, &metrics),
+            v2::MAX_LIMIT,
+        )?;
         let figures = run_all(&state, vec![request]).await?;
         let figures = figures
             .first()
@@ -469,7 +481,8 @@ pub async fn details_page(
                 "a search longer than {MAX_SEARCH} characters"
             )));
         }
-        let metrics = breakdown_metrics(dimension);
+        // Every metric the export has for it.
+        let metrics = export::metrics_for(dimension);
         let sort = match param(&taken, "sort") {
             None => metrics[0],
             Some(name) => metrics
@@ -485,7 +498,13 @@ pub async fn details_page(
         };
         let (sites, _) = registry(state)?;
         let (site, _) = v2::find_site(&sites, &id)?;
-        let mut request = breakdown(&site, &view, (state.now_ms)(), dimension, v2::MAX_LIMIT)?;
+        let mut request = breakdown(
+            &site,
+            &view,
+            (state.now_ms)(),
+            (dimension, &metrics),
+            v2::MAX_LIMIT,
+        )?;
         request.order_by = vec![(
             sort.name().to_owned(),
             if descending { "desc" } else { "asc" }.to_owned(),
