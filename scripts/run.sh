@@ -31,7 +31,7 @@ fi
 cargo build --release --locked -p mesure
 mesure=target/release/mesure
 $mesure migrate
-$mesure site put demo --host 127.0.0.1 --host localhost --param page --event Inscription
+$mesure site put demo --host 127.0.0.1 --host localhost --param page --event Inscription --organisation "Mesure (démonstration)"
 # A few weeks of realistic traffic for the dashboard, the first time only.
 $mesure demo-data --site demo --days 28 --events 200000 --if-empty
 

@@ -145,6 +145,10 @@ struct SiteArgs {
     /// The idsite Matomo trackers of this site send.
     #[arg(long)]
     matomo_id: Option<u32>,
+    /// The organisation the site belongs to (a ministry, a town): the
+    /// dashboard sums page views and visits over its sites.
+    #[arg(long, default_value = "")]
+    organisation: String,
 }
 
 #[tokio::main]
@@ -271,6 +275,7 @@ async fn site(config: &Config, command: SiteCommand) -> anyhow::Result<()> {
                 allowed_events: args.events,
                 city: !args.no_city,
                 matomo_id: args.matomo_id,
+                organisation: args.organisation,
                 updated_at: 0,
                 deleted: false,
             };
@@ -279,8 +284,8 @@ async fn site(config: &Config, command: SiteCommand) -> anyhow::Result<()> {
         }
         SiteCommand::List => {
             for row in sites::load(&client).await? {
-                print(&format!(
-                    "{}\t{}\t{}\thosts={}\tparams={}\tevents={}\tcity={}{}",
+                let mut line = format!(
+                    "{}\t{}\t{}\thosts={}\tparams={}\tevents={}\tcity={}",
                     row.site_id,
                     row.mode.as_str(),
                     row.time_zone,
@@ -288,10 +293,14 @@ async fn site(config: &Config, command: SiteCommand) -> anyhow::Result<()> {
                     row.allowed_params.join(","),
                     row.allowed_events.join(","),
                     row.city,
-                    row.matomo_id
-                        .map(|id| format!("\tmatomo_id={id}"))
-                        .unwrap_or_default(),
-                ));
+                );
+                if let Some(id) = row.matomo_id {
+                    line.push_str(&format!("\tmatomo_id={id}"));
+                }
+                if !row.organisation.is_empty() {
+                    line.push_str(&format!("\torganisation={}", row.organisation));
+                }
+                print(&line);
             }
         }
         SiteCommand::Remove { id } => {

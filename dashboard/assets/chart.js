@@ -37,6 +37,36 @@
   if (columns > 1) {
     series.push({ label: table.dataset.then, stroke: color("--muted"), width: 1.5, dash: [6, 4], value: (_, v) => (v == null ? "–" : number.format(v)) });
   }
+  // The notes listed under the chart, numbered as the list numbers them.
+  // Each is drawn at the point of the bucket (hour, day, week, month) that
+  // holds its date.
+  const notes = [...document.querySelectorAll("[data-note]")].map((item, i) => {
+    const day = Date.parse(`${item.dataset.note}T00:00:00Z`) / 1000;
+    return { t: xs.filter((x) => x <= day).pop(), n: String(i + 1) };
+  });
+  const drawNotes = (u) => {
+    const { ctx, bbox } = u;
+    const [min, max] = [u.scales.x.min, u.scales.x.max];
+    let drawn = 0;
+    ctx.save();
+    ctx.strokeStyle = color("--focus");
+    ctx.fillStyle = color("--focus");
+    ctx.lineWidth = Math.max(1, devicePixelRatio);
+    ctx.setLineDash([4 * devicePixelRatio, 3 * devicePixelRatio]);
+    ctx.font = `${12 * devicePixelRatio}px sans-serif`;
+    for (const note of notes) {
+      if (note.t === undefined || note.t < min || note.t > max) continue;
+      const x = Math.round(u.valToPos(note.t, "x", true));
+      ctx.beginPath();
+      ctx.moveTo(x, bbox.top);
+      ctx.lineTo(x, bbox.top + bbox.height);
+      ctx.stroke();
+      ctx.fillText(note.n, x + 3 * devicePixelRatio, bbox.top + 12 * devicePixelRatio);
+      drawn += 1;
+    }
+    ctx.restore();
+    box.dataset.notes = String(drawn);
+  };
   const size = () => ({ width: Math.max(box.clientWidth, 280), height: 240 });
   const chart = new window.uPlot({
     ...size(),
@@ -48,6 +78,7 @@
     ],
     tzDate: (t) => window.uPlot.tzDate(new Date(t * 1000), "Etc/UTC"),
     legend: { live: true },
+    hooks: { draw: [drawNotes] },
   }, [xs, ...values], box);
   box.dataset.drawn = "true";
   addEventListener("resize", () => chart.setSize(size()));

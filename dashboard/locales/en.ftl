@@ -58,6 +58,19 @@ bucket-time-month = month
 chart-date = Date
 chart-now = This period
 chart-then = Comparison period
+annotations = Notes
+annotations-none = No note in this period. A note marks a date on the chart: a campaign, a launch.
+annotation-add = Add a note
+annotation-date = Date
+annotation-text = Note
+annotation-example = Radio campaign
+annotation-save = Save the note
+annotation-remove = Remove the note “{ $text }”
+annotation-remove-short = Remove
+annotation-error-text = A note must have 1 to 200 characters, on one line.
+annotation-error-date = A note's date must be written YYYY-MM-DD and be within 800 days of today.
+annotation-error-full = This site already has 1,000 notes: remove some before adding more.
+annotation-error-unknown = This note does not exist, or was already removed.
 
 panel-pages = Pages
 panel-sources = Sources
@@ -143,6 +156,7 @@ error-back = Back to the sites
 error-not-found = There is no such site or page.
 error-bad-view = This link holds a setting the dashboard does not know: { $reason }
 error-unavailable = The figures cannot be read right now. Try again in a moment.
+error-cross-origin = This form did not come from a page of this dashboard: nothing was saved.
 
 mode-exempt = Consent-exempt measurement: counts under { $threshold } are hidden.
 mode-consent = Consent mode: campaigns are measured.

@@ -58,6 +58,19 @@ bucket-time-month = mois
 chart-date = Date
 chart-now = Cette période
 chart-then = Période comparée
+annotations = Notes
+annotations-none = Aucune note sur cette période. Une note marque une date sur le graphique : une campagne, une mise en ligne.
+annotation-add = Ajouter une note
+annotation-date = Date
+annotation-text = Note
+annotation-example = Campagne radio
+annotation-save = Enregistrer la note
+annotation-remove = Supprimer la note « { $text } »
+annotation-remove-short = Supprimer
+annotation-error-text = Une note doit compter de 1 à 200 caractères, sans retour à la ligne.
+annotation-error-date = La date d’une note doit être au format AAAA-MM-JJ et à moins de 800 jours d’aujourd’hui.
+annotation-error-full = Ce site a déjà 1 000 notes : supprimez-en avant d’en ajouter.
+annotation-error-unknown = Cette note n’existe pas, ou a déjà été supprimée.
 
 panel-pages = Pages
 panel-sources = Provenance
@@ -143,6 +156,7 @@ error-back = Retour aux sites
 error-not-found = Ce site ou cette page n’existe pas.
 error-bad-view = Ce lien contient un réglage inconnu du tableau de bord : { $reason }
 error-unavailable = Les chiffres ne peuvent pas être lus pour le moment. Réessayez dans un instant.
+error-cross-origin = Ce formulaire ne vient pas d’une page de ce tableau de bord : rien n’a été enregistré.
 
 mode-exempt = Mesure exemptée de consentement : les effectifs de moins de { $threshold } sont masqués.
 mode-consent = Mode avec consentement : les campagnes sont mesurées.

@@ -65,6 +65,11 @@ pub fn app(state: AppState) -> Router {
         .route("/sites/{id}/csv", get(pages::panel_csv))
         .route("/sites/{id}/realtime", get(pages::realtime_page))
         .route("/sites/{id}/details/{dimension}", get(pages::details_page))
+        .route("/sites/{id}/annotations", post(pages::annotate::add))
+        .route(
+            "/sites/{id}/annotations/{note}/delete",
+            post(pages::annotate::remove),
+        )
         .route("/assets/{name}", get(pages::assets::serve))
         .fallback(|| async {
             (

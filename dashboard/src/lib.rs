@@ -10,6 +10,7 @@
 //! are what ops set and see; `demo` makes realistic traffic at scale, for
 //! demonstrations and benchmarks.
 
+pub mod annotations;
 pub mod api;
 pub mod app;
 pub mod config;

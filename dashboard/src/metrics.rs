@@ -14,6 +14,7 @@ pub const REPORTS: &[&str] = &[
     "realtime",
     "export",
     "page",
+    "annotation",
     "other",
 ];
 

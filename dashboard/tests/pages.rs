@@ -441,3 +441,184 @@ async fn the_realtime_page_shows_the_realtime_figures() {
     );
     dashboard.stop();
 }
+
+/// Posts a form as a page of the dashboard would (same origin), or as
+/// another site would.
+async fn post_form(
+    dashboard: &Dashboard,
+    target: &str,
+    origin: &str,
+    fields: &[(&str, &str)],
+) -> Answer {
+    let body = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(fields)
+        .finish();
+    send(
+        dashboard.addr,
+        browser_request(
+            "POST",
+            target,
+            &[
+                ("Origin", origin),
+                ("Content-Type", "application/x-www-form-urlencoded"),
+                ("Accept-Language", "fr"),
+            ],
+            body.as_bytes(),
+        ),
+    )
+    .await
+}
+
+/// The ids of the notes a page lists, from their remove forms.
+fn note_ids(html: &str) -> Vec<String> {
+    links(html)
+        .into_iter()
+        .filter_map(|link| {
+            let rest = link.split("/annotations/").nth(1)?;
+            Some(rest.strip_suffix("/delete")?.to_owned())
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notes_are_added_shown_on_their_dates_and_removed() {
+    let visits = generate(10, 53);
+    let (_db, client) = database("pages_notes", &visits).await;
+    let dashboard = dashboard(client.clone()).await;
+    let own = "http://collector.test";
+    let paris: chrono_tz::Tz = "Europe/Paris".parse().expect("zone");
+    let today = chrono::Utc::now().with_timezone(&paris).date_naive();
+    let date = (today - chrono::Days::new(2)).to_string();
+
+    let page = shown(&dashboard, "/sites/paris?period=30d&lang=en").await;
+    assert!(page.contains("No note in this period"), "{page}");
+    assert!(note_ids(&page).is_empty());
+
+    // Added from the page's form: back to the view it came from.
+    let view = "period=30d&lang=en";
+    let added = post_form(
+        &dashboard,
+        "/sites/paris/annotations",
+        own,
+        &[
+            ("date", &date),
+            ("text", " campagne <radio> "),
+            ("view", view),
+        ],
+    )
+    .await;
+    assert_eq!(added.status, 303, "{}", text(&added));
+    assert_eq!(
+        added.header("location").as_deref(),
+        // The same view, written the way its links write it (30 days is the default).
+        Some("/sites/paris?lang=en#annotations")
+    );
+    let page = shown(&dashboard, "/sites/paris?period=30d&lang=en").await;
+    assert!(page.contains(&format!("data-note=\"{date}\"")), "{page}");
+    assert!(page.contains("campagne &lt;radio&gt;"), "{page}");
+    let ids = note_ids(&page);
+    assert_eq!(ids.len(), 1, "{page}");
+    // Only on the charts that cover its date, and only on its site.
+    for other in [
+        "/sites/paris?period=day&lang=en",
+        "/sites/cayenne?period=30d&lang=en",
+    ] {
+        let page = shown(&dashboard, other).await;
+        assert!(!page.contains("campagne"), "{other}");
+    }
+
+    // Refused: another origin, a bad note; nothing is saved.
+    let refused = [
+        (
+            evil_origin(),
+            date.clone(),
+            "x".to_owned(),
+            403,
+            "ne vient pas",
+        ),
+        (own, date.clone(), String::new(), 400, "1 à 200"),
+        (own, date.clone(), "é".repeat(201), 400, "1 à 200"),
+        (
+            own,
+            "2001-01-01".into(),
+            "trop vieux".into(),
+            400,
+            "AAAA-MM-JJ",
+        ),
+        (own, "demain".into(), "x".into(), 400, "AAAA-MM-JJ"),
+    ];
+    for (origin, date, note, status, says) in refused {
+        let answer = post_form(
+            &dashboard,
+            "/sites/paris/annotations",
+            origin,
+            // The view's language is the refusal's.
+            &[("date", &date), ("text", &note), ("view", "lang=fr")],
+        )
+        .await;
+        assert_eq!(answer.status, status, "{origin} {date} {note}");
+        assert!(text(&answer).contains(says), "{}", text(&answer));
+    }
+    let answer = post_form(
+        &dashboard,
+        "/sites/nowhere/annotations",
+        own,
+        &[("date", &date), ("text", "x")],
+    )
+    .await;
+    assert_eq!(answer.status, 404);
+    let huge = "x".repeat(100_000);
+    let answer = post_form(
+        &dashboard,
+        "/sites/paris/annotations",
+        own,
+        &[("text", &huge)],
+    )
+    .await;
+    assert_eq!(answer.status, 413);
+    let page = shown(&dashboard, "/sites/paris?period=30d&lang=en").await;
+    assert_eq!(note_ids(&page), ids);
+
+    // Stored with its site and date, within the retention's TTL.
+    let stored: Vec<(String, String, String)> = client
+        .query("SELECT site_id, toString(date), text FROM annotations FINAL")
+        .fetch_all()
+        .await
+        .expect("rows");
+    assert_eq!(
+        stored,
+        [(
+            "paris".to_owned(),
+            date.clone(),
+            "campagne <radio>".to_owned()
+        )]
+    );
+
+    // Removed: by its own site only, from its own origin only, once.
+    let remove = format!("/sites/paris/annotations/{}/delete", ids[0]);
+    let elsewhere = format!("/sites/cayenne/annotations/{}/delete", ids[0]);
+    assert_eq!(
+        post_form(&dashboard, &elsewhere, own, &[("view", view)])
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        post_form(&dashboard, &remove, evil_origin(), &[("view", view)])
+            .await
+            .status,
+        403
+    );
+    let removed = post_form(&dashboard, &remove, own, &[("view", view)]).await;
+    assert_eq!(removed.status, 303, "{}", text(&removed));
+    let page = shown(&dashboard, "/sites/paris?period=30d&lang=en").await;
+    assert!(note_ids(&page).is_empty(), "{page}");
+    let again = post_form(&dashboard, &remove, own, &[("view", "lang=fr")]).await;
+    assert_eq!(again.status, 404);
+    assert!(text(&again).contains("n’existe pas"), "{}", text(&again));
+    dashboard.stop();
+}
+
+fn evil_origin() -> &'static str {
+    "http://evil.example"
+}

@@ -38,6 +38,7 @@ pub const MIGRATIONS: &[Migration] = migrations![
     6 "0006_goals",
     7 "0007_rollups",
     8 "0008_sealed_days",
+    9 "0009_annotations",
 ];
 
 /// The newest schema version this build knows.

@@ -159,6 +159,7 @@ async fn changing_the_retention_rewrites_ttls_and_forced_expiry_deletes_old_rows
     assert_eq!(
         report.retention_changed,
         [
+            "annotations",
             "daily_breakdowns",
             "events",
             "hourly_stats",

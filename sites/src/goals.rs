@@ -140,7 +140,7 @@ pub async fn remove(
 }
 
 async fn write(client: &Client, row: &GoalRow) -> Result<(), crate::RegistryError> {
-    crate::insert_one(client, "goals", row).await
+    Ok(crate::insert_one(client, "goals", row).await?)
 }
 
 #[cfg(test)]

@@ -75,6 +75,9 @@ pub struct SiteRow {
     pub allowed_events: Vec<String>,
     pub city: bool,
     pub matomo_id: Option<u32>,
+    /// The group the dashboard sums page views and visits over; empty for none.
+    #[serde(default)]
+    pub organisation: String,
     pub updated_at: i64,
     pub deleted: bool,
 }
@@ -91,6 +94,7 @@ impl SiteRow {
             allowed_events: Vec::new(),
             city: true,
             matomo_id: None,
+            organisation: String::new(),
             updated_at: 0,
             deleted: false,
         }
@@ -126,6 +130,8 @@ pub enum SiteError {
     Event(String),
     #[error("an exempt site allows at most {MAX_EXEMPT_EVENTS} event names")]
     TooManyEvents,
+    #[error("organisation {0:?} is invalid: at most {MAX_ORGANISATION} printable characters")]
+    Organisation(String),
     #[error("time zone {0:?} is unknown")]
     TimeZone(String),
     #[error(transparent)]
@@ -195,7 +201,11 @@ pub struct Site {
     pub allowed_events: Vec<String>,
     pub city: bool,
     pub matomo_id: Option<u32>,
+    pub organisation: String,
 }
+
+/// Longest organisation name.
+pub const MAX_ORGANISATION: usize = 120;
 
 impl Site {
     pub fn from_row(row: &SiteRow) -> Result<Site, SiteError> {
@@ -241,6 +251,12 @@ impl Site {
         if row.time_zone.is_empty() {
             return Err(SiteError::TimeZone(row.time_zone.clone()));
         }
+        let organisation = row.organisation.trim();
+        if organisation.chars().count() > MAX_ORGANISATION
+            || organisation.chars().any(char::is_control)
+        {
+            return Err(SiteError::Organisation(row.organisation.clone()));
+        }
         Ok(Site {
             id: id.as_str().into(),
             hosts,
@@ -250,6 +266,7 @@ impl Site {
             allowed_events: row.allowed_events.clone(),
             city: row.city,
             matomo_id: row.matomo_id,
+            organisation: organisation.to_owned(),
         })
     }
 
@@ -508,11 +525,15 @@ pub async fn remove(client: &Client, site_id: &str) -> Result<(), RegistryError>
 }
 
 async fn write(client: &Client, row: &SiteRow) -> Result<(), RegistryError> {
-    insert_one(client, "sites", row).await
+    Ok(insert_one(client, "sites", row).await?)
 }
 
 /// One row written on its own: a registry's rare changes.
-async fn insert_one<T>(client: &Client, table: &str, row: &T) -> Result<(), RegistryError>
+pub async fn insert_one<T>(
+    client: &Client,
+    table: &str,
+    row: &T,
+) -> Result<(), clickhouse::error::Error>
 where
     T: Row + Serialize + for<'a> Row<Value<'a> = T>,
 {
@@ -594,6 +615,18 @@ mod tests {
             &|r| r.allowed_events = vec!["a\nb".into()],
             SiteError::Event("a\nb".into()),
         );
+        check(
+            &|r| r.organisation = "é".repeat(MAX_ORGANISATION + 1),
+            SiteError::Organisation("é".repeat(MAX_ORGANISATION + 1)),
+        );
+        check(
+            &|r| r.organisation = "a\tb".into(),
+            SiteError::Organisation("a\tb".into()),
+        );
+        let mut grouped = SiteRow::new("ok", &["example.fr"]);
+        grouped.organisation = " Ministère ".into();
+        let site = Site::from_row(&grouped).expect("valid");
+        assert_eq!(site.organisation, "Ministère");
     }
 
     #[test]

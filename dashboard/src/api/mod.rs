@@ -19,6 +19,13 @@ pub enum ApiError {
     Unavailable(String),
     #[error("internal error")]
     Internal(String),
+    /// A form refused: pages say why from their catalogue (`key`).
+    #[error("{detail}")]
+    Refused {
+        status: StatusCode,
+        key: &'static str,
+        detail: String,
+    },
 }
 
 impl ApiError {
@@ -28,6 +35,7 @@ impl ApiError {
             ApiError::UnknownSite => StatusCode::NOT_FOUND,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Refused { status, .. } => *status,
         }
     }
 
@@ -37,6 +45,7 @@ impl ApiError {
             ApiError::UnknownSite => "unknown_site",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal",
+            ApiError::Refused { .. } => "refused",
         }
     }
 }

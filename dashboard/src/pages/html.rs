@@ -304,12 +304,59 @@ fn chart(overview: &Overview) -> Markup {
                     }
                 }
             }
+            (notes(overview))
         }
     }
 }
 
-/// A bucket's local date and time as seconds, as if it were UTC: what the
-/// chart's script draws.
+/// The site's notes within the period: listed (and drawn on the chart by
+/// its script), each removable, and a form to add one.
+fn notes(overview: &Overview) -> Markup {
+    let (lang, view) = (overview.lang, &overview.view);
+    let here = format!("/sites/{}", overview.site.id);
+    let today = overview.today;
+    let away = chrono::Days::new(crate::annotations::MAX_DAYS_AWAY);
+    html! {
+        h3 #annotations { (lang.t("annotations")) }
+        @if overview.annotations.is_empty() {
+            p.muted { (lang.t("annotations-none")) }
+        } @else {
+            ol.notes {
+                @for note in &overview.annotations {
+                    li data-note=(note.date) {
+                        time datetime=(note.date) { (lang.date(note.date)) }
+                        " "
+                        span.note-text { (note.text) }
+                        form.inline method="post" action=(format!("{here}/annotations/{}/delete", note.id)) {
+                            input type="hidden" name="view" value=(view.query());
+                            button type="submit" aria-label=(lang.t_with("annotation-remove", &[("text", Arg::Text(note.text.clone()))])) {
+                                (lang.t("annotation-remove-short"))
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        details.add-note {
+            summary { (lang.t("annotation-add")) }
+            form.custom method="post" action=(format!("{here}/annotations")) {
+                input type="hidden" name="view" value=(view.query());
+                label {
+                    (lang.t("annotation-date"))
+                    input type="date" name="date" required value=(today)
+                        min=[today.checked_sub_days(away)] max=[today.checked_add_days(away)];
+                }
+                label.wide {
+                    (lang.t("annotation-text"))
+                    input type="text" name="text" required maxlength=(crate::annotations::MAX_TEXT)
+                        placeholder=(lang.t("annotation-example"));
+                }
+                button type="submit" { (lang.t("annotation-save")) }
+            }
+        }
+    }
+}
+
 fn chart_seconds(label: &str) -> Option<i64> {
     let at = chrono::NaiveDate::parse_from_str(label, "%Y-%m-%d")
         .ok()
@@ -599,6 +646,7 @@ pub fn error(error: &ApiError, lang: Lang) -> String {
         }
         ApiError::UnknownSite => lang.t("error-not-found"),
         ApiError::Unavailable(_) | ApiError::Internal(_) => lang.t("error-unavailable"),
+        ApiError::Refused { key, .. } => lang.t(key),
     };
     let view = View::default();
     let body = html! {

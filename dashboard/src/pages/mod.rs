@@ -6,15 +6,18 @@
 //! Routes: `/` (the sites), `/sites/{id}` (a site's overview),
 //! `/sites/{id}/details/{dimension}` (a panel's whole list, searched and
 //! sorted), `/sites/{id}/csv?d=DIMENSION` (that list as CSV, as the export
-//! has it), `/sites/{id}/realtime`, and `/assets/...` (style sheet and
-//! scripts, by content hash).
+//! has it), `/sites/{id}/realtime`, `/assets/...` (style sheet and
+//! scripts, by content hash), and the chart's notes, added and removed by
+//! `POST /sites/{id}/annotations` and `/sites/{id}/annotations/{note}/delete`.
 
+pub mod annotate;
 pub mod assets;
 pub mod countries;
 mod html;
 pub mod i18n;
 pub mod view;
 
+use crate::annotations::{self, Annotation};
 use crate::api::ApiError;
 use crate::api::v2;
 use crate::app::{AppState, ask, attachment, count, file_name, registry};
@@ -66,6 +69,10 @@ pub struct Overview {
     /// Every bucket of the period, in order, as the chart's rows name them.
     pub chart_labels: Vec<String>,
     pub panels: Vec<Panel>,
+    /// The site's notes dated within the period.
+    pub annotations: Vec<Annotation>,
+    /// The site's local date, where a new note defaults to.
+    pub today: chrono::NaiveDate,
 }
 
 /// A site's line on the sites page.
@@ -137,14 +144,23 @@ fn request(site: &Site, view: &View, now_ms: i64, body: Value) -> Result<v2::Req
     serde_json::from_value(request).map_err(|e| ApiError::BadRequest(e.to_string()))
 }
 
-/// Parses and runs each request, side by side.
-async fn run_all(state: &AppState, requests: Vec<v2::Request>) -> Result<Vec<Figures>, ApiError> {
+/// Parses each request as the stats API does.
+fn parse_all(state: &AppState, requests: &[v2::Request]) -> Result<Vec<Query>, ApiError> {
     let (sites, goals) = registry(state)?;
     let now = (state.now_ms)();
-    let mut queries = Vec::new();
-    for request in &requests {
-        queries.push(v2::parse(request, &sites, &goals, now)?);
-    }
+    requests
+        .iter()
+        .map(|request| v2::parse(request, &sites, &goals, now))
+        .collect()
+}
+
+/// Parses and runs each request, side by side.
+async fn run_all(state: &AppState, requests: Vec<v2::Request>) -> Result<Vec<Figures>, ApiError> {
+    run_queries(state, parse_all(state, &requests)?).await
+}
+
+/// Runs each query, side by side.
+async fn run_queries(state: &AppState, queries: Vec<Query>) -> Result<Vec<Figures>, ApiError> {
     let tasks: Vec<_> = queries
         .iter()
         .map(|query| {
@@ -216,7 +232,23 @@ async fn overview_of(
             PANEL_ROWS,
         )?);
     }
-    let mut figures = run_all(state, requests).await?.into_iter();
+    let queries = parse_all(state, &requests)?;
+    let (period, tz) = queries
+        .first()
+        .map(|q| (q.period, q.tz))
+        .ok_or_else(|| ApiError::Internal("overview queries missing".into()))?;
+    // The notes are read beside the figures.
+    let notes = {
+        let (client, site_id) = (state.reader.client.clone(), site.id.clone());
+        let range = (period.first, period.last);
+        tokio::spawn(async move { annotations::list(&client, &site_id, range).await })
+    };
+    let mut figures = run_queries(state, queries).await?.into_iter();
+    let annotations = match tokio::time::timeout(state.timeouts.receive, notes).await {
+        Ok(Ok(listed)) => listed?,
+        Ok(Err(task)) => return Err(ApiError::Internal(task.to_string())),
+        Err(_) => return Err(ApiError::Unavailable("notes timed out".into())),
+    };
     let (Some(headline), Some(chart)) = (figures.next(), figures.next()) else {
         return Err(ApiError::Internal("overview figures missing".into()));
     };
@@ -229,7 +261,6 @@ async fn overview_of(
             figures,
         })
         .collect();
-    let period = headline.query.period;
     let comparison = headline.query.comparison.map(|(_, p)| p);
     let chart_labels = match chart.query.dimensions.first() {
         Some(Dimension::Bucket(bucket)) => v2::time_labels(*bucket, &period, chart.query.tz),
@@ -245,6 +276,8 @@ async fn overview_of(
         chart,
         chart_labels,
         panels,
+        annotations,
+        today: query::period::local_date(tz, now),
     })
 }
 

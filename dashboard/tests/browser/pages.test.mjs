@@ -2,7 +2,8 @@
 // API's figures and draws its chart; a click on a row filters the page and
 // adds a chip; back and forward restore the view; the language switch
 // changes labels and numbers; the realtime page updates after hits sent
-// through the real collector; nothing is requested from another origin.
+// through the real collector; a note added from the page shows on the chart;
+// nothing is requested from another origin.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { startMesure, launchChromium, sleep } from "../../../collector/tests/browser/harness.mjs";
@@ -103,6 +104,41 @@ test("the language switch changes every label and the number format", async () =
   assert.doesNotMatch(text, /Visiteurs/);
   const english = await page.textContent("dl.figures dd");
   assert.equal(english.replaceAll(",", ""), french.replaceAll("\u202f", ""));
+  await context.close();
+});
+
+/** `days` before the date `iso` (YYYY-MM-DD). */
+function daysBefore(iso, days) {
+  const date = new Date(`${iso}T00:00:00Z`);
+  date.setUTCDate(date.getUTCDate() - days);
+  return date.toISOString().slice(0, 10);
+}
+
+test("a note added from the overview is listed, drawn on the chart, and removed", async () => {
+  const { page, errors, context } = await open("/sites/demo-1?lang=en");
+  const today = await page.inputValue("details.add-note input[name=date]");
+  for (const [back, text] of [[3, "Radio campaign"], [10, "New site online"]]) {
+    await page.click("details.add-note summary");
+    await page.fill("details.add-note input[name=date]", daysBefore(today, back));
+    await page.fill("details.add-note input[name=text]", text);
+    await Promise.all([page.waitForURL(/#annotations$/), page.click("details.add-note button[type=submit]")]);
+  }
+  await page.waitForSelector("#chart-canvas[data-notes='2']");
+  // In date order, numbered as the chart numbers them.
+  const listed = await page.$$eval("ol.notes li", (items) => items.map((li) => [li.dataset.note, li.querySelector(".note-text").textContent]));
+  assert.deepEqual(listed, [[daysBefore(today, 10), "New site online"], [daysBefore(today, 3), "Radio campaign"]]);
+  // Not on a chart that does not cover its date.
+  await page.goto(`${dashboard}/sites/demo-1?lang=en&period=day`);
+  await page.waitForSelector("#chart-canvas[data-drawn]");
+  assert.equal(await page.locator("ol.notes li").count(), 0);
+  await page.goBack();
+  await Promise.all([
+    page.waitForURL(/#annotations$/),
+    page.click("button[aria-label='Remove the note “New site online”']"),
+  ]);
+  await page.waitForSelector("#chart-canvas[data-notes='1']");
+  assert.equal(await page.locator("ol.notes li").count(), 1);
+  assert.deepEqual(errors, []);
   await context.close();
 });
 

@@ -357,3 +357,21 @@ TTL day + toIntervalMonth(6);
 CREATE TABLE IF NOT EXISTS mesure.sealed_days ON CLUSTER mesure_cluster AS mesure.sealed_days_local
 ENGINE = Distributed(mesure_cluster, mesure, sealed_days_local, cityHash64(site_id));
 
+ALTER TABLE mesure.sites ON CLUSTER mesure_cluster
+    (ADD COLUMN IF NOT EXISTS `organisation` String DEFAULT '' COMMENT 'group the dashboard sums page views and visits over; empty for none' AFTER matomo_id);
+
+CREATE TABLE IF NOT EXISTS mesure.annotations ON CLUSTER mesure_cluster
+(
+    `site_id` String,
+    `id` UInt64 COMMENT 'random, unique within the site',
+    `date` Date COMMENT 'the date it marks, in the site\'s time zone',
+    `text` String,
+    `created_at` DateTime64(3, 'UTC'),
+    `updated_at` DateTime64(3, 'UTC'),
+    `deleted` Bool
+)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/all/{database}/{table}', '{replica}', updated_at)
+PARTITION BY toYYYYMM(date)
+ORDER BY (site_id, id)
+TTL date + toIntervalMonth(6);
+

@@ -1,3 +1,19 @@
+CREATE TABLE mesure.annotations
+(
+    `site_id` String,
+    `id` UInt64 COMMENT 'random, unique within the site',
+    `date` Date COMMENT 'the date it marks, in the site\'s time zone',
+    `text` String,
+    `created_at` DateTime64(3, 'UTC'),
+    `updated_at` DateTime64(3, 'UTC'),
+    `deleted` Bool
+)
+ENGINE = ReplacingMergeTree(updated_at)
+PARTITION BY toYYYYMM(date)
+ORDER BY (site_id, id)
+TTL date + toIntervalMonth(6)
+SETTINGS index_granularity = 8192;
+
 CREATE TABLE mesure.daily_breakdowns
 (
     `site_id` LowCardinality(String),
@@ -409,6 +425,7 @@ CREATE TABLE mesure.sites
     `allowed_events` Array(String) COMMENT 'custom event names accepted',
     `city` Bool COMMENT 'store the city, or only country and region',
     `matomo_id` Nullable(UInt32) COMMENT 'idsite sent by Matomo trackers for this site',
+    `organisation` String DEFAULT '' COMMENT 'group the dashboard sums page views and visits over; empty for none',
     `updated_at` DateTime64(3, 'UTC'),
     `deleted` Bool
 )
