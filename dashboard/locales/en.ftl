@@ -8,9 +8,15 @@ nav-overview = Overview
 no-script-note = Charts need JavaScript; every figure is also in the tables.
 
 sites-title = Sites
-sites-intro = Every site this dashboard measures, over the last 30 days.
-sites-empty = No site is registered yet. Add one with “mesure site add”.
-sites-total = All sites
+sites-empty = No site is registered yet. Add one with “mesure site put”.
+sites-trend = Trend
+sites-trend-label = Visitors per { $bucket }, { $from } to { $to }: from { $low } to { $high }
+sites-organisation-total = Organisation total ({ $count ->
+    [one] one site
+   *[other] { $count } sites
+})
+sites-organisation-note = Visits and page views add up across sites; visitors do not: each site has its own one-day ids.
+sites-no-organisation = Sites without an organisation
 sites-open = Open the overview of { $site }
 
 period = Period

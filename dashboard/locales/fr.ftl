@@ -8,9 +8,15 @@ nav-overview = Vue d’ensemble
 no-script-note = Les graphiques demandent JavaScript ; chaque chiffre est aussi dans les tableaux.
 
 sites-title = Sites
-sites-intro = Tous les sites mesurés par ce tableau de bord, sur les 30 derniers jours.
-sites-empty = Aucun site n’est encore enregistré. Ajoutez-en un avec « mesure site add ».
-sites-total = Tous les sites
+sites-empty = Aucun site n’est encore enregistré. Ajoutez-en un avec « mesure site put ».
+sites-trend = Tendance
+sites-trend-label = Visiteurs par { $bucket }, du { $from } au { $to } : de { $low } à { $high }
+sites-organisation-total = Total de l’organisation ({ $count ->
+    [one] un site
+   *[other] { $count } sites
+})
+sites-organisation-note = Les visites et les pages vues s’additionnent d’un site à l’autre ; les visiteurs non : chaque site a ses propres identifiants d’un jour.
+sites-no-organisation = Sites sans organisation
 sites-open = Ouvrir la vue d’ensemble de { $site }
 
 period = Période

@@ -622,3 +622,81 @@ async fn notes_are_added_shown_on_their_dates_and_removed() {
 fn evil_origin() -> &'static str {
     "http://evil.example"
 }
+
+/// The text of the first element after `marker` (tags stripped).
+fn cell_after(html: &str, marker: &str) -> String {
+    let start = html
+        .find(marker)
+        .unwrap_or_else(|| panic!("{marker} in {html}"));
+    let rest = &html[start + marker.len()..];
+    let rest = &rest[rest.find('>').expect("tag end") + 1..];
+    let end = rest
+        .find("<br>")
+        .or_else(|| rest.find("</td>"))
+        .expect("cell end");
+    rest[..end].to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sites_page_sums_visits_and_page_views_per_organisation() {
+    let visits = generate(12, 59);
+    let (_db, client) = database("pages_sites", &visits).await;
+    for id in ["paris", "cayenne"] {
+        let mut row = mesure_collector::sites::SiteRow::new(id, &[&format!("www.{id}.fr")]);
+        row.time_zone = tz(id).name().to_owned();
+        row.organisation = "Ministère des essais".into();
+        mesure_collector::sites::put(&client, row)
+            .await
+            .expect("site");
+    }
+    let dashboard = dashboard(client).await;
+
+    let page = shown(&dashboard, "/?lang=en&period=7d").await;
+    // The organisation first, then the sites without one.
+    let ministry = page
+        .find("<h2 id=\"organisation-0\">Ministère des essais</h2>")
+        .expect(&page);
+    let others = page.find("Sites without an organisation").expect("others");
+    assert!(ministry < others);
+    for id in ["paris", "cayenne"] {
+        let at = page.find(&format!("href=\"/sites/{id}?")).expect(id);
+        assert!(ministry < at && at < others, "{id}");
+    }
+    assert!(page.find("href=\"/sites/noumea?").expect("noumea") > others);
+    assert!(page.contains("Organisation total (2 sites)"), "{page}");
+
+    // The roll-up is the sum of the sites' figures, as the API gives them.
+    let mut sums = [0.0; 2];
+    for id in ["paris", "cayenne"] {
+        let answer = dashboard
+            .ok(json!({"site_id": id, "date_range": "7d", "metrics": ["visits", "pageviews"]}))
+            .await;
+        for (sum, value) in sums
+            .iter_mut()
+            .zip(answer["results"][0]["metrics"].as_array().expect("metrics"))
+        {
+            *sum += value.as_f64().expect("number");
+        }
+    }
+    assert!(sums[0] > 50.0, "{sums:?}");
+    assert_eq!(
+        cell_after(&page, "data-total=\"visits\""),
+        Lang::En.integer(sums[0] as u64)
+    );
+    assert_eq!(
+        cell_after(&page, "data-total=\"pageviews\""),
+        Lang::En.integer(sums[1] as u64)
+    );
+    // Visitors do not add up across sites: no total for them.
+    assert!(!page.contains("data-total=\"visitors\""));
+
+    // Each site's trend: one point per day of the period, named for
+    // screen readers.
+    let sparks = page.matches("<svg class=\"spark\"").count();
+    assert_eq!(sparks, SITES.len(), "{page}");
+    assert!(page.contains("aria-label=\"Visitors per day,"), "{page}");
+    let line = page.split("<polyline points=\"").nth(1).expect("points");
+    let line = &line[..line.find('"').expect("end")];
+    assert_eq!(line.split(' ').count(), 7, "{line}");
+    dashboard.stop();
+}

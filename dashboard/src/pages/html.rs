@@ -4,7 +4,7 @@
 
 use super::i18n::{Arg, Lang};
 use super::view::{CHART_METRICS, Compare, PANELS, PeriodChoice, View, ViewFilter};
-use super::{Figures, Overview, PANEL_ROWS, Panel, SiteLine, assets, countries};
+use super::{Figures, Group, Overview, PANEL_ROWS, Panel, SiteLine, Trend, assets, countries};
 use crate::api::ApiError;
 use crate::query::fields::{Dimension, Metric};
 use crate::query::filter::Operator;
@@ -603,37 +603,131 @@ pub fn overview(overview: &Overview) -> String {
     layout(lang, site.id.as_ref(), &here, view, head, body)
 }
 
-pub fn sites(lines: &[SiteLine], view: &View, lang: Lang) -> String {
+/// A sparkline of a trend: decorative, named by its range and extremes.
+fn sparkline(lang: Lang, trend: &Trend) -> Markup {
+    const WIDTH: f64 = 120.0;
+    const HEIGHT: f64 = 28.0;
+    let values = &trend.values;
+    if values.len() < 2 {
+        return html! {};
+    }
+    let high = values.iter().copied().fold(0.0, f64::max);
+    let low = values.iter().copied().fold(f64::INFINITY, f64::min);
+    let step = WIDTH / (values.len() - 1) as f64;
+    let points = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let y = HEIGHT - 2.0 - v / high.max(1.0) * (HEIGHT - 4.0);
+            format!("{:.1},{y:.1}", i as f64 * step)
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
+    let label = lang.t_with(
+        "sites-trend-label",
+        &[
+            ("bucket", Arg::Text(lang.t(&trend.bucket_key))),
+            ("from", Arg::Text(lang.date(trend.period.first))),
+            ("to", Arg::Text(lang.date(trend.period.last))),
+            ("low", Arg::Text(value(lang, Metric::Visitors, Some(low)))),
+            ("high", Arg::Text(value(lang, Metric::Visitors, Some(high)))),
+        ],
+    );
+    html! {
+        svg.spark viewBox=(format!("0 0 {WIDTH} {HEIGHT}")) width=(WIDTH) height=(HEIGHT) role="img" aria-label=(label) {
+            polyline points=(points) {}
+        }
+    }
+}
+
+/// The sum of a headline count over sites, and its change: visits and
+/// page views add up across sites (visitors do not).
+fn rollup(lines: &[SiteLine], index: usize, metric: Metric) -> (Option<f64>, Option<Option<f64>>) {
+    let rows: Vec<_> = lines
+        .iter()
+        .filter_map(|l| l.headline.rows.first())
+        .collect();
+    let sum = |values: Vec<Option<f64>>| values.into_iter().flatten().reduce(|a, b| a + b);
+    let at = |values: &[Option<f64>]| values.get(index).copied().flatten();
+    let now = sum(rows.iter().map(|r| at(&r.metrics)).collect());
+    let compared: Vec<_> = rows.iter().filter_map(|r| r.comparison.as_ref()).collect();
+    let then = sum(compared.iter().map(|(values, _)| at(values)).collect());
+    let change = (!compared.is_empty()).then(|| crate::query::change(metric, now, then));
+    (now, change)
+}
+
+/// Every site with its trend and headline figures, by organisation, each
+/// organisation with its visits and page views summed.
+pub fn sites(groups: &[Group], view: &View, lang: Lang) -> String {
+    let organised = groups.iter().any(|g| !g.organisation.is_empty());
+    let summed = [(1, Metric::Visits), (2, Metric::Pageviews)];
     let body = html! {
         h1 { (lang.t("sites-title")) }
         (controls(lang, "/", view, None, None))
-        @if lines.is_empty() {
+        @if groups.is_empty() {
             p { (lang.t("sites-empty")) }
-        } @else {
-            div.scroll {
-            table {
-                thead { tr {
-                    th scope="col" { (lang.t("nav-sites")) }
-                    @for m in Metric::HEADLINE { th.n scope="col" { (metric_name(lang, m)) } }
-                } }
-                tbody {
-                    @for line in lines {
-                        @let row = line.headline.rows.first();
-                        tr {
-                            th scope="row" {
-                                a href=(view.link(&format!("/sites/{}", line.site.id), |_| {}))
-                                    aria-label=(lang.t_with("sites-open", &[("site", Arg::Text(line.site.id.to_string()))])) {
-                                    (line.site.id.as_ref())
+        }
+        @for (g, group) in groups.iter().enumerate() {
+            @let heading = format!("organisation-{g}");
+            section.card aria-labelledby=[organised.then_some(&heading)] {
+                @if organised {
+                    h2 id=(heading) {
+                        @if group.organisation.is_empty() { (lang.t("sites-no-organisation")) }
+                        @else { (group.organisation) }
+                    }
+                }
+                div.scroll {
+                table {
+                    thead { tr {
+                        th scope="col" { (lang.t("nav-sites")) }
+                        th scope="col" { (lang.t("sites-trend")) }
+                        @for m in Metric::HEADLINE { th.n scope="col" { (metric_name(lang, m)) } }
+                    } }
+                    tbody {
+                        @for line in &group.lines {
+                            @let row = line.headline.rows.first();
+                            tr {
+                                th scope="row" {
+                                    a href=(view.link(&format!("/sites/{}", line.site.id), |_| {}))
+                                        aria-label=(lang.t_with("sites-open", &[("site", Arg::Text(line.site.id.to_string()))])) {
+                                        (line.site.id.as_ref())
+                                    }
                                 }
-                            }
-                            @for (i, m) in Metric::HEADLINE.iter().enumerate() {
-                                td.n { (value(lang, *m, row.and_then(|r| r.metrics.get(i).copied().flatten()))) }
+                                td { (sparkline(lang, &line.trend)) }
+                                @for (i, m) in Metric::HEADLINE.iter().enumerate() {
+                                    td.n { (value(lang, *m, row.and_then(|r| r.metrics.get(i).copied().flatten()))) }
+                                }
                             }
                         }
                     }
+                    @if !group.organisation.is_empty() {
+                        tfoot { tr {
+                            th scope="row" colspan="3" {
+                                (lang.t_with("sites-organisation-total", &[("count", Arg::Count(group.lines.len() as u64))]))
+                            }
+                            // Visitors are in the heading's span: they do not add up.
+                            @for (i, m) in Metric::HEADLINE.iter().enumerate().skip(1) {
+                                @if let Some((_, metric)) = summed.iter().find(|(j, _)| *j == i) {
+                                    @let (now, changed) = rollup(&group.lines, i, *metric);
+                                    td.n data-total=(m.name()) {
+                                        (value(lang, *metric, now))
+                                        @if let Some(c) = changed {
+                                            @let (text, class) = change(lang, *metric, c);
+                                            br; span.change.(class) { (text) }
+                                        }
+                                    }
+                                } @else {
+                                    td.n { "–" }
+                                }
+                            }
+                        } }
+                    }
+                }
+                }
+                @if !group.organisation.is_empty() {
+                    p.note { (lang.t("sites-organisation-note")) }
                 }
             }
-        }
         }
     };
     layout(lang, &lang.t("sites-title"), "/", view, html! {}, body)

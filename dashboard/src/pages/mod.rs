@@ -80,6 +80,23 @@ pub struct Overview {
 pub struct SiteLine {
     pub site: Arc<Site>,
     pub headline: Answer,
+    pub trend: Trend,
+}
+
+/// Visitors per bucket of a period, for a sparkline.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Trend {
+    /// The bucket's catalogue key (`bucket-time-day`, ...).
+    pub bucket_key: String,
+    pub values: Vec<f64>,
+    pub period: Period,
+}
+
+/// Sites of one organisation (none: the empty name), for the roll-up.
+#[derive(Debug, Clone)]
+pub struct Group {
+    pub organisation: String,
+    pub lines: Vec<SiteLine>,
 }
 
 /// The panels without tabs: their title, dimension and metrics.
@@ -159,13 +176,21 @@ async fn run_all(state: &AppState, requests: Vec<v2::Request>) -> Result<Vec<Fig
     run_queries(state, parse_all(state, &requests)?).await
 }
 
+/// Queries of one page in flight at once: an overview's all together, a
+/// sites page of a hundred sites without flooding ClickHouse.
+const PAGE_QUERIES: usize = 16;
+
 /// Runs each query, side by side.
 async fn run_queries(state: &AppState, queries: Vec<Query>) -> Result<Vec<Figures>, ApiError> {
+    let slots = Arc::new(tokio::sync::Semaphore::new(PAGE_QUERIES));
     let tasks: Vec<_> = queries
         .iter()
         .map(|query| {
-            let (reader, query) = (state.reader.clone(), query.clone());
-            tokio::spawn(async move { query::run(&reader, &query).await })
+            let (reader, query, slots) = (state.reader.clone(), query.clone(), Arc::clone(&slots));
+            tokio::spawn(async move {
+                let _slot = slots.acquire_owned().await;
+                query::run(&reader, &query).await
+            })
         })
         .collect();
     let mut figures = Vec::new();
@@ -262,10 +287,7 @@ async fn overview_of(
         })
         .collect();
     let comparison = headline.query.comparison.map(|(_, p)| p);
-    let chart_labels = match chart.query.dimensions.first() {
-        Some(Dimension::Bucket(bucket)) => v2::time_labels(*bucket, &period, chart.query.tz),
-        _ => Vec::new(),
-    };
+    let chart_labels = time_labels(&chart.query);
     Ok(Overview {
         site,
         view,
@@ -279,6 +301,54 @@ async fn overview_of(
         annotations,
         today: query::period::local_date(tz, now),
     })
+}
+
+/// Every bucket of a time series' period, in order, as its rows name them.
+fn time_labels(query: &Query) -> Vec<String> {
+    match query.dimensions.first() {
+        Some(Dimension::Bucket(bucket)) => v2::time_labels(*bucket, &query.period, query.tz),
+        _ => Vec::new(),
+    }
+}
+
+/// A time series of one metric as a trend: every bucket, 0 where no row.
+fn trend(figures: &Figures) -> Trend {
+    let rows = &figures.answer.rows;
+    let values = time_labels(&figures.query)
+        .iter()
+        .map(|label| {
+            rows.iter()
+                .find(|r| r.dimensions.first() == Some(label))
+                .and_then(|r| r.metrics.first().copied().flatten())
+                .unwrap_or(0.0)
+        })
+        .collect();
+    let bucket_key = match figures.query.dimensions.first() {
+        Some(dimension) => format!("bucket-{}", dimension.name().replace(':', "-")),
+        None => "bucket-time-day".to_owned(),
+    };
+    Trend {
+        bucket_key,
+        values,
+        period: figures.query.period,
+    }
+}
+
+/// Sites grouped by organisation, in name order, those without one last.
+fn groups(lines: Vec<SiteLine>) -> Vec<Group> {
+    let mut groups: Vec<Group> = Vec::new();
+    for line in lines {
+        let organisation = line.site.organisation.clone();
+        match groups.iter_mut().find(|g| g.organisation == organisation) {
+            Some(group) => group.lines.push(line),
+            None => groups.push(Group {
+                organisation,
+                lines: vec![line],
+            }),
+        }
+    }
+    groups.sort_by_key(|g| (g.organisation.is_empty(), g.organisation.to_lowercase()));
+    groups
 }
 
 /// A breakdown of the view by `dimension` with `metrics`, most visitors
@@ -378,27 +448,36 @@ pub async fn sites_page(
         let (sites, _) = registry(state)?;
         let mut listed: Vec<Arc<Site>> = sites.iter().cloned().collect();
         listed.sort_by(|a, b| a.id.cmp(&b.id));
-        let requests = listed
-            .iter()
-            .map(|site| {
-                request(
-                    site,
-                    &view,
-                    (state.now_ms)(),
-                    json!({"metrics": names(&Metric::HEADLINE), "include": comparison_body(&view)}),
-                )
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let figures = run_all(state, requests).await?;
-        let lines = listed
-            .into_iter()
-            .zip(figures)
-            .map(|(site, figures)| SiteLine {
+        let now = (state.now_ms)();
+        let mut requests = Vec::new();
+        for site in &listed {
+            let include = comparison_body(&view);
+            requests.push(request(
                 site,
-                headline: figures.answer,
-            })
-            .collect::<Vec<_>>();
-        Ok::<_, ApiError>(html::sites(&lines, &view, lang))
+                &view,
+                now,
+                json!({"metrics": names(&Metric::HEADLINE), "include": include}),
+            )?);
+            requests.push(request(
+                site,
+                &view,
+                now,
+                json!({"metrics": ["visitors"], "dimensions": ["time"]}),
+            )?);
+        }
+        let mut figures = run_all(state, requests).await?.into_iter();
+        let mut lines = Vec::new();
+        for site in listed {
+            let (Some(headline), Some(series)) = (figures.next(), figures.next()) else {
+                return Err(ApiError::Internal("site figures missing".into()));
+            };
+            lines.push(SiteLine {
+                site,
+                headline: headline.answer,
+                trend: trend(&series),
+            });
+        }
+        Ok::<_, ApiError>(html::sites(&groups(lines), &view, lang))
     })
     .await
 }

@@ -261,7 +261,7 @@ pub async fn run(reader: &Reader, query: &Query) -> Result<Answer, QueryError> {
     Ok(answer)
 }
 
-fn change(metric: Metric, now: Value, then: Value) -> Value {
+pub(crate) fn change(metric: Metric, now: Value, then: Value) -> Value {
     let (now, then) = (now?, then?);
     if metric == Metric::BounceRate {
         return Some(now - then);

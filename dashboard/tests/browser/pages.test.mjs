@@ -15,7 +15,7 @@ let dashboard;
 before(async () => {
   mesure = await startMesure();
   mesure.run("demo-data", "--sites", "1", "--days", "40", "--events", "30000", "--seed", "3");
-  mesure.run("site", "put", "live", "--host", "live.mesure.test", "--mode", "consent");
+  mesure.run("site", "put", "live", "--host", "live.mesure.test", "--mode", "consent", "--organisation", "Ville de Démo");
   const port = await mesure.freePort();
   dashboard = `http://127.0.0.1:${port}`;
   mesure.spawn(["dashboard"], {
