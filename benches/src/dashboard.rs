@@ -5,6 +5,7 @@
 //! `benches/README.md`, which the ingestion suite carries over.
 
 use crate::client::Connection;
+use crate::readme::OVERVIEW;
 use crate::services::{Process, http, machine, mesure, now_utc, repo, start_clickhouse};
 use bytes::Bytes;
 use http::Request;
@@ -163,15 +164,12 @@ pub fn quantile(values: &[f64], p: f64) -> f64 {
 }
 
 /// The site measured, one of the demo sites, and its time zone.
-const SITE: &str = "demo-1";
+pub(crate) const SITE: &str = "demo-1";
 const SITE_TZ: &str = "Europe/Paris";
-const DEMO_SITES: u32 = 3;
+pub(crate) const DEMO_SITES: u32 = 3;
 /// Days of demo traffic: the whole retention, so that "6mo" is full.
-const DEMO_DAYS: u32 = 180;
+pub(crate) const DEMO_DAYS: u32 = 180;
 const RANGES: [&str; 2] = ["30d", "6mo"];
-/// Where the rows of the ingestion suite's target table start.
-const ROW_PREFIX: &str = "| dashboard overview";
-const SECTION: &str = "## Dashboard overview";
 
 /// One overview measured: a data size, a range, cold and warm.
 #[derive(Debug)]
@@ -190,27 +188,27 @@ struct Measured {
 
 /// Demo traffic generated: events in ClickHouse after, and seconds taken.
 #[derive(Debug)]
-struct Generated {
-    events: u64,
+pub(crate) struct Generated {
+    pub(crate) events: u64,
     added: u64,
     seconds: f64,
     /// `mesure seal` afterwards: every finished day sealed.
     seal_seconds: f64,
 }
 
-struct Bench {
-    dir: std::path::PathBuf,
+pub(crate) struct Bench {
+    pub(crate) dir: std::path::PathBuf,
     env: Vec<(String, String)>,
-    clickhouse: Option<Process>,
+    pub(crate) clickhouse: Option<Process>,
     clickhouse_addr: SocketAddr,
-    dashboard: Option<Process>,
-    dashboard_addr: SocketAddr,
+    pub(crate) dashboard: Option<Process>,
+    pub(crate) dashboard_addr: SocketAddr,
     /// Whether the kernel's page cache could be dropped for cold runs.
     dropped_caches: bool,
 }
 
 impl Bench {
-    fn start() -> anyhow::Result<Bench> {
+    pub(crate) fn start() -> anyhow::Result<Bench> {
         let dir =
             std::env::temp_dir().join(format!("mesure-dashboard-bench-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
@@ -237,7 +235,7 @@ impl Bench {
         Ok(bench)
     }
 
-    fn run(&self, args: &[&str]) -> anyhow::Result<()> {
+    pub(crate) fn run(&self, args: &[&str]) -> anyhow::Result<()> {
         let status = mesure(args, &self.env)?.status()?;
         anyhow::ensure!(status.success(), "mesure {}: {status}", args.join(" "));
         Ok(())
@@ -256,7 +254,7 @@ impl Bench {
     }
 
     /// Adds demo traffic until ClickHouse holds about `events`.
-    fn generate(&self, events: u64, seed: u64) -> anyhow::Result<Generated> {
+    pub(crate) fn generate(&self, events: u64, seed: u64) -> anyhow::Result<Generated> {
         let before = self.count("SELECT count() FROM mesure.events")?;
         let started = Instant::now();
         self.run(&[
@@ -292,7 +290,7 @@ impl Bench {
 
     /// Starts the dashboard (anew: nothing in its memory) and waits until
     /// it is ready.
-    fn start_dashboard(&mut self) -> anyhow::Result<()> {
+    pub(crate) fn start_dashboard(&mut self) -> anyhow::Result<()> {
         self.dashboard = None;
         self.dashboard = Some(Process(
             mesure(&["dashboard"], &self.env)?
@@ -429,7 +427,7 @@ pub async fn bench(quick: bool, out: &Path) -> anyhow::Result<()> {
     let path = repo().join(out);
     let readme = std::fs::read_to_string(&path).unwrap_or_default();
     let (row, section) = render(quick, &generated, &measured, passes, bench.dropped_caches);
-    std::fs::write(&path, splice(&readme, &row, &section))?;
+    std::fs::write(&path, OVERVIEW.splice(&readme, &row, &section))?;
     drop(bench.clickhouse.take());
     let _ = std::fs::remove_dir_all(&bench.dir);
     eprintln!("dashboard bench: {} written", out.display());
@@ -477,7 +475,8 @@ fn render(
         .collect::<Vec<_>>()
         .join("; ");
     let row = format!(
-        "{ROW_PREFIX}, one site over 30 days and 6 months, warm | p95 ≤ 300 ms at 10 million events, ≤ 1 s at 100 million | {measured_text} | {} |",
+        "{}, one site over 30 days and 6 months, warm | p95 ≤ 300 ms at 10 million events, ≤ 1 s at 100 million | {measured_text} | {} |",
+        OVERVIEW.row_prefix,
         if quick {
             "quick run: not comparable"
         } else if met {
@@ -487,11 +486,12 @@ fn render(
         }
     );
     let mut s = format!(
-        "{SECTION}
+        "{}
 
 Measured on {}, on {}. Command: `make bench` (this part alone: `target/release/mesure-load dashboard`).{}
 
 ",
+        OVERVIEW.heading,
         now_utc(),
         machine(),
         if quick { "
@@ -569,69 +569,9 @@ Measured on {}, on {}. Command: `make bench` (this part alone: `target/release/m
     (row, s)
 }
 
-/// The dashboard's row and section of a README, if it has them.
-pub fn part_of(readme: &str) -> Option<(String, String)> {
-    let row = readme.lines().find(|l| l.starts_with(ROW_PREFIX))?;
-    let start = readme.find(&format!("\n{SECTION}\n"))? + 1;
-    let end = readme[start + 1..]
-        .find("\n## ")
-        .map_or(readme.len(), |i| start + 1 + i + 1);
-    Some((row.to_owned(), readme[start..end].trim_end().to_owned()))
-}
-
-/// The README with the dashboard's row and section put in: the row replaces
-/// the target table's row of that name, the section replaces the old one or
-/// ends the file.
-pub fn splice(readme: &str, row: &str, section: &str) -> String {
-    let mut text: String = readme
-        .lines()
-        .map(|l| if l.starts_with(ROW_PREFIX) { row } else { l })
-        .collect::<Vec<_>>()
-        .join("\n");
-    text.push('\n');
-    match part_of(&text) {
-        Some((_, old)) => text.replacen(&old, section.trim_end(), 1),
-        None => format!("{}\n\n{}\n", text.trim_end(), section.trim_end()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_dashboard_part_is_put_in_then_replaced_and_carried_over() {
-        let suite = "# Benchmarks\n\n## Targets\n\n| what | target |\n| --- | --- |\n| pixel hits/s | 1 |\n| dashboard overview, not measured | |\n| site script | 2 |\n\n## Latency\n\nfigures\n";
-        let first = splice(
-            suite,
-            "| dashboard overview, 10 ms | met |",
-            "## Dashboard overview\n\nfirst\n",
-        );
-        assert!(
-            first.contains("| dashboard overview, 10 ms | met |\n| site script | 2 |"),
-            "{first}"
-        );
-        assert!(!first.contains("not measured"), "{first}");
-        assert!(
-            first.ends_with("## Latency\n\nfigures\n\n## Dashboard overview\n\nfirst\n"),
-            "{first}"
-        );
-        let second = splice(
-            &first,
-            "| dashboard overview, 20 ms | met |",
-            "## Dashboard overview\n\nsecond",
-        );
-        assert!(
-            second.contains("second") && !second.contains("first"),
-            "{second}"
-        );
-        assert_eq!(second.matches(SECTION).count(), 1, "{second}");
-        // The suite rewrites the README; what the dashboard wrote is kept.
-        let (row, section) = part_of(&second).expect("the dashboard's part");
-        let carried = splice(suite, &row, &section);
-        assert_eq!(carried, second);
-        assert_eq!(part_of(suite), None);
-    }
 
     #[test]
     fn quantiles() {

@@ -73,6 +73,15 @@ enum Cmd {
         #[arg(long, default_value = "benches/README.md")]
         out: PathBuf,
     },
+    /// Weigh the dashboard's overview page (bytes transferred, cold and
+    /// warm) and write it into benches/README.md.
+    Weight {
+        /// Smaller data, to check the harness.
+        #[arg(long)]
+        quick: bool,
+        #[arg(long, default_value = "benches/README.md")]
+        out: PathBuf,
+    },
 }
 
 fn check_loopback(addr: SocketAddr) -> anyhow::Result<()> {
@@ -115,6 +124,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Cmd::Suite { quick, out } => suite(quick, &out).await?,
         Cmd::Dashboard { quick, out } => mesure_bench::dashboard::bench(quick, &out).await?,
+        Cmd::Weight { quick, out } => mesure_bench::weight::bench(quick, &out).await?,
     }
     Ok(())
 }
@@ -436,13 +446,10 @@ async fn suite(quick: bool, out: &Path) -> anyhow::Result<()> {
     });
     // The dashboard's figures, measured apart, are kept.
     let path = repo().join(out);
-    let text = match std::fs::read_to_string(&path)
-        .ok()
-        .and_then(|old| mesure_bench::dashboard::part_of(&old))
-    {
-        Some((row, section)) => mesure_bench::dashboard::splice(&text, &row, &section),
-        None => text,
-    };
+    let old = std::fs::read_to_string(&path).unwrap_or_default();
+    let text = mesure_bench::readme::PARTS
+        .iter()
+        .fold(text, |text, part| part.carry(&old, &text));
     std::fs::write(path, text)?;
     eprintln!("suite: {} written", out.display());
     Ok(())
