@@ -3,7 +3,8 @@
 // adds a chip; back and forward restore the view; the language switch
 // changes labels and numbers; the realtime page updates after hits sent
 // through the real collector; a note added from the page shows on the chart;
-// nothing is requested from another origin.
+// the Tab key reaches every control in order with a visible focus; axe-core
+// finds nothing serious; nothing is requested from another origin.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { startMesure, launchChromium, sleep } from "../../../collector/tests/browser/harness.mjs";
@@ -190,6 +191,50 @@ test("screenshots of each page at desktop and phone width, in both languages", a
       }
     }
   }
+});
+
+test("the keyboard reaches every control of each page in order, with a visible focus", async () => {
+  for (const path of ["/", "/sites/demo-1", "/sites/demo-1/details/visit%3Acountry", "/sites/live/realtime"]) {
+    const { page, context } = await open(`${path}?lang=en`);
+    // Every control a visitor can see, in document order.
+    const expected = await page.evaluate(() => {
+      const controls = [...document.querySelectorAll(
+        "a[href], button, input:not([type=hidden]), select, summary, [tabindex]:not([tabindex='-1'])")];
+      return controls
+        .filter((el) => el.classList.contains("skip") || el.checkVisibility())
+        .map((el, i) => { el.dataset.walk = String(i); return String(i); });
+    });
+    const reached = [];
+    for (let i = 0; i < expected.length + 1; i++) {
+      await page.keyboard.press("Tab");
+      const focused = await page.evaluate(() => {
+        const el = document.activeElement;
+        if (!el || el === document.body) return null;
+        const box = el.getBoundingClientRect();
+        const style = getComputedStyle(el);
+        return {
+          walk: el.dataset.walk,
+          what: `${el.tagName.toLowerCase()} ${el.textContent.trim().slice(0, 40)}`,
+          shown: box.width > 0 && box.height > 0 && box.right > 0 && box.left < innerWidth,
+          ring: style.outlineStyle !== "none" && parseFloat(style.outlineWidth) >= 2,
+        };
+      });
+      if (!focused) break;
+      assert.ok(focused.shown, `${path}: ${focused.what} is focused out of sight`);
+      assert.ok(focused.ring, `${path}: ${focused.what} shows no focus ring`);
+      reached.push(focused.walk);
+    }
+    // The skip link first, then every control in order; nothing traps the focus.
+    assert.deepEqual(reached, expected, path);
+    await context.close();
+  }
+  // The skip link takes the keyboard to the content.
+  const { page, context } = await open("/sites/demo-1?lang=en");
+  await page.keyboard.press("Tab");
+  await page.keyboard.press("Enter");
+  await page.keyboard.press("Tab");
+  assert.ok(await page.evaluate(() => document.querySelector("main").contains(document.activeElement)));
+  await context.close();
 });
 
 test("axe-core finds no serious or critical violation on any page, in either language", async () => {
