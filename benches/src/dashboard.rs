@@ -5,7 +5,7 @@
 //! `benches/README.md`, which the ingestion suite carries over.
 
 use crate::client::Connection;
-use crate::readme::OVERVIEW;
+use crate::readme::{OVERVIEW, verdict};
 use crate::services::{Process, http, machine, mesure, now_utc, repo, start_clickhouse};
 use bytes::Bytes;
 use http::Request;
@@ -477,13 +477,7 @@ fn render(
     let row = format!(
         "{}, one site over 30 days and 6 months, warm | p95 ≤ 300 ms at 10 million events, ≤ 1 s at 100 million | {measured_text} | {} |",
         OVERVIEW.row_prefix,
-        if quick {
-            "quick run: not comparable"
-        } else if met {
-            "met"
-        } else {
-            "**not met**"
-        }
+        verdict(quick, met)
     );
     let mut s = format!(
         "{}

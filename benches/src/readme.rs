@@ -28,6 +28,17 @@ pub const PARTS: [Part; 2] = [OVERVIEW, WEIGHT];
 
 const TARGETS: &str = "## Targets";
 
+/// A target's verdict; a quick run's figures are not compared with it.
+pub fn verdict(quick: bool, met: bool) -> &'static str {
+    if quick {
+        "quick run: not comparable"
+    } else if met {
+        "met"
+    } else {
+        "**not met**"
+    }
+}
+
 impl Part {
     /// This part's row and section in a README, if it has them.
     pub fn of(self, readme: &str) -> Option<(String, String)> {

@@ -6,7 +6,7 @@
 //! `benches/README.md`.
 
 use crate::dashboard::{Bench, DEMO_DAYS, DEMO_SITES, SITE};
-use crate::readme::WEIGHT;
+use crate::readme::{WEIGHT, verdict};
 use crate::services::{machine, now_utc, repo};
 use std::io::{Read, Write};
 use std::net::SocketAddr;
@@ -124,13 +124,7 @@ pub async fn bench(quick: bool, out: &Path) -> anyhow::Result<()> {
         WEIGHT.row_prefix,
         kb(cold),
         kb(warm),
-        if quick {
-            "quick run: not comparable"
-        } else if met {
-            "met"
-        } else {
-            "**not met**"
-        }
+        verdict(quick, met)
     );
     let mut s = format!(
         "{}\n\nMeasured on {}, on {}. Command: `make bench` (this part alone: `target/release/mesure-load weight`).\n\n",

@@ -212,7 +212,7 @@ mod tests {
                 "{text:?}"
             );
         }
-        for date in ["", "03/11/2026", "2026-02-30", "2020-01-01", "2029-01-01"] {
+        for date in ["", "03/11/2026", "2026-02-30", "2020-01-01", "2029-06-01"] {
             assert!(
                 matches!(parse(date, "note", today), Err(AnnotationError::Date(_))),
                 "{date:?}"

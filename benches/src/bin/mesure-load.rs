@@ -588,7 +588,7 @@ fn why(r: &Rendered<'_>) -> String {
 }
 
 fn verdict(ok: bool) -> &'static str {
-    if ok { "met" } else { "**not met**" }
+    mesure_bench::readme::verdict(false, ok)
 }
 
 fn render(r: &Rendered<'_>) -> String {
