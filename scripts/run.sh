@@ -13,6 +13,7 @@ export MESURE_GEOIP_DATABASES=".data/geoip/GeoLite2-City.mmdb"
 export MESURE_COLLECTOR_LISTEN="127.0.0.1:8080"
 export MESURE_DASHBOARD_LISTEN="127.0.0.1:8081"
 export MESURE_SPOOL_DIR=".data/spool"
+export MESURE_ACCOUNTS_URL="sqlite://.data/accounts.sqlite"
 pids=()
 cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait; }
 trap cleanup EXIT INT TERM

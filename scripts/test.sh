@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, lints, the local ClickHouse's own tests,
-# every Rust test against one local ClickHouse started for this run (twice:
-# the second time as if the suite ran 800 days later), then the browser
-# tests (their own ClickHouse and collector).
+# every Rust test against one local ClickHouse and one PostgreSQL server
+# started for this run (twice: the second time as if the suite ran 800 days
+# later), then the browser tests (their own ClickHouse and collector).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 
 log=$(mktemp -d)
 ch_pid=
+pg_pid=
 cleanup() {
   [ -n "$ch_pid" ] && kill "$ch_pid" 2>/dev/null && wait "$ch_pid" 2>/dev/null
+  [ -n "$pg_pid" ] && kill "$pg_pid" 2>/dev/null && wait "$pg_pid" 2>/dev/null
   rm -rf "$log"
 }
 trap cleanup EXIT
@@ -42,6 +44,19 @@ read -r -t 60 line <&"${CH[0]}" || { echo "the local ClickHouse did not start" >
 echo "$line"
 export MESURE_TEST_CLICKHOUSE_URL
 MESURE_TEST_CLICKHOUSE_URL=$(grep -o 'http://[0-9.:]*' <<<"$line")
+
+step "starting a PostgreSQL server for the accounts tests"
+scripts/local-postgres.sh > "$log/postgres" &
+pg_pid=$!
+for _ in $(seq 600); do
+  grep -q '^postgres://' "$log/postgres" 2>/dev/null && break
+  kill -0 "$pg_pid" 2>/dev/null || break
+  sleep 0.1
+done
+export MESURE_TEST_POSTGRES_URL
+MESURE_TEST_POSTGRES_URL=$(grep -o '^postgres://[^ ]*' "$log/postgres") ||
+  { echo "the local PostgreSQL did not start" >&2; cat "$log/postgres" >&2; exit 1; }
+echo "$MESURE_TEST_POSTGRES_URL"
 
 rust_tests() {
   if cargo nextest --version >/dev/null 2>&1; then

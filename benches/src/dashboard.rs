@@ -221,6 +221,10 @@ impl Bench {
             setting("MESURE_CLICKHOUSE_URL", format!("http://{clickhouse_addr}")),
             setting("MESURE_DASHBOARD_LISTEN", dashboard_addr.to_string()),
             setting("MESURE_SPOOL_DIR", dir.join("spool").display().to_string()),
+            setting(
+                "MESURE_ACCOUNTS_URL",
+                format!("sqlite://{}", dir.join("accounts.sqlite").display()),
+            ),
         ];
         let bench = Bench {
             dir,

@@ -3,6 +3,7 @@
 //! variable `MESURE_<SECTION>_<KEY>`, e.g. `MESURE_COLLECTOR_LISTEN`.
 //! Parsed and validated once; unknown keys are refused by name.
 
+use mesure_accounts::AccountsConfig;
 use mesure_collector::config::{CollectorConfig, GeoConfig};
 use mesure_collector::spool::SpoolConfig;
 use mesure_dashboard::config::DashboardConfig;
@@ -25,6 +26,7 @@ pub struct Config {
     pub geoip: GeoConfig,
     pub spool: SpoolConfig,
     pub dashboard: DashboardConfig,
+    pub accounts: AccountsConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -52,7 +54,7 @@ pub enum ConfigError {
     #[error("{origin}: {error}")]
     Parse { origin: String, error: String },
     #[error(
-        "unknown setting {0}: settings are MESURE_<SECTION>_<KEY> with a section of clickhouse, retention, collector, geoip, spool, dashboard"
+        "unknown setting {0}: settings are MESURE_<SECTION>_<KEY> with a section of clickhouse, retention, collector, geoip, spool, dashboard, accounts"
     )]
     UnknownVariable(String),
     #[error("{variable}: {error}")]

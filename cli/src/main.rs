@@ -2,6 +2,7 @@
 //! subcommand; `mesure help <command>` documents it.
 
 mod config;
+mod users;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
@@ -28,7 +29,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Create or upgrade the ClickHouse schema and apply the retention to its TTLs.
+    /// Create or upgrade the ClickHouse schema and apply the retention to its
+    /// TTLs, and create or upgrade the accounts store.
     Migrate {
         /// Print the statements for an empty database instead of running them.
         #[arg(long)]
@@ -46,6 +48,9 @@ enum Command {
     /// Manage the goals (conversions) of a site.
     #[command(subcommand)]
     Goal(GoalCommand),
+    /// Manage the users of the dashboard and their roles.
+    #[command(subcommand)]
+    User(users::UserCommand),
     /// Check the configuration and print it as applied (passwords hidden).
     Config,
     /// Fill ClickHouse with realistic demo traffic, through the same tables
@@ -171,6 +176,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Dashboard => dashboard(config).await,
         Command::Site(command) => site(&config, command).await,
         Command::Goal(command) => goal(&config, command).await,
+        Command::User(command) => users::run(&config.accounts, command).await,
         Command::Config => show_config(config),
         Command::DemoData(args) => demo_data(&config, args).await,
         Command::Seal => seal(&config).await,
@@ -208,6 +214,8 @@ async fn migrate(config: &Config, plan: bool) -> anyhow::Result<()> {
         database = %config.clickhouse.database,
         "schema is up to date"
     );
+    users::store(&config.accounts).await?;
+    tracing::info!(store = %users::redacted(&config.accounts.url), "accounts store is up to date");
     Ok(())
 }
 
@@ -451,6 +459,7 @@ fn show_config(mut config: Config) -> anyhow::Result<()> {
     if !config.clickhouse.password.is_empty() {
         config.clickhouse.password = "(hidden)".to_owned();
     }
+    config.accounts.url = users::redacted(&config.accounts.url);
     print(&toml::to_string(&config)?);
     Ok(())
 }

@@ -1,16 +1,44 @@
 //! The `mesure` binary, run as an operator runs it.
 
 use mesure_testkit::LocalClickHouse;
-use std::process::{Command, Output};
+use mesure_testkit::postgres::LocalPostgres;
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
 
-fn mesure(args: &[&str], vars: &[(&str, &str)]) -> Output {
+/// A SQLite accounts store of its own, in a temporary folder.
+fn sqlite_store(name: &str) -> String {
+    let dir = std::env::temp_dir().join(LocalClickHouse::unique_database(name));
+    std::fs::create_dir_all(&dir).expect("temporary folder");
+    format!("sqlite://{}", dir.join("accounts.sqlite").display())
+}
+
+fn command(args: &[&str], vars: &[(&str, &str)]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_mesure"));
     command.args(args).env_clear().env("MESURE_LOG", "warn");
     command.env("MESURE_CLICKHOUSE_URL", LocalClickHouse::shared().url());
+    command.env("MESURE_ACCOUNTS_URL", sqlite_store("cli_accounts"));
     for (name, value) in vars {
         command.env(name, value);
     }
-    command.output().expect("run mesure")
+    command
+}
+
+fn mesure(args: &[&str], vars: &[(&str, &str)]) -> Output {
+    command(args, vars).output().expect("run mesure")
+}
+
+/// Runs `mesure` with `input` on its standard input.
+fn mesure_with_input(args: &[&str], vars: &[(&str, &str)], input: &str) -> Output {
+    let mut child = command(args, vars)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run mesure");
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin.write_all(input.as_bytes()).expect("write stdin");
+    }
+    child.wait_with_output().expect("mesure output")
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -266,4 +294,151 @@ fn print_shows_the_cluster_rendering_without_a_server() {
         sql.contains("ENGINE = Distributed(prod, mesure, events_local, session_id)"),
         "{sql}"
     );
+}
+
+#[test]
+fn users_and_roles_from_the_command_line_on_sqlite_and_postgresql() {
+    for url in [
+        sqlite_store("cli_users"),
+        LocalPostgres::shared().database("cli_users"),
+    ] {
+        let vars = [("MESURE_ACCOUNTS_URL", url.as_str())];
+        // The password from standard input, never from the command line.
+        let out = mesure_with_input(
+            &[
+                "user",
+                "add",
+                "Root@Mairie.fr",
+                "--superuser",
+                "--name",
+                "Root",
+            ],
+            &vars,
+            "a long enough secret\n",
+        );
+        assert!(out.status.success(), "{url}: {}", text(&out.stderr));
+        let file = std::env::temp_dir().join(LocalClickHouse::unique_database("password"));
+        std::fs::write(&file, "another long secret\n").expect("password file");
+        let out = mesure(
+            &[
+                "user",
+                "add",
+                "ana@mairie.fr",
+                "--password-file",
+                &file.display().to_string(),
+            ],
+            &vars,
+        );
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let _ = std::fs::remove_file(&file);
+        let out = mesure(&["user", "add", "sso@mairie.fr", "--no-password"], &vars);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        for (args, says) in [
+            (
+                &["user", "add", "ana@mairie.fr", "--no-password"][..],
+                "already uses",
+            ),
+            (
+                &["user", "add", "not-an-address", "--no-password"][..],
+                "not an e-mail address",
+            ),
+            (
+                &[
+                    "user",
+                    "grant",
+                    "ana@mairie.fr",
+                    "--site",
+                    "a",
+                    "--role",
+                    "owner",
+                ][..],
+                "not a role",
+            ),
+            (
+                &[
+                    "user",
+                    "grant",
+                    "nobody@mairie.fr",
+                    "--site",
+                    "a",
+                    "--role",
+                    "viewer",
+                ][..],
+                "no account",
+            ),
+        ] {
+            let out = mesure(args, &vars);
+            assert!(!out.status.success(), "{args:?}");
+            assert!(
+                text(&out.stderr).contains(says),
+                "{args:?}: {}",
+                text(&out.stderr)
+            );
+        }
+        let out = mesure_with_input(&["user", "add", "bob@mairie.fr"], &vars, "short\n");
+        assert!(
+            text(&out.stderr).contains("at least 12"),
+            "{}",
+            text(&out.stderr)
+        );
+
+        for args in [
+            &[
+                "user",
+                "grant",
+                "ana@mairie.fr",
+                "--site",
+                "mairie",
+                "--role",
+                "viewer",
+            ][..],
+            &[
+                "user",
+                "grant",
+                "ana@mairie.fr",
+                "--organisation",
+                "Ville de Démo",
+                "--role",
+                "admin",
+            ][..],
+            &["user", "disable", "sso@mairie.fr"][..],
+        ] {
+            let out = mesure(args, &vars);
+            assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+        }
+        let out = mesure(&["user", "list"], &vars);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert_eq!(
+            text(&out.stdout),
+            "ana@mairie.fr\tuser\torganisation:Ville de Démo=admin,site:mairie=viewer\n\
+             root@mairie.fr\tsuperuser\tname=Root\t\n\
+             sso@mairie.fr\tuser\tdisabled\t\n",
+            "{url}"
+        );
+        let out = mesure(
+            &["user", "revoke", "ana@mairie.fr", "--site", "mairie"],
+            &vars,
+        );
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let out = mesure(&["user", "list"], &vars);
+        assert!(
+            text(&out.stdout)
+                .starts_with("ana@mairie.fr\tuser\torganisation:Ville de Démo=admin\n")
+        );
+        // No password, secret or hash in what the commands print.
+        let hidden = [(
+            "MESURE_ACCOUNTS_URL",
+            "postgres://mesure:s3cret@db.example/mesure",
+        )];
+        for out in [
+            mesure(&["user", "list"], &vars),
+            mesure(&["config"], &hidden),
+        ] {
+            let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+            assert!(out.status.success(), "{all}");
+            for secret in ["secret", "s3cret", "argon2"] {
+                assert!(!all.contains(secret), "{all}");
+            }
+        }
+    }
 }

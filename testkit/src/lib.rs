@@ -1,5 +1,6 @@
 //! Test support: the real local ClickHouse (ClickHouse's engine through
-//! chdb-core, behind the HTTP interface of `deploy/local/chlocal.py`).
+//! chdb-core, behind the HTTP interface of `deploy/local/chlocal.py`), and
+//! a real PostgreSQL server for the accounts (`postgres.rs`).
 //!
 //! `make test` starts one server for the whole run and names it in
 //! `MESURE_TEST_CLICKHOUSE_URL`; without it, the first test that needs one
@@ -10,6 +11,7 @@
 pub mod clock;
 pub mod disk;
 pub mod http;
+pub mod postgres;
 
 use clickhouse::Client;
 use std::io::{BufRead, BufReader};

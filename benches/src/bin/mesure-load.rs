@@ -187,6 +187,10 @@ fn start_services() -> anyhow::Result<Services> {
             "MESURE_SPOOL_DIR".to_owned(),
             dir.join("spool").display().to_string(),
         ),
+        (
+            "MESURE_ACCOUNTS_URL".to_owned(),
+            format!("sqlite://{}", dir.join("accounts.sqlite").display()),
+        ),
     ];
     anyhow::ensure!(
         mesure(&["migrate"], &env)?.status()?.success(),

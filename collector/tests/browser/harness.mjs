@@ -74,6 +74,7 @@ export async function startMesure() {
     MESURE_COLLECTOR_BATCH_DELAY_MS: "200",
     MESURE_GEOIP_DATABASES: join(root, ".data/geoip/GeoLite2-City.mmdb"),
     MESURE_SPOOL_DIR: spool,
+    MESURE_ACCOUNTS_URL: `sqlite://${join(spool, "accounts.sqlite")}`,
     MESURE_LOG: "warn",
   };
   const run = (...args) => execFileSync(bin, args, { env, stdio: ["ignore", "pipe", "inherit"] });

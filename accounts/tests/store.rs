@@ -1,0 +1,263 @@
+//! The accounts store on both engines it supports: a SQLite file and a real
+//! PostgreSQL server (Debian's, started by `make test`). Every scenario runs
+//! on each, with the same statements.
+
+use mesure_accounts::users::AccountError;
+use mesure_accounts::{Engine, Role, Store, StoreError};
+use mesure_testkit::postgres::LocalPostgres;
+
+/// A fresh, migrated store on each engine.
+async fn stores(name: &str) -> Vec<Store> {
+    let dir = std::env::temp_dir().join(mesure_testkit::LocalClickHouse::unique_database(name));
+    std::fs::create_dir_all(&dir).expect("temporary folder");
+    let sqlite = format!("sqlite://{}", dir.join("accounts.sqlite").display());
+    let postgres = LocalPostgres::shared().database(name);
+    let mut stores = Vec::new();
+    for url in [sqlite, postgres] {
+        let store = Store::open(&url)
+            .await
+            .unwrap_or_else(|e| panic!("{url}: {e}"));
+        assert_eq!(store.migrate().await.expect("migrate"), [1]);
+        stores.push(store);
+    }
+    assert_eq!(stores[0].engine(), Engine::Sqlite);
+    assert_eq!(stores[1].engine(), Engine::Postgres);
+    stores
+}
+
+#[tokio::test]
+async fn migrations_apply_once_and_a_changed_or_newer_one_is_refused() {
+    for store in stores("accounts_migrations").await {
+        let engine = store.engine();
+        assert!(
+            store.migrate().await.expect("again").is_empty(),
+            "{engine:?}"
+        );
+        sqlx::query("UPDATE accounts_migrations SET checksum = 'changed' WHERE version = 1")
+            .execute(store.pool())
+            .await
+            .expect("tamper");
+        assert!(
+            matches!(store.migrate().await, Err(StoreError::Changed(1))),
+            "{engine:?}"
+        );
+        sqlx::query("INSERT INTO accounts_migrations (version, name, checksum, applied_at) VALUES (99, 'future', 'x', 0)")
+            .execute(store.pool())
+            .await
+            .expect("future");
+        assert!(
+            matches!(store.migrate().await, Err(StoreError::Newer(99, 1))),
+            "{engine:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn users_sign_in_with_their_password_only() {
+    for store in stores("accounts_users").await {
+        let engine = store.engine();
+        let ana = store
+            .add_user(
+                " Ana@Mairie.fr ",
+                "Ana",
+                Some("a long enough secret"),
+                false,
+            )
+            .await
+            .expect("added");
+        assert_eq!(ana.email, "ana@mairie.fr");
+        assert!(!ana.superuser);
+        // One account per address, whatever its case.
+        assert!(matches!(
+            store.add_user("ANA@mairie.fr", "", None, false).await,
+            Err(AccountError::Exists(_))
+        ));
+        assert!(matches!(
+            store
+                .add_user("bob@mairie.fr", "", Some("short"), false)
+                .await,
+            Err(AccountError::Password(_))
+        ));
+        let root = store
+            .add_user("root@mairie.fr", "", Some("another long secret"), true)
+            .await
+            .expect("root");
+        assert!(root.superuser);
+
+        let signed = store
+            .authenticate("ana@MAIRIE.fr", "a long enough secret")
+            .await
+            .expect("auth");
+        assert_eq!(
+            signed.as_ref().map(|u| u.id.as_str()),
+            Some(ana.id.as_str()),
+            "{engine:?}"
+        );
+        for (email, password) in [
+            ("ana@mairie.fr", "a long enough secreT"),
+            ("nobody@mairie.fr", "a long enough secret"),
+            ("not an address", "a long enough secret"),
+            ("ana@mairie.fr", ""),
+        ] {
+            assert_eq!(
+                store.authenticate(email, password).await.expect("auth"),
+                None,
+                "{email}"
+            );
+        }
+        store
+            .set_password("ana@mairie.fr", "a brand new secret")
+            .await
+            .expect("changed");
+        assert!(
+            store
+                .authenticate("ana@mairie.fr", "a long enough secret")
+                .await
+                .expect("old")
+                .is_none()
+        );
+        assert!(
+            store
+                .authenticate("ana@mairie.fr", "a brand new secret")
+                .await
+                .expect("new")
+                .is_some()
+        );
+        // A disabled account cannot sign in, and sees nothing.
+        store
+            .set_disabled("ana@mairie.fr", true)
+            .await
+            .expect("disabled");
+        assert!(
+            store
+                .authenticate("ana@mairie.fr", "a brand new secret")
+                .await
+                .expect("auth")
+                .is_none()
+        );
+        let disabled = store
+            .user_by_id(&ana.id)
+            .await
+            .expect("read")
+            .expect("exists");
+        assert!(disabled.disabled);
+        assert_eq!(
+            store
+                .access(&disabled)
+                .await
+                .expect("access")
+                .role_on("x", ""),
+            None
+        );
+        assert!(matches!(
+            store
+                .set_password("nobody@mairie.fr", "a long enough secret")
+                .await,
+            Err(AccountError::Unknown(_))
+        ));
+        let emails: Vec<String> = store
+            .users()
+            .await
+            .expect("list")
+            .into_iter()
+            .map(|u| u.email)
+            .collect();
+        assert_eq!(emails, ["ana@mairie.fr", "root@mairie.fr"]);
+    }
+}
+
+#[tokio::test]
+async fn roles_come_from_sites_and_organisations() {
+    for store in stores("accounts_roles").await {
+        let engine = store.engine();
+        let user = store
+            .add_user("viewer@mairie.fr", "", None, false)
+            .await
+            .expect("user");
+        store
+            .grant_site(&user.id, "site-a", Role::Viewer)
+            .await
+            .expect("grant");
+        store
+            .grant_organisation(&user.id, "Ville de Démo", Role::Admin)
+            .await
+            .expect("grant");
+        let access = store.access(&user).await.expect("access");
+        assert_eq!(
+            access.role_on("site-a", ""),
+            Some(Role::Viewer),
+            "{engine:?}"
+        );
+        assert_eq!(access.role_on("site-b", "Ville de Démo"), Some(Role::Admin));
+        assert_eq!(access.role_on("site-b", ""), None);
+        // Granted again: replaced, not added.
+        store
+            .grant_site(&user.id, "site-a", Role::Admin)
+            .await
+            .expect("upgrade");
+        assert_eq!(
+            store
+                .access(&user)
+                .await
+                .expect("access")
+                .role_on("site-a", ""),
+            Some(Role::Admin)
+        );
+        store.revoke_site(&user.id, "site-a").await.expect("revoke");
+        store
+            .revoke_organisation(&user.id, "Ville de Démo")
+            .await
+            .expect("revoke");
+        assert_eq!(
+            store.access(&user).await.expect("access"),
+            Default::default()
+        );
+        // A role for nobody is refused by the store itself.
+        assert!(
+            store
+                .grant_site("no-such-user", "site-a", Role::Viewer)
+                .await
+                .is_err(),
+            "{engine:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn hostile_values_are_stored_as_text_never_run() {
+    for store in stores("accounts_hostile").await {
+        let engine = store.engine();
+        let name = "Robert'); DROP TABLE users; --";
+        let user = store
+            .add_user("o'brien@mairie.fr", name, None, false)
+            .await
+            .expect("user");
+        assert_eq!(user.name, name);
+        assert_eq!(user.email, "o'brien@mairie.fr");
+        for site in [
+            "x' OR '1'='1",
+            "a\"; DELETE FROM site_roles; --",
+            "<script>alert(1)</script>",
+        ] {
+            store
+                .grant_site(&user.id, site, Role::Viewer)
+                .await
+                .expect("grant");
+        }
+        let access = store.access(&user).await.expect("access");
+        assert_eq!(access.sites.len(), 3, "{engine:?}");
+        assert_eq!(access.role_on("x' OR '1'='1", ""), Some(Role::Viewer));
+        assert_eq!(access.role_on("x", ""), None);
+        assert_eq!(store.users().await.expect("users").len(), 1);
+        assert!(matches!(
+            store
+                .add_user("a@b.fr'; DROP TABLE users; --", "", None, false)
+                .await,
+            Err(AccountError::Email(_))
+        ));
+        assert!(matches!(
+            store.grant_site(&user.id, "a\u{0}b", Role::Viewer).await,
+            Err(AccountError::Target(_))
+        ));
+    }
+}

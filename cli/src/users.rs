@@ -1,0 +1,238 @@
+//! `mesure user`: accounts from the command line. Passwords are read from
+//! standard input or a file, never from the command line (where other
+//! users of the machine and the shell history would see them).
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use mesure_accounts::{AccountsConfig, Role, Store};
+use std::io::BufRead;
+use std::path::PathBuf;
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a user. The password is read from standard input (its first
+    /// line) unless --password-file or --no-password is given.
+    Add {
+        /// E-mail address: the sign-in name.
+        email: String,
+        #[arg(long, default_value = "")]
+        name: String,
+        /// Administers the whole instance: every site, user and setting.
+        #[arg(long)]
+        superuser: bool,
+        #[command(flatten)]
+        password: PasswordArgs,
+        /// No password: sign-in through single sign-on only.
+        #[arg(long, conflicts_with = "password_file")]
+        no_password: bool,
+    },
+    /// Replace a user's password (read as for `add`).
+    Password {
+        email: String,
+        #[command(flatten)]
+        password: PasswordArgs,
+    },
+    /// List the users and their roles.
+    List,
+    /// Give a user a role on a site or on every site of an organisation.
+    Grant {
+        email: String,
+        #[command(flatten)]
+        target: Target,
+        /// admin (settings, goals, notes, users, links) or viewer (read only).
+        #[arg(long)]
+        role: String,
+    },
+    /// Take a user's role on a site or an organisation away.
+    Revoke {
+        email: String,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Stop a user from signing in (their roles are kept).
+    Disable { email: String },
+    /// Let a disabled user sign in again.
+    Enable { email: String },
+}
+
+#[derive(Debug, Args)]
+pub struct PasswordArgs {
+    /// Read the password from this file's first line instead of standard input.
+    #[arg(long)]
+    password_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct Target {
+    /// A site id.
+    #[arg(long)]
+    site: Option<String>,
+    /// An organisation name, as sites carry it.
+    #[arg(long)]
+    organisation: Option<String>,
+}
+
+/// The first line of the file, or of standard input.
+fn read_password(args: &PasswordArgs) -> anyhow::Result<String> {
+    let mut line = String::new();
+    match &args.password_file {
+        Some(path) => {
+            let file = std::fs::File::open(path)
+                .with_context(|| format!("reading the password from {}", path.display()))?;
+            std::io::BufReader::new(file).read_line(&mut line)?;
+        }
+        None => {
+            std::io::stdin().lock().read_line(&mut line)?;
+        }
+    }
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+}
+
+/// The accounts store, migrated.
+pub async fn store(config: &AccountsConfig) -> anyhow::Result<Store> {
+    let store = Store::open(&config.url)
+        .await
+        .with_context(|| format!("opening the accounts store {}", redacted(&config.url)))?;
+    store
+        .migrate()
+        .await
+        .context("migrating the accounts store")?;
+    Ok(store)
+}
+
+/// A store URL without its password, for messages.
+pub fn redacted(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let credentials = &url[scheme + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+async fn user_id(store: &Store, email: &str) -> anyhow::Result<String> {
+    Ok(store
+        .user_by_email(email)
+        .await?
+        .with_context(|| format!("no account uses {email}"))?
+        .id)
+}
+
+fn role(text: &str) -> anyhow::Result<Role> {
+    Role::parse(text).with_context(|| format!("{text:?} is not a role: admin or viewer"))
+}
+
+pub async fn run(config: &AccountsConfig, command: UserCommand) -> anyhow::Result<()> {
+    let store = store(config).await?;
+    match command {
+        UserCommand::Add {
+            email,
+            name,
+            superuser,
+            password,
+            no_password,
+        } => {
+            let password = if no_password {
+                None
+            } else {
+                Some(read_password(&password)?)
+            };
+            let user = store
+                .add_user(&email, &name, password.as_deref(), superuser)
+                .await?;
+            tracing::info!(email = %user.email, superuser, "user added");
+        }
+        UserCommand::Password { email, password } => {
+            store
+                .set_password(&email, &read_password(&password)?)
+                .await?;
+            tracing::info!(%email, "password changed");
+        }
+        UserCommand::List => {
+            for user in store.users().await? {
+                let access = store.access(&user).await?;
+                let mut roles: Vec<String> = access
+                    .sites
+                    .iter()
+                    .map(|(site, role)| format!("site:{site}={}", role.as_str()))
+                    .chain(
+                        access
+                            .organisations
+                            .iter()
+                            .map(|(org, role)| format!("organisation:{org}={}", role.as_str())),
+                    )
+                    .collect();
+                roles.sort();
+                super::print(&format!(
+                    "{}\t{}{}{}\t{}",
+                    user.email,
+                    if user.superuser { "superuser" } else { "user" },
+                    if user.disabled { "\tdisabled" } else { "" },
+                    if user.name.is_empty() {
+                        String::new()
+                    } else {
+                        format!("\tname={}", user.name)
+                    },
+                    roles.join(",")
+                ));
+            }
+        }
+        UserCommand::Grant {
+            email,
+            target,
+            role: text,
+        } => {
+            let (id, role) = (user_id(&store, &email).await?, role(&text)?);
+            match (&target.site, &target.organisation) {
+                (Some(site), _) => store.grant_site(&id, site, role).await?,
+                (_, Some(org)) => store.grant_organisation(&id, org, role).await?,
+                (None, None) => anyhow::bail!("give --site or --organisation"),
+            }
+            tracing::info!(%email, ?target, role = role.as_str(), "role granted");
+        }
+        UserCommand::Revoke { email, target } => {
+            let id = user_id(&store, &email).await?;
+            match (&target.site, &target.organisation) {
+                (Some(site), _) => store.revoke_site(&id, site).await?,
+                (_, Some(org)) => store.revoke_organisation(&id, org).await?,
+                (None, None) => anyhow::bail!("give --site or --organisation"),
+            }
+            tracing::info!(%email, ?target, "role revoked");
+        }
+        UserCommand::Disable { email } => {
+            store.set_disabled(&email, true).await?;
+            tracing::info!(%email, "user disabled");
+        }
+        UserCommand::Enable { email } => {
+            store.set_disabled(&email, false).await?;
+            tracing::info!(%email, "user enabled");
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_urls_are_shown_without_their_password() {
+        assert_eq!(
+            redacted("postgres://mesure:s3cret@db.example:5432/mesure"),
+            "postgres://mesure:***@db.example:5432/mesure"
+        );
+        assert_eq!(
+            redacted("postgres://mesure@db/mesure"),
+            "postgres://mesure@db/mesure"
+        );
+        assert_eq!(
+            redacted("sqlite://accounts.sqlite"),
+            "sqlite://accounts.sqlite"
+        );
+    }
+}
