@@ -7,6 +7,7 @@
 //! accept, with `$N` parameters, and every value is bound.
 
 pub mod password;
+pub mod sessions;
 pub mod users;
 
 use sha2::{Digest, Sha256};
@@ -22,12 +23,26 @@ pub use users::{Access, Role, User};
 pub struct AccountsConfig {
     /// `sqlite://PATH` (the file is created) or `postgres://USER:PASSWORD@HOST/DB`.
     pub url: String,
+    /// A session unused this long ends.
+    pub session_idle_minutes: u32,
+    /// A session ends this long after its sign-in, used or not.
+    pub session_max_hours: u32,
+    /// Failed sign-ins allowed per account within `sign_in_window_minutes`.
+    pub sign_in_failures_per_account: u32,
+    /// Failed sign-ins allowed per client address (truncated) within the window.
+    pub sign_in_failures_per_address: u32,
+    pub sign_in_window_minutes: u32,
 }
 
 impl Default for AccountsConfig {
     fn default() -> Self {
         AccountsConfig {
             url: "sqlite://accounts.sqlite".to_owned(),
+            session_idle_minutes: 60,
+            session_max_hours: 12,
+            sign_in_failures_per_account: 5,
+            sign_in_failures_per_address: 20,
+            sign_in_window_minutes: 15,
         }
     }
 }
@@ -52,7 +67,7 @@ macro_rules! migrations {
 
 /// Every migration, in the order they apply. A migration never changes
 /// once released: its checksum is recorded and a changed one is refused.
-pub const MIGRATIONS: &[Migration] = migrations![1 "0001_users_and_roles"];
+pub const MIGRATIONS: &[Migration] = migrations![1 "0001_users_and_roles", 2 "0002_sessions"];
 
 impl Migration {
     pub fn checksum(&self) -> String {

@@ -183,7 +183,7 @@ impl Store {
         Ok(rows.iter().map(user_of).collect::<Result<_, _>>()?)
     }
 
-    /// Replaces a user's password.
+    /// Replaces a user's password, and ends their sessions.
     pub async fn set_password(&self, email: &str, password: &str) -> Result<(), AccountError> {
         let email = normalise_email(email)?;
         let hash = password::hash(password)?;
@@ -195,6 +195,17 @@ impl Store {
         if changed.rows_affected() == 0 {
             return Err(AccountError::Unknown(email));
         }
+        self.close_sessions_of_email(&email).await
+    }
+
+    /// Ends every session of the account at `email`.
+    async fn close_sessions_of_email(&self, email: &str) -> Result<(), AccountError> {
+        sqlx::query(
+            "DELETE FROM sessions WHERE user_id IN (SELECT id FROM users WHERE email = $1)",
+        )
+        .bind(email)
+        .execute(self.pool())
+        .await?;
         Ok(())
     }
 
@@ -229,7 +240,7 @@ impl Store {
         Ok((matches && !user.disabled).then_some(user))
     }
 
-    /// Turns an account off (it keeps its roles) or on again.
+    /// Turns an account off (it keeps its roles; its sessions end) or on again.
     pub async fn set_disabled(&self, email: &str, disabled: bool) -> Result<(), AccountError> {
         let email = normalise_email(email)?;
         let changed = sqlx::query("UPDATE users SET disabled_at = $1 WHERE email = $2")
@@ -239,6 +250,9 @@ impl Store {
             .await?;
         if changed.rows_affected() == 0 {
             return Err(AccountError::Unknown(email));
+        }
+        if disabled {
+            self.close_sessions_of_email(&email).await?;
         }
         Ok(())
     }

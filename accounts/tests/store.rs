@@ -17,7 +17,7 @@ async fn stores(name: &str) -> Vec<Store> {
         let store = Store::open(&url)
             .await
             .unwrap_or_else(|e| panic!("{url}: {e}"));
-        assert_eq!(store.migrate().await.expect("migrate"), [1]);
+        assert_eq!(store.migrate().await.expect("migrate"), [1, 2]);
         stores.push(store);
     }
     assert_eq!(stores[0].engine(), Engine::Sqlite);
@@ -46,7 +46,7 @@ async fn migrations_apply_once_and_a_changed_or_newer_one_is_refused() {
             .await
             .expect("future");
         assert!(
-            matches!(store.migrate().await, Err(StoreError::Newer(99, 1))),
+            matches!(store.migrate().await, Err(StoreError::Newer(99, 2))),
             "{engine:?}"
         );
     }
@@ -259,5 +259,210 @@ async fn hostile_values_are_stored_as_text_never_run() {
             store.grant_site(&user.id, "a\u{0}b", Role::Viewer).await,
             Err(AccountError::Target(_))
         ));
+    }
+}
+
+#[tokio::test]
+async fn sessions_end_when_idle_at_their_age_or_when_closed() {
+    let config = mesure_accounts::AccountsConfig::default();
+    let policy = mesure_accounts::sessions::Policy::of(&config);
+    let minute = 60_000;
+    for store in stores("accounts_sessions").await {
+        let engine = store.engine();
+        let user = store
+            .add_user("ana@mairie.fr", "", Some("a long enough secret"), false)
+            .await
+            .expect("user");
+        let start = mesure_accounts::now_ms();
+        let opened = store.open_session(&user, start).await.expect("open");
+        assert_eq!(opened.secret.len(), 64);
+        let live = store
+            .session(&opened.secret, start + minute, policy)
+            .await
+            .expect("read");
+        assert_eq!(
+            live.map(|s| (s.user.id, s.csrf)),
+            Some((user.id.clone(), opened.csrf.clone())),
+            "{engine:?}"
+        );
+        // Only its hash is stored.
+        let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sessions WHERE id_hash = $1")
+            .bind(&opened.secret)
+            .fetch_one(store.pool())
+            .await
+            .expect("count");
+        assert_eq!(stored, 0);
+        for bad in ["", "nope", &"0".repeat(64), &opened.secret.to_uppercase()] {
+            assert!(
+                store
+                    .session(bad, start, policy)
+                    .await
+                    .expect("read")
+                    .is_none(),
+                "{bad}"
+            );
+        }
+
+        // Used every 50 minutes, it lives until its maximum age.
+        let mut at = start;
+        while at + 50 * minute < start + policy.max_ms {
+            at += 50 * minute;
+            assert!(
+                store
+                    .session(&opened.secret, at, policy)
+                    .await
+                    .expect("read")
+                    .is_some(),
+                "{engine:?} {at}"
+            );
+        }
+        assert!(
+            store
+                .session(&opened.secret, start + policy.max_ms + 1, policy)
+                .await
+                .expect("read")
+                .is_none()
+        );
+        // Ended: gone for good, even at an earlier instant.
+        assert!(
+            store
+                .session(&opened.secret, start, policy)
+                .await
+                .expect("read")
+                .is_none()
+        );
+
+        // Unused longer than the idle time: ended.
+        let idle = store.open_session(&user, start).await.expect("open");
+        assert!(
+            store
+                .session(&idle.secret, start + policy.idle_ms + minute, policy)
+                .await
+                .expect("read")
+                .is_none()
+        );
+
+        // Closed by signing out, by a new password, by disabling the account.
+        let closed = store.open_session(&user, start).await.expect("open");
+        store.close_session(&closed.secret).await.expect("close");
+        assert!(
+            store
+                .session(&closed.secret, start, policy)
+                .await
+                .expect("read")
+                .is_none()
+        );
+        let other = store.open_session(&user, start).await.expect("open");
+        store
+            .set_password("ana@mairie.fr", "a brand new secret")
+            .await
+            .expect("password");
+        assert!(
+            store
+                .session(&other.secret, start, policy)
+                .await
+                .expect("read")
+                .is_none()
+        );
+        let last = store.open_session(&user, start).await.expect("open");
+        store
+            .set_disabled("ana@mairie.fr", true)
+            .await
+            .expect("disable");
+        assert!(
+            store
+                .session(&last.secret, start, policy)
+                .await
+                .expect("read")
+                .is_none()
+        );
+        store
+            .sweep(start + policy.max_ms * 2, policy)
+            .await
+            .expect("sweep");
+        let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sessions")
+            .fetch_one(store.pool())
+            .await
+            .expect("count");
+        assert_eq!(left, 0, "{engine:?}");
+    }
+}
+
+#[tokio::test]
+async fn failed_sign_ins_are_limited_per_account_and_per_address() {
+    let config = mesure_accounts::AccountsConfig::default();
+    let policy = mesure_accounts::sessions::Policy::of(&config);
+    for store in stores("accounts_failures").await {
+        let engine = store.engine();
+        let now = mesure_accounts::now_ms();
+        for _ in 0..policy.failures_per_account {
+            assert!(
+                store
+                    .may_sign_in("ana@mairie.fr", "192.0.2.0", now, policy)
+                    .await
+                    .expect("may")
+            );
+            store
+                .sign_in_failed("ana@mairie.fr", "192.0.2.0", now)
+                .await
+                .expect("count");
+        }
+        // The account is locked from anywhere, for the window only.
+        assert!(
+            !store
+                .may_sign_in("ANA@mairie.fr", "198.51.100.0", now, policy)
+                .await
+                .expect("may"),
+            "{engine:?}"
+        );
+        assert!(
+            store
+                .may_sign_in(
+                    "ana@mairie.fr",
+                    "198.51.100.0",
+                    now + policy.window_ms + 1,
+                    policy
+                )
+                .await
+                .expect("may")
+        );
+        // Other accounts from the same address, until the address's limit.
+        let mut tried = policy.failures_per_account;
+        while tried < policy.failures_per_address {
+            let email = format!("user{tried}@mairie.fr");
+            assert!(
+                store
+                    .may_sign_in(&email, "192.0.2.0", now, policy)
+                    .await
+                    .expect("may")
+            );
+            store
+                .sign_in_failed(&email, "192.0.2.0", now)
+                .await
+                .expect("count");
+            tried += 1;
+        }
+        assert!(
+            !store
+                .may_sign_in("new@mairie.fr", "192.0.2.0", now, policy)
+                .await
+                .expect("may")
+        );
+        assert!(
+            store
+                .may_sign_in("new@mairie.fr", "203.0.113.0", now, policy)
+                .await
+                .expect("may")
+        );
+        store
+            .sweep(now + policy.window_ms + 1, policy)
+            .await
+            .expect("sweep");
+        assert!(
+            store
+                .may_sign_in("new@mairie.fr", "192.0.2.0", now, policy)
+                .await
+                .expect("may")
+        );
     }
 }
