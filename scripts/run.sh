@@ -33,6 +33,11 @@ cargo build --release --locked -p mesure
 mesure=target/release/mesure
 $mesure migrate
 $mesure site put demo --host 127.0.0.1 --host localhost --param page --event Inscription --organisation "Mesure (démonstration)"
+# The dashboard's demo user, made once, with a random password kept in .data.
+if ! $mesure user list | grep -q '^demo@mesure.local'; then
+  .venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(18), end="")' > .data/demo-password
+  $mesure user add demo@mesure.local --superuser --password-file .data/demo-password
+fi
 # A few weeks of realistic traffic for the dashboard, the first time only.
 $mesure demo-data --site demo --days 28 --events 200000 --if-empty
 
@@ -53,10 +58,13 @@ Mesure is running:
   demo site                  http://127.0.0.1:8000/      (open it: each view is measured)
   collector                  http://127.0.0.1:8080/      (/readyz, /metrics)
   dashboard                  http://127.0.0.1:8081/      (the sites; the demo's overview: /sites/demo)
+      sign in as demo@mesure.local, password: $(cat .data/demo-password)
   stats API                  http://127.0.0.1:8081/api/v2/query   (and /readyz, /metrics)
   ClickHouse (local engine)  $MESURE_CLICKHOUSE_URL   database: mesure
 Rows: curl -d 'SELECT path, count() FROM mesure.events GROUP BY path' $MESURE_CLICKHOUSE_URL
-Stats: curl -d '{"site_id": "demo", "date_range": "7d", "metrics": ["visitors", "pageviews"], "dimensions": ["event:page"]}' http://127.0.0.1:8081/api/v2/query
+Stats, signed in with a session cookie:
+  curl -c .data/cookies -H 'Origin: http://127.0.0.1:8081' -d email=demo@mesure.local --data-urlencode password@.data/demo-password http://127.0.0.1:8081/sign-in
+  curl -b .data/cookies -d '{"site_id": "demo", "date_range": "7d", "metrics": ["visitors", "pageviews"], "dimensions": ["event:page"]}' http://127.0.0.1:8081/api/v2/query
 Press Ctrl-C to stop.
 MSG
 wait

@@ -6,7 +6,10 @@
 
 use crate::client::Connection;
 use crate::readme::{OVERVIEW, verdict};
-use crate::services::{Process, http, machine, mesure, now_utc, repo, start_clickhouse};
+use crate::services::{
+    BENCH_EMAIL, Process, add_bench_user, http, http_with, machine, mesure, now_utc, repo, sign_in,
+    start_clickhouse,
+};
 use bytes::Bytes;
 use http::Request;
 use http_body_util::Full;
@@ -25,12 +28,18 @@ pub struct Panel {
 
 impl Panel {
     /// The stats API request of this panel for `site` over `range`.
-    pub fn request(&self, site: &str, range: &str) -> anyhow::Result<Request<Full<Bytes>>> {
+    pub fn request(
+        &self,
+        site: &str,
+        range: &str,
+        cookie: &str,
+    ) -> anyhow::Result<Request<Full<Bytes>>> {
         let mut body = self.query.clone();
         body["site_id"] = json!(site);
         body["date_range"] = json!(range);
         Ok(Request::post("/api/v2/query")
             .header("host", "dashboard")
+            .header("cookie", cookie)
             .header("content-type", "application/json")
             .body(Full::new(Bytes::from(body.to_string())))?)
     }
@@ -92,7 +101,7 @@ pub struct Timing {
 
 /// Asks the overview of `site` over `range` `passes` times.
 pub async fn measure(
-    dashboard: SocketAddr,
+    (dashboard, cookie): (SocketAddr, &str),
     site: &str,
     range: &str,
     passes: usize,
@@ -110,7 +119,7 @@ pub async fn measure(
         let page = Instant::now();
         let mut asked = Vec::new();
         for (panel, mut connection) in panels.iter().zip(connections.drain(..)) {
-            let request = panel.request(site, range)?;
+            let request = panel.request(site, range, cookie)?;
             asked.push(tokio::spawn(async move {
                 let started = Instant::now();
                 let status = connection.send(request).await;
@@ -132,7 +141,7 @@ pub async fn measure(
 /// Asks each panel of the overview alone, one after the other, `passes`
 /// times: what a panel costs when nothing else runs.
 pub async fn measure_alone(
-    dashboard: SocketAddr,
+    (dashboard, cookie): (SocketAddr, &str),
     site: &str,
     range: &str,
     passes: usize,
@@ -142,7 +151,7 @@ pub async fn measure_alone(
     let mut times = vec![Vec::new(); panels.len()];
     for _ in 0..passes {
         for (panel, times) in panels.iter().zip(&mut times) {
-            let request = panel.request(site, range)?;
+            let request = panel.request(site, range, cookie)?;
             let started = Instant::now();
             let status = connection.send(request).await?;
             anyhow::ensure!(status.is_success(), "{}: {status}", panel.name);
@@ -203,6 +212,9 @@ pub(crate) struct Bench {
     clickhouse_addr: SocketAddr,
     pub(crate) dashboard: Option<Process>,
     pub(crate) dashboard_addr: SocketAddr,
+    /// The bench user's password, and its session once the dashboard runs.
+    password: String,
+    pub(crate) cookie: String,
     /// Whether the kernel's page cache could be dropped for cold runs.
     dropped_caches: bool,
 }
@@ -233,10 +245,13 @@ impl Bench {
             clickhouse_addr,
             dashboard: None,
             dashboard_addr,
+            password: String::new(),
+            cookie: String::new(),
             dropped_caches: false,
         };
         bench.run(&["migrate"])?;
-        Ok(bench)
+        let password = add_bench_user(&bench.dir, &bench.env)?;
+        Ok(Bench { password, ..bench })
     }
 
     pub(crate) fn run(&self, args: &[&str]) -> anyhow::Result<()> {
@@ -301,7 +316,9 @@ impl Bench {
                 .stdout(std::process::Stdio::null())
                 .spawn()?,
         ));
-        wait_ready(self.dashboard_addr)
+        wait_ready(self.dashboard_addr)?;
+        self.cookie = sign_in(self.dashboard_addr, BENCH_EMAIL, &self.password)?;
+        Ok(())
     }
 
     /// Restarts ClickHouse with the kernel's page cache dropped, if allowed,
@@ -325,10 +342,11 @@ impl Bench {
             let mut body = panel.query.clone();
             body["site_id"] = json!(SITE);
             body["date_range"] = json!(range);
-            let text = http(
+            let (_, text) = http_with(
                 self.dashboard_addr,
                 "POST",
                 "/api/v2/query",
+                &[("Cookie", &self.cookie)],
                 &body.to_string(),
             )?;
             let answer: Value = serde_json::from_str(&text)
@@ -351,9 +369,10 @@ impl Bench {
         passes: usize,
     ) -> anyhow::Result<Measured> {
         self.restart_services()?;
-        let cold = measure(self.dashboard_addr, SITE, range, 1).await?;
-        let warm = measure(self.dashboard_addr, SITE, range, passes).await?;
-        let alone = measure_alone(self.dashboard_addr, SITE, range, passes).await?;
+        let at = (self.dashboard_addr, self.cookie.as_str());
+        let cold = measure(at, SITE, range, 1).await?;
+        let warm = measure(at, SITE, range, passes).await?;
+        let alone = measure_alone(at, SITE, range, passes).await?;
         let (sources, [first, last]) = self.sources(range)?;
         let in_range = self.count(&format!(
             "SELECT count() FROM mesure.events WHERE site_id = '{SITE}' \

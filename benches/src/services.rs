@@ -75,19 +75,87 @@ pub fn usage(pid: u32) -> (u64, f64) {
 
 /// A tiny HTTP/1.0 exchange, for metrics and ClickHouse queries.
 pub fn http(addr: SocketAddr, method: &str, path: &str, body: &str) -> anyhow::Result<String> {
+    Ok(http_with(addr, method, path, &[], body)?.1)
+}
+
+/// The same with more headers (`Host: dashboard` unless given); the
+/// answer's head and body.
+pub fn http_with(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> anyhow::Result<(String, String)> {
     let mut stream = std::net::TcpStream::connect(addr)?;
     stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-    write!(
-        stream,
-        "{method} {path} HTTP/1.0\r\nHost: x\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )?;
+    let mut head = format!("{method} {path} HTTP/1.0\r\n");
+    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
+        head.push_str("Host: dashboard\r\n");
+    }
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    write!(stream, "{head}Content-Length: {}\r\n\r\n{body}", body.len())?;
     let mut text = String::new();
     stream.read_to_string(&mut text)?;
-    Ok(text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default())
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    Ok((head.to_owned(), body.to_owned()))
+}
+
+/// Signs in to the dashboard at `addr` (as `Host: dashboard`) and returns
+/// the session cookie, as the `Cookie` header sends it.
+pub fn sign_in(addr: SocketAddr, email: &str, password: &str) -> anyhow::Result<String> {
+    let body = format!(
+        "email={}&password={}",
+        percent_encoding::utf8_percent_encode(email, percent_encoding::NON_ALPHANUMERIC),
+        percent_encoding::utf8_percent_encode(password, percent_encoding::NON_ALPHANUMERIC)
+    );
+    let (head, _) = http_with(
+        addr,
+        "POST",
+        "/sign-in",
+        &[
+            ("Origin", "http://dashboard"),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
+        &body,
+    )?;
+    head.lines()
+        .find_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            name.eq_ignore_ascii_case("set-cookie")
+                .then(|| value.trim().split(';').next().map(str::to_owned))
+                .flatten()
+        })
+        .filter(|cookie| !cookie.ends_with('='))
+        .ok_or_else(|| anyhow::anyhow!("signing in to the dashboard failed: {head}"))
+}
+
+/// The bench's dashboard user.
+pub const BENCH_EMAIL: &str = "bench@mesure.test";
+
+/// Adds the bench's superuser with a random password (in `dir`); returns the password.
+pub fn add_bench_user(dir: &Path, env: &[(String, String)]) -> anyhow::Result<String> {
+    let mut random = [0u8; 16];
+    Read::read_exact(&mut std::fs::File::open("/dev/urandom")?, &mut random)?;
+    let password: String = random.iter().map(|b| format!("{b:02x}")).collect();
+    let file = dir.join("password");
+    std::fs::write(&file, format!("{password}\n"))?;
+    let status = mesure(
+        &[
+            "user",
+            "add",
+            BENCH_EMAIL,
+            "--superuser",
+            "--password-file",
+            &file.display().to_string(),
+        ],
+        env,
+    )?
+    .status()?;
+    anyhow::ensure!(status.success(), "mesure user add: {status}");
+    Ok(password)
 }
 
 pub fn start_clickhouse(dir: &Path, port: u16) -> anyhow::Result<(Process, SocketAddr)> {

@@ -28,13 +28,17 @@ struct Fetched {
 }
 
 /// One answer: every byte received, and the body.
-fn get(addr: SocketAddr, path: &str, gzip: bool) -> anyhow::Result<(Vec<u8>, String, Vec<u8>)> {
+fn get(
+    (addr, cookie): (SocketAddr, &str),
+    path: &str,
+    gzip: bool,
+) -> anyhow::Result<(Vec<u8>, String, Vec<u8>)> {
     let mut stream = std::net::TcpStream::connect(addr)?;
     stream.set_read_timeout(Some(Duration::from_secs(60)))?;
     // HTTP/1.0: the answer ends with the connection, without chunks.
     write!(
         stream,
-        "GET {path} HTTP/1.0\r\nHost: {addr}\r\nAccept-Language: fr-FR,fr;q=0.9\r\n{}\r\n",
+        "GET {path} HTTP/1.0\r\nHost: dashboard\r\nCookie: {cookie}\r\nAccept-Language: fr-FR,fr;q=0.9\r\n{}\r\n",
         if gzip {
             "Accept-Encoding: gzip, deflate, br\r\n"
         } else {
@@ -62,7 +66,7 @@ fn header(head: &str, name: &str) -> String {
         .unwrap_or_default()
 }
 
-fn fetch(addr: SocketAddr, path: &str) -> anyhow::Result<(Fetched, String)> {
+fn fetch(addr: (SocketAddr, &str), path: &str) -> anyhow::Result<(Fetched, String)> {
     let (raw, head, _) = get(addr, path, true)?;
     anyhow::ensure!(
         header(&head, "content-encoding") == "gzip",
@@ -105,7 +109,7 @@ pub async fn bench(quick: bool, out: &Path) -> anyhow::Result<()> {
     let generated = bench.generate(events, 1)?;
     bench.run(&["seal"])?;
     bench.start_dashboard()?;
-    let addr = bench.dashboard_addr;
+    let addr = (bench.dashboard_addr, bench.cookie.as_str());
     let page_path = format!("/sites/{SITE}");
     let (page, html) = fetch(addr, &page_path)?;
     let mut fetched = vec![page];

@@ -242,6 +242,8 @@ async fn dashboard(config: Config) -> anyhow::Result<()> {
         client: config.clickhouse.client(),
         timeouts: config.clickhouse.timeouts()?,
         dashboard: config.dashboard,
+        accounts: users::store(&config.accounts).await?,
+        policy: mesure_accounts::sessions::Policy::of(&config.accounts),
     };
     mesure_dashboard::service::run(settings, shutdown_signal(), |_| {}).await?;
     Ok(())

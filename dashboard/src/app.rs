@@ -1,4 +1,6 @@
-//! The routes: the stats API, health, readiness and metrics.
+//! The routes: the stats API, the pages, signing in, health, readiness and
+//! metrics. Every answer carries the security headers; pages and the API
+//! need a session (see `auth`), health, readiness, metrics and assets do not.
 //!
 //! | route | answer |
 //! | --- | --- |
@@ -6,11 +8,13 @@
 //! | `POST /api/v2/query/csv` | the same query's answer as CSV |
 //! | `GET /api/v1/export?site_id=&date_range=` (or `&from=&to=`) | every breakdown of the period, one CSV each, in a ZIP |
 //! | `GET /api/v1/realtime?site_id=` | visitors in the last 5 and 30 minutes, pages and sources now |
+//! | `GET /sign-in`, `POST /sign-in`, `POST /sign-out` | a session cookie for the pages and the API |
 //! | `GET /healthz` | `200` while the process runs |
 //! | `GET /readyz` | `200` when ClickHouse answers and the sites are known; `503` otherwise |
 //! | `GET /metrics` | Prometheus text format |
 
 use crate::api::{ApiError, v2};
+use crate::auth;
 use crate::export;
 use crate::metrics::Metrics;
 use crate::pages;
@@ -18,7 +22,7 @@ use crate::query::{self, Reader};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use mesure_schema::Timeouts;
@@ -43,6 +47,9 @@ pub struct AppState {
     pub metrics: Metrics,
     /// Milliseconds since the epoch: "today" for the periods.
     pub now_ms: Arc<dyn Fn() -> i64 + Send + Sync>,
+    /// Users, roles and sessions.
+    pub accounts: mesure_accounts::Store,
+    pub policy: mesure_accounts::sessions::Policy,
 }
 
 impl std::fmt::Debug for AppState {
@@ -71,6 +78,11 @@ pub fn app(state: AppState) -> Router {
             post(pages::annotate::remove),
         )
         .route("/assets/{name}", get(pages::assets::serve))
+        .route(
+            "/sign-in",
+            get(pages::session::form).post(pages::session::sign_in),
+        )
+        .route("/sign-out", post(pages::session::sign_out))
         .fallback(|| async {
             (
                 StatusCode::NOT_FOUND,
@@ -78,9 +90,36 @@ pub fn app(state: AppState) -> Router {
             )
         })
         .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(axum::middleware::map_response(security_headers))
         // Pages, scripts and answers gzipped for the clients that ask.
         .layer(tower_http::compression::CompressionLayer::new())
         .with_state(state)
+}
+
+/// What every answer carries: nothing runs but the dashboard's own scripts
+/// and styles (no inline script), nothing is framed, sent elsewhere or
+/// sniffed as another type.
+pub const SECURITY_HEADERS: [(&str, &str); 5] = [
+    (
+        "content-security-policy",
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+         connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    ),
+    ("x-content-type-options", "nosniff"),
+    ("referrer-policy", "same-origin"),
+    ("x-frame-options", "DENY"),
+    ("cross-origin-opener-policy", "same-origin"),
+];
+
+async fn security_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    for (name, value) in SECURITY_HEADERS {
+        headers.insert(
+            HeaderName::from_static(name),
+            HeaderValue::from_static(value),
+        );
+    }
+    response
 }
 
 /// Runs `work` against ClickHouse within the receive timeout; failures are
@@ -132,16 +171,20 @@ fn report(query: &query::Query) -> &'static str {
     }
 }
 
-/// Parses and runs a stats query; `report` is set once it is known.
+/// Parses and runs a stats query for the viewer of `headers`; `report` is
+/// set once it is known.
 async fn answer(
     state: &AppState,
+    headers: &HeaderMap,
     body: &[u8],
     report: &mut &'static str,
 ) -> Result<(v2::Request, query::Query, query::Answer), ApiError> {
+    let viewer = auth::api_viewer(state, headers).await?;
     let request: v2::Request = serde_json::from_slice(body)
         .map_err(|e| ApiError::BadRequest(format!("invalid query: {e}")))?;
     let (sites, goals) = registry(state)?;
     let query = v2::parse(&request, &sites, &goals, (state.now_ms)())?;
+    viewer.check(&query.site)?;
     *report = self::report(&query);
     let asked = Instant::now();
     let answer = ask(state, query::run(&state.reader, &query)).await?;
@@ -153,10 +196,10 @@ async fn answer(
     Ok((request, query, answer))
 }
 
-async fn stats_query(State(state): State<AppState>, body: Bytes) -> Response {
+async fn stats_query(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let started = Instant::now();
     let mut report = "other";
-    let response = match answer(&state, &body, &mut report).await {
+    let response = match answer(&state, &headers, &body, &mut report).await {
         Ok((request, query, answer)) => {
             axum::Json(v2::respond(&request, &query, &answer)).into_response()
         }
@@ -191,10 +234,10 @@ pub(crate) fn file_name(query: &query::Query, extension: &str) -> String {
     format!("mesure-{}-{first}-{last}.{extension}", query.site.id)
 }
 
-async fn stats_csv(State(state): State<AppState>, body: Bytes) -> Response {
+async fn stats_csv(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let started = Instant::now();
     let mut report = "other";
-    let response = match answer(&state, &body, &mut report).await {
+    let response = match answer(&state, &headers, &body, &mut report).await {
         Ok((_, query, answer)) => attachment(
             "text/csv; charset=utf-8",
             &file_name(&query, "csv"),
@@ -219,10 +262,12 @@ struct ExportParams {
 
 async fn export_zip(
     State(state): State<AppState>,
+    headers: HeaderMap,
     params: Result<Query<ExportParams>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
     let started = Instant::now();
     let outcome = async {
+        let viewer = auth::api_viewer(&state, &headers).await?;
         let Query(params) = params.map_err(|_| {
             ApiError::BadRequest("give site_id= and date_range=, or from= and to=".to_owned())
         })?;
@@ -241,6 +286,7 @@ async fn export_zip(
         .map_err(|e| ApiError::BadRequest(e.to_string()))?;
         let (sites, goals) = registry(&state)?;
         let query = v2::parse(&request, &sites, &goals, (state.now_ms)())?;
+        viewer.check(&query.site)?;
         let zip = ask(&state, export::zip(&state.reader, &query)).await?;
         Ok(attachment(
             "application/zip",
@@ -261,13 +307,16 @@ struct SiteParam {
 
 async fn realtime(
     State(state): State<AppState>,
+    headers: HeaderMap,
     params: Result<Query<SiteParam>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
     let started = Instant::now();
     let outcome = async {
+        let viewer = auth::api_viewer(&state, &headers).await?;
         let Query(params) = params.map_err(|_| ApiError::BadRequest("give site_id=".to_owned()))?;
         let (sites, _) = registry(&state)?;
         let base = v2::site_query(&sites, &params.site_id)?;
+        viewer.check(&base.site)?;
         ask(
             &state,
             query::realtime::realtime(&state.reader, &base, (state.now_ms)()),

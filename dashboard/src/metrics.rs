@@ -15,6 +15,7 @@ pub const REPORTS: &[&str] = &[
     "export",
     "page",
     "annotation",
+    "sign_in",
     "other",
 ];
 

@@ -33,6 +33,9 @@ pub struct Settings {
     pub client: Client,
     pub timeouts: Timeouts,
     pub dashboard: DashboardConfig,
+    /// Users, roles and sessions, migrated.
+    pub accounts: mesure_accounts::Store,
+    pub policy: mesure_accounts::sessions::Policy,
 }
 
 fn now_ms() -> i64 {
@@ -145,6 +148,21 @@ pub async fn run(
         goals,
         metrics,
         now_ms: Arc::new(now_ms),
+        accounts: settings.accounts.clone(),
+        policy: settings.policy,
+    };
+    // Ended sessions and old sign-in failures are deleted every few minutes.
+    let sweeper = {
+        let (accounts, policy) = (settings.accounts, settings.policy);
+        tokio::spawn(async move {
+            let mut interval = tokio::time::interval(Duration::from_secs(300));
+            loop {
+                interval.tick().await;
+                if let Err(error) = accounts.sweep(now_ms(), policy).await {
+                    tracing::warn!(%error, "ended sessions not deleted");
+                }
+            }
+        })
     };
     let listener = tokio::net::TcpListener::bind(settings.dashboard.listen)
         .await
@@ -158,10 +176,14 @@ pub async fn run(
     })?;
     tracing::info!(%addr, "dashboard listening");
     ready(addr);
-    let served = axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let served = axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await;
     refresh.abort();
+    sweeper.abort();
     sealer.abort();
     if let Err(error) = served {
         tracing::error!(%error, "dashboard server failed");

@@ -112,12 +112,12 @@ async fn bad_queries_get_a_4xx_naming_the_problem() {
     }
     // Not JSON, too large, the wrong method, nowhere.
     let raw = |method: &str, target: &str, body: &[u8]| {
-        browser_request(
+        dashboard.signed(browser_request(
             method,
             target,
             &[("Content-Type", "application/json")],
             body,
-        )
+        ))
     };
     let answer = send(dashboard.addr, raw("POST", "/api/v2/query", b"{not json")).await;
     assert_eq!(answer.status, 400);
@@ -231,7 +231,12 @@ async fn the_documented_query_shapes() {
 async fn health_readiness_and_metrics() {
     let (_db, client) = database("api_health", &[]).await;
     let dashboard = dashboard(client).await;
-    let get = |path: &str| send(dashboard.addr, browser_request("GET", path, &[], b""));
+    let get = |path: &str| {
+        send(
+            dashboard.addr,
+            dashboard.signed(browser_request("GET", path, &[], b"")),
+        )
+    };
     assert_eq!(get("/healthz").await.status, 200);
     let ready = get("/readyz").await;
     assert_eq!(ready.status, 200);
@@ -325,12 +330,12 @@ async fn csv_and_zip_exports() {
     let csv = |body: Value| {
         send(
             dashboard.addr,
-            browser_request(
+            dashboard.signed(browser_request(
                 "POST",
                 "/api/v2/query/csv",
                 &[("Content-Type", "application/json")],
                 body.to_string().as_bytes(),
-            ),
+            )),
         )
     };
     let answer = csv(json!({"site_id": "noumea", "date_range": "30d",
@@ -379,12 +384,12 @@ async fn csv_and_zip_exports() {
     for (site, campaigns) in [("noumea", true), ("paris", false)] {
         let answer = send(
             dashboard.addr,
-            browser_request(
+            dashboard.signed(browser_request(
                 "GET",
                 &format!("/api/v1/export?site_id={site}&date_range=30d"),
                 &[],
                 b"",
-            ),
+            )),
         )
         .await;
         assert_eq!(
@@ -429,7 +434,12 @@ async fn csv_and_zip_exports() {
     }
     let bad = send(
         dashboard.addr,
-        browser_request("GET", "/api/v1/export?site_id=paris", &[], b""),
+        dashboard.signed(browser_request(
+            "GET",
+            "/api/v1/export?site_id=paris",
+            &[],
+            b"",
+        )),
     )
     .await;
     assert_eq!(bad.status, 400);

@@ -14,7 +14,12 @@ use sha2::{Digest, Sha384};
 async fn get(dashboard: &Dashboard, target: &str, language: &str) -> Answer {
     send(
         dashboard.addr,
-        browser_request("GET", target, &[("Accept-Language", language)], b""),
+        dashboard.signed(browser_request(
+            "GET",
+            target,
+            &[("Accept-Language", language)],
+            b"",
+        )),
     )
     .await
 }
@@ -147,7 +152,12 @@ async fn the_overview_shows_the_api_figures_in_either_language() {
         let plain = get(&dashboard, &target, "en").await;
         let zipped = send(
             dashboard.addr,
-            browser_request("GET", &target, &[("Accept-Encoding", "gzip")], b""),
+            dashboard.signed(browser_request(
+                "GET",
+                &target,
+                &[("Accept-Encoding", "gzip")],
+                b"",
+            )),
         )
         .await;
         assert_eq!(
@@ -261,12 +271,12 @@ async fn sites_csv_and_bad_links() {
     // The same file as the export's, for the same period.
     let export = send(
         dashboard.addr,
-        browser_request(
+        dashboard.signed(browser_request(
             "GET",
             "/api/v1/export?site_id=paris&date_range=7d",
             &[],
             b"",
-        ),
+        )),
     )
     .await;
     assert_eq!(export.status, 200);
@@ -405,7 +415,12 @@ async fn the_realtime_page_shows_the_realtime_figures() {
 
     let api = send(
         dashboard.addr,
-        browser_request("GET", "/api/v1/realtime?site_id=paris", &[], b""),
+        dashboard.signed(browser_request(
+            "GET",
+            "/api/v1/realtime?site_id=paris",
+            &[],
+            b"",
+        )),
     )
     .await;
     let api: Value = serde_json::from_slice(&api.body).expect("json");
@@ -450,12 +465,14 @@ async fn post_form(
     origin: &str,
     fields: &[(&str, &str)],
 ) -> Answer {
+    // The session's token last: a field given first wins.
     let body = form_urlencoded::Serializer::new(String::new())
         .extend_pairs(fields)
+        .append_pair("csrf", &dashboard.csrf)
         .finish();
     send(
         dashboard.addr,
-        browser_request(
+        dashboard.signed(browser_request(
             "POST",
             target,
             &[
@@ -464,7 +481,7 @@ async fn post_form(
                 ("Accept-Language", "fr"),
             ],
             body.as_bytes(),
-        ),
+        )),
     )
     .await
 }
@@ -559,6 +576,19 @@ async fn notes_are_added_shown_on_their_dates_and_removed() {
         assert_eq!(answer.status, status, "{origin} {date} {note}");
         assert!(text(&answer).contains(says), "{}", text(&answer));
     }
+    let answer = post_form(
+        &dashboard,
+        "/sites/paris/annotations",
+        own,
+        &[
+            ("csrf", "forged"),
+            ("date", &date),
+            ("text", "x"),
+            ("view", "lang=fr"),
+        ],
+    )
+    .await;
+    assert_eq!(answer.status, 403, "{}", text(&answer));
     let answer = post_form(
         &dashboard,
         "/sites/nowhere/annotations",

@@ -474,7 +474,12 @@ async fn realtime_counts_are_rounded_for_exempt_sites() {
     let realtime = |site: &str| {
         send(
             dashboard.addr,
-            browser_request("GET", &format!("/api/v1/realtime?site_id={site}"), &[], b""),
+            dashboard.signed(browser_request(
+                "GET",
+                &format!("/api/v1/realtime?site_id={site}"),
+                &[],
+                b"",
+            )),
         )
     };
     let exact = realtime("noumea").await.json();
@@ -503,7 +508,7 @@ async fn realtime_counts_are_rounded_for_exempt_sites() {
     assert_eq!(unknown.status, 404);
     let missing = send(
         dashboard.addr,
-        browser_request("GET", "/api/v1/realtime", &[], b""),
+        dashboard.signed(browser_request("GET", "/api/v1/realtime", &[], b"")),
     )
     .await;
     assert_eq!(missing.status, 400);

@@ -15,6 +15,8 @@ pub enum ApiError {
     BadRequest(String),
     #[error("no site has this id or domain")]
     UnknownSite,
+    #[error("sign in first: this needs a session")]
+    Unauthorized,
     #[error("the statistics are not available: try again shortly")]
     Unavailable(String),
     #[error("internal error")]
@@ -33,6 +35,7 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::UnknownSite => StatusCode::NOT_FOUND,
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::Refused { status, .. } => *status,
@@ -43,6 +46,7 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) => "invalid_query",
             ApiError::UnknownSite => "unknown_site",
+            ApiError::Unauthorized => "unauthorized",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal",
             ApiError::Refused { .. } => "refused",

@@ -7,6 +7,7 @@ use super::{error_page, read_view};
 use crate::annotations::{self, AnnotationError};
 use crate::api::{ApiError, v2};
 use crate::app::{AppState, count, registry};
+use crate::auth::{self, Viewer};
 use crate::query::period;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -63,16 +64,38 @@ pub fn same_origin(headers: &HeaderMap) -> Result<(), ApiError> {
 }
 
 /// A form's fields, by name (the first of each).
-fn field<'a>(fields: &'a [(String, String)], name: &str) -> &'a str {
+pub(crate) fn field<'a>(fields: &'a [(String, String)], name: &str) -> &'a str {
     fields
         .iter()
         .find(|(k, _)| k == name)
         .map_or("", |(_, v)| v.as_str())
 }
 
+/// Refuses a form without the session's CSRF token (`csrf`).
+pub(crate) fn check_csrf(viewer: &Viewer, fields: &[(String, String)]) -> Result<(), ApiError> {
+    let sent = field(fields, "csrf");
+    // Constant time: the comparison does not tell how much matched.
+    let same = sent.len() == viewer.csrf.len()
+        && sent
+            .bytes()
+            .zip(viewer.csrf.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0;
+    if same {
+        Ok(())
+    } else {
+        Err(ApiError::Refused {
+            status: StatusCode::FORBIDDEN,
+            key: "error-cross-origin",
+            detail: "a form without this session's token".into(),
+        })
+    }
+}
+
 /// Runs a form: reads its fields and the view it came from (`view`),
-/// checks the origin, runs `work` within the receive timeout, and answers
-/// `303` back to the view's overview, or the error page.
+/// checks the origin, the session, its token and the admin role on the
+/// site, runs `work` within the receive timeout, and answers `303` back to
+/// the view's overview, or the error page.
 async fn serve_form<F, Fut>(
     state: &AppState,
     id: &str,
@@ -92,8 +115,13 @@ where
     };
     let outcome = async {
         same_origin(headers)?;
+        let viewer = auth::viewer(state, headers)
+            .await?
+            .ok_or(ApiError::Unauthorized)?;
+        check_csrf(&viewer, &fields)?;
         let (sites, _) = registry(state)?;
         let (site, _) = v2::find_site(&sites, id)?;
+        viewer.check_admin(&site)?;
         let here = format!("/sites/{}", site.id);
         match tokio::time::timeout(state.timeouts.receive, work(site, fields)).await {
             Ok(done) => done?,

@@ -4,7 +4,9 @@
 
 use super::i18n::{Arg, Lang};
 use super::view::{CHART_METRICS, Compare, PANELS, PeriodChoice, View, ViewFilter};
-use super::{Figures, Group, Overview, PANEL_ROWS, Panel, SiteLine, Trend, assets, countries};
+use super::{
+    Account, Figures, Group, Overview, PANEL_ROWS, Panel, SiteLine, Trend, assets, countries,
+};
 use crate::api::ApiError;
 use crate::query::fields::{Dimension, Metric};
 use crate::query::filter::Operator;
@@ -12,8 +14,16 @@ use crate::query::{Answer, SMALL_COUNT};
 use maud::{DOCTYPE, Markup, html};
 use mesure_sites::Site;
 
-/// A whole page: header, language switch, `body`.
-fn layout(lang: Lang, title: &str, here: &str, view: &View, head: Markup, body: Markup) -> String {
+/// A whole page: header (language switch, the signed-in user and sign-out),
+/// `body`.
+fn layout(
+    lang: Lang,
+    (title, here): (&str, &str),
+    view: &View,
+    account: Option<&Account>,
+    head: Markup,
+    body: Markup,
+) -> String {
     let style = &*assets::STYLE;
     html! {
         (DOCTYPE)
@@ -40,6 +50,15 @@ fn layout(lang: Lang, title: &str, here: &str, view: &View, head: Markup, body: 
                                         a href=(view.link(here, |v| v.lang = Some(other))) lang=(other.code()) hreflang=(other.code()) { (other.own_name()) }
                                     }
                                 }
+                            }
+                        }
+                    }
+                    @if let Some(account) = account {
+                        div.account {
+                            span.muted { (lang.t_with("signed-in-as", &[("email", Arg::Text(account.email.clone()))])) }
+                            form.inline method="post" action="/sign-out" {
+                                input type="hidden" name="csrf" value=(account.csrf);
+                                button type="submit" { (lang.t("sign-out")) }
                             }
                         }
                     }
@@ -252,7 +271,7 @@ fn figures(lang: Lang, answer: &Answer) -> Markup {
     }
 }
 
-fn chart(overview: &Overview) -> Markup {
+fn chart(overview: &Overview, account: &Account, admin: bool) -> Markup {
     let (lang, view) = (overview.lang, &overview.view);
     let here = format!("/sites/{}", overview.site.id);
     let metric = view.metric;
@@ -304,14 +323,15 @@ fn chart(overview: &Overview) -> Markup {
                     }
                 }
             }
-            (notes(overview))
+            (notes(overview, account, admin))
         }
     }
 }
 
 /// The site's notes within the period: listed (and drawn on the chart by
-/// its script), each removable, and a form to add one.
-fn notes(overview: &Overview) -> Markup {
+/// its script), and for the site's admins each removable and a form to add
+/// one.
+fn notes(overview: &Overview, account: &Account, admin: bool) -> Markup {
     let (lang, view) = (overview.lang, &overview.view);
     let here = format!("/sites/{}", overview.site.id);
     let today = overview.today;
@@ -327,20 +347,25 @@ fn notes(overview: &Overview) -> Markup {
                         time datetime=(note.date) { (lang.date(note.date)) }
                         " "
                         span.note-text { (note.text) }
+                        @if admin {
                         form.inline method="post" action=(format!("{here}/annotations/{}/delete", note.id)) {
                             input type="hidden" name="view" value=(view.query());
+                            input type="hidden" name="csrf" value=(account.csrf);
                             button type="submit" aria-label=(lang.t_with("annotation-remove", &[("text", Arg::Text(note.text.clone()))])) {
                                 (lang.t("annotation-remove-short"))
                             }
+                        }
                         }
                     }
                 }
             }
         }
+        @if admin {
         details.add-note {
             summary { (lang.t("annotation-add")) }
             form.custom method="post" action=(format!("{here}/annotations")) {
                 input type="hidden" name="view" value=(view.query());
+                input type="hidden" name="csrf" value=(account.csrf);
                 label {
                     (lang.t("annotation-date"))
                     input type="date" name="date" required value=(today)
@@ -353,6 +378,7 @@ fn notes(overview: &Overview) -> Markup {
                 }
                 button type="submit" { (lang.t("annotation-save")) }
             }
+        }
         }
     }
 }
@@ -560,7 +586,7 @@ fn csv_link(here: &str, view: &View, dimension: Dimension) -> String {
     }
 }
 
-pub fn overview(overview: &Overview) -> String {
+pub fn overview(overview: &Overview, account: &Account, admin: bool) -> String {
     let (lang, view) = (overview.lang, &overview.view);
     let site = &overview.site;
     let here = format!("/sites/{}", site.id);
@@ -581,7 +607,7 @@ pub fn overview(overview: &Overview) -> String {
             h2 #headline { (lang.t("headline")) }
             (figures(lang, &overview.headline.answer))
         }
-        (chart(overview))
+        (chart(overview, account, admin))
         div.grid {
             @for panel in &overview.panels {
                 (breakdown(lang, &here, view, panel))
@@ -600,7 +626,14 @@ pub fn overview(overview: &Overview) -> String {
         script src=(assets::UPLOT.path()) integrity=(assets::UPLOT.integrity) defer {}
         script src=(assets::CHART.path()) integrity=(assets::CHART.integrity) defer {}
     };
-    layout(lang, site.id.as_ref(), &here, view, head, body)
+    layout(
+        lang,
+        (site.id.as_ref(), &here),
+        view,
+        Some(account),
+        head,
+        body,
+    )
 }
 
 /// A sparkline of a trend: decorative, named by its range and extremes.
@@ -658,7 +691,7 @@ fn rollup(lines: &[SiteLine], index: usize, metric: Metric) -> (Option<f64>, Opt
 
 /// Every site with its trend and headline figures, by organisation, each
 /// organisation with its visits and page views summed.
-pub fn sites(groups: &[Group], view: &View, lang: Lang) -> String {
+pub fn sites(groups: &[Group], view: &View, lang: Lang, account: &Account) -> String {
     let organised = groups.iter().any(|g| !g.organisation.is_empty());
     let summed = [(1, Metric::Visits), (2, Metric::Pageviews)];
     let body = html! {
@@ -730,7 +763,14 @@ pub fn sites(groups: &[Group], view: &View, lang: Lang) -> String {
             }
         }
     };
-    layout(lang, &lang.t("sites-title"), "/", view, html! {}, body)
+    layout(
+        lang,
+        (&lang.t("sites-title"), "/"),
+        view,
+        Some(account),
+        html! {},
+        body,
+    )
 }
 
 pub fn error(error: &ApiError, lang: Lang) -> String {
@@ -739,6 +779,7 @@ pub fn error(error: &ApiError, lang: Lang) -> String {
             lang.t_with("error-bad-view", &[("reason", Arg::Text(reason.clone()))])
         }
         ApiError::UnknownSite => lang.t("error-not-found"),
+        ApiError::Unauthorized => lang.t("error-sign-in"),
         ApiError::Unavailable(_) | ApiError::Internal(_) => lang.t("error-unavailable"),
         ApiError::Refused { key, .. } => lang.t(key),
     };
@@ -748,7 +789,14 @@ pub fn error(error: &ApiError, lang: Lang) -> String {
         p { (message) }
         p { a href="/" { (lang.t("error-back")) } }
     };
-    layout(lang, &lang.t("error-title"), "/", &view, html! {}, body)
+    layout(
+        lang,
+        (&lang.t("error-title"), "/"),
+        &view,
+        None,
+        html! {},
+        body,
+    )
 }
 
 /// A link with more parameters than its view.
@@ -763,6 +811,7 @@ fn with_params(link: String, params: &[(&str, &str)]) -> String {
 /// A dimension's whole list: searched, sorted, with its CSV.
 #[derive(Debug)]
 pub struct Details<'a> {
+    pub account: &'a Account,
     pub site: &'a Site,
     pub view: &'a View,
     pub lang: Lang,
@@ -813,12 +862,25 @@ pub fn details(details: &Details) -> String {
         (rows_table(lang, &home, view, details.figures, Some(&sorting)))
         p { a href=(csv_link(&home, view, dimension)) download { (lang.t("panel-csv")) } }
     };
-    layout(lang, &title, &here, view, html! {}, body)
+    layout(
+        lang,
+        (&title, &here),
+        view,
+        Some(details.account),
+        html! {},
+        body,
+    )
 }
 
 /// The realtime page: the figures as they are now (`figures` is the
 /// realtime API's answer), refreshed by a small script.
-pub fn realtime(site: &Site, view: &View, lang: Lang, figures: &serde_json::Value) -> String {
+pub fn realtime(
+    site: &Site,
+    view: &View,
+    lang: Lang,
+    figures: &serde_json::Value,
+    account: &Account,
+) -> String {
     let home = format!("/sites/{}", site.id);
     let here = format!("{home}/realtime");
     let title = lang.t_with(
@@ -871,7 +933,40 @@ pub fn realtime(site: &Site, view: &View, lang: Lang, figures: &serde_json::Valu
         p.note { (lang.t("realtime-live")) " " a href=(view.link(&here, |_| {})) { (lang.t("realtime-refresh")) } }
     };
     let head = html! { script src=(script.path()) integrity=(script.integrity) defer {} };
-    layout(lang, &title, &here, view, head, body)
+    layout(lang, (&title, &here), view, Some(account), head, body)
+}
+
+/// The sign-in form: `next` is where it leads after, `message` why the
+/// last attempt failed.
+pub fn sign_in(lang: Lang, next: &str, email: &str, message: Option<String>) -> String {
+    let view = View::default();
+    let body = html! {
+        h1 { (lang.t("sign-in-title")) }
+        p { (lang.t("sign-in-intro")) }
+        @if let Some(message) = message {
+            p.error role="alert" { (message) }
+        }
+        form.sign-in method="post" action="/sign-in" {
+            input type="hidden" name="next" value=(next);
+            label {
+                (lang.t("sign-in-email"))
+                input type="email" name="email" required autocomplete="username" maxlength="254" value=(email);
+            }
+            label {
+                (lang.t("sign-in-password"))
+                input type="password" name="password" required autocomplete="current-password" maxlength="1024";
+            }
+            button type="submit" { (lang.t("sign-in-submit")) }
+        }
+    };
+    layout(
+        lang,
+        (&lang.t("sign-in-title"), "/sign-in"),
+        &view,
+        None,
+        html! {},
+        body,
+    )
 }
 
 #[cfg(test)]

@@ -15,18 +15,20 @@ pub mod assets;
 pub mod countries;
 mod html;
 pub mod i18n;
+pub mod session;
 pub mod view;
 
 use crate::annotations::{self, Annotation};
 use crate::api::ApiError;
 use crate::api::v2;
 use crate::app::{AppState, ask, attachment, count, file_name, registry};
+use crate::auth::{self, Viewer};
 use crate::export;
 use crate::query::fields::{Dimension, Metric};
 use crate::query::period::Period;
 use crate::query::{self, Answer, Query, QueryError};
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use i18n::Lang;
 use mesure_sites::Site;
@@ -414,22 +416,71 @@ fn read_view(raw: Option<&str>, headers: &HeaderMap) -> Result<(View, Lang), Box
     }
 }
 
-/// Answers a page: reads the view and the language from the request, runs
-/// `work`, and shows its HTML or the error page; counted as a page.
+/// The signed-in user as pages show them.
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub email: String,
+    pub csrf: String,
+}
+
+impl Account {
+    fn of(viewer: &Viewer) -> Account {
+        Account {
+            email: viewer.user.email.clone(),
+            csrf: viewer.csrf.clone(),
+        }
+    }
+}
+
+/// `303` to `location`.
+pub(crate) fn see_other(location: &str) -> Response {
+    match HeaderValue::from_str(location) {
+        Ok(value) => (StatusCode::SEE_OTHER, [(header::LOCATION, value)]).into_response(),
+        Err(_) => (
+            StatusCode::SEE_OTHER,
+            [(header::LOCATION, HeaderValue::from_static("/"))],
+        )
+            .into_response(),
+    }
+}
+
+/// The sign-in page, coming back to `uri` after.
+fn to_sign_in(uri: &Uri) -> Response {
+    let next = form_urlencoded::Serializer::new(String::new())
+        .append_pair("next", &uri.to_string())
+        .finish();
+    see_other(&format!("/sign-in?{next}"))
+}
+
+/// The site `id` if the viewer may read it.
+fn visible_site(state: &AppState, viewer: &Viewer, id: &str) -> Result<Arc<Site>, ApiError> {
+    let (sites, _) = registry(state)?;
+    let (site, _) = v2::find_site(&sites, id)?;
+    viewer.check(&site)?;
+    Ok(site)
+}
+
+/// Answers a page: reads the view and the language from the request, sends
+/// a reader without a session to sign in, runs `work`, and shows its HTML
+/// or the error page; counted as a page.
 async fn serve_page<F, Fut>(
     state: &AppState,
-    raw: Option<&str>,
+    (uri, raw): (&Uri, Option<&str>),
     headers: &HeaderMap,
     work: F,
 ) -> Response
 where
-    F: FnOnce(View, Lang) -> Fut,
+    F: FnOnce(View, Lang, Viewer) -> Fut,
     Fut: Future<Output = Result<String, ApiError>>,
 {
     let started = Instant::now();
     let response = match read_view(raw, headers) {
-        Ok((view, lang)) => match work(view, lang).await {
-            Ok(body) => page(StatusCode::OK, lang, body),
+        Ok((view, lang)) => match auth::viewer(state, headers).await {
+            Ok(Some(viewer)) => match work(view, lang, viewer).await {
+                Ok(body) => page(StatusCode::OK, lang, body),
+                Err(error) => error_page(&error, lang),
+            },
+            Ok(None) => to_sign_in(uri),
             Err(error) => error_page(&error, lang),
         },
         Err(response) => *response,
@@ -440,61 +491,80 @@ where
 
 pub async fn sites_page(
     State(state): State<AppState>,
+    uri: Uri,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Response {
     let state = &state;
-    serve_page(state, raw.as_deref(), &headers, |view, lang| async move {
-        let (sites, _) = registry(state)?;
-        let mut listed: Vec<Arc<Site>> = sites.iter().cloned().collect();
-        listed.sort_by(|a, b| a.id.cmp(&b.id));
-        let now = (state.now_ms)();
-        let mut requests = Vec::new();
-        for site in &listed {
-            let include = comparison_body(&view);
-            requests.push(request(
-                site,
+    serve_page(
+        state,
+        (&uri, raw.as_deref()),
+        &headers,
+        |view, lang, viewer| async move {
+            let (sites, _) = registry(state)?;
+            // Only the sites the viewer has a role on.
+            let mut listed: Vec<Arc<Site>> =
+                sites.iter().filter(|s| viewer.sees(s)).cloned().collect();
+            listed.sort_by(|a, b| a.id.cmp(&b.id));
+            let now = (state.now_ms)();
+            let mut requests = Vec::new();
+            for site in &listed {
+                let include = comparison_body(&view);
+                requests.push(request(
+                    site,
+                    &view,
+                    now,
+                    json!({"metrics": names(&Metric::HEADLINE), "include": include}),
+                )?);
+                requests.push(request(
+                    site,
+                    &view,
+                    now,
+                    json!({"metrics": ["visitors"], "dimensions": ["time"]}),
+                )?);
+            }
+            let mut figures = run_all(state, requests).await?.into_iter();
+            let mut lines = Vec::new();
+            for site in listed {
+                let (Some(headline), Some(series)) = (figures.next(), figures.next()) else {
+                    return Err(ApiError::Internal("site figures missing".into()));
+                };
+                lines.push(SiteLine {
+                    site,
+                    headline: headline.answer,
+                    trend: trend(&series),
+                });
+            }
+            Ok::<_, ApiError>(html::sites(
+                &groups(lines),
                 &view,
-                now,
-                json!({"metrics": names(&Metric::HEADLINE), "include": include}),
-            )?);
-            requests.push(request(
-                site,
-                &view,
-                now,
-                json!({"metrics": ["visitors"], "dimensions": ["time"]}),
-            )?);
-        }
-        let mut figures = run_all(state, requests).await?.into_iter();
-        let mut lines = Vec::new();
-        for site in listed {
-            let (Some(headline), Some(series)) = (figures.next(), figures.next()) else {
-                return Err(ApiError::Internal("site figures missing".into()));
-            };
-            lines.push(SiteLine {
-                site,
-                headline: headline.answer,
-                trend: trend(&series),
-            });
-        }
-        Ok::<_, ApiError>(html::sites(&groups(lines), &view, lang))
-    })
+                lang,
+                &Account::of(&viewer),
+            ))
+        },
+    )
     .await
 }
 
 pub async fn overview_page(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    uri: Uri,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Response {
     let state = &state;
-    serve_page(state, raw.as_deref(), &headers, |view, lang| async move {
-        let (sites, _) = registry(state)?;
-        let (site, _) = v2::find_site(&sites, &id)?;
-        let overview = overview_of(state, site, view, lang).await?;
-        Ok(html::overview(&overview))
-    })
+    serve_page(
+        state,
+        (&uri, raw.as_deref()),
+        &headers,
+        |view, lang, viewer| async move {
+            let site = visible_site(state, &viewer, &id)?;
+            let admin = viewer.role(&site) == Some(mesure_accounts::Role::Admin);
+            let overview = overview_of(state, site, view, lang).await?;
+            Ok(html::overview(&overview, &Account::of(&viewer), admin))
+        },
+    )
     .await
 }
 
@@ -532,6 +602,7 @@ fn breakdown_dimension(name: Option<&str>) -> Result<Dimension, ApiError> {
 pub async fn panel_csv(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    uri: Uri,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Response {
@@ -542,9 +613,11 @@ pub async fn panel_csv(
         Err(response) => return *response,
     };
     let outcome = async {
+        let Some(viewer) = auth::viewer(&state, &headers).await? else {
+            return Ok(to_sign_in(&uri));
+        };
         let dimension = breakdown_dimension(param(&taken, "d"))?;
-        let (sites, _) = registry(&state)?;
-        let (site, _) = v2::find_site(&sites, &id)?;
+        let site = visible_site(&state, &viewer, &id)?;
         // The same list as the export's file of this breakdown.
         let metrics = export::metrics_for(dimension);
         let request = breakdown(
@@ -580,71 +653,77 @@ pub const DETAILS_ROWS: usize = 1000;
 pub async fn details_page(
     State(state): State<AppState>,
     Path((id, dimension)): Path<(String, String)>,
+    uri: Uri,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Response {
     let (taken, rest) = take_params(raw.as_deref(), &["q", "sort", "dir"]);
     let state = &state;
-    serve_page(state, Some(&rest), &headers, |view, lang| async move {
-        let dimension = breakdown_dimension(Some(&dimension))?;
-        let search = param(&taken, "q").unwrap_or("").trim();
-        if search.chars().count() > MAX_SEARCH {
-            return Err(ApiError::BadRequest(format!(
-                "a search longer than {MAX_SEARCH} characters"
-            )));
-        }
-        // Every metric the export has for it.
-        let metrics = export::metrics_for(dimension);
-        let sort = match param(&taken, "sort") {
-            None => metrics[0],
-            Some(name) => metrics
-                .iter()
-                .copied()
-                .find(|m| m.name() == name)
-                .ok_or_else(|| ApiError::BadRequest(format!("sort {name:?}")))?,
-        };
-        let descending = match param(&taken, "dir") {
-            None | Some("desc") => true,
-            Some("asc") => false,
-            Some(other) => return Err(ApiError::BadRequest(format!("dir {other:?}"))),
-        };
-        let (sites, _) = registry(state)?;
-        let (site, _) = v2::find_site(&sites, &id)?;
-        let mut request = breakdown(
-            &site,
-            &view,
-            (state.now_ms)(),
-            (dimension, &metrics),
-            v2::MAX_LIMIT,
-        )?;
-        request.order_by = vec![(
-            sort.name().to_owned(),
-            if descending { "desc" } else { "asc" }.to_owned(),
-        )];
-        let mut figures = run_all(state, vec![request])
-            .await?
-            .pop()
-            .ok_or_else(|| ApiError::Internal("no answer".into()))?;
-        if !search.is_empty() {
-            let wanted = search.to_lowercase();
-            figures.answer.rows.retain(|row| {
-                row.dimensions
-                    .first()
-                    .is_some_and(|d| d.to_lowercase().contains(&wanted))
-            });
-            figures.answer.total_rows = figures.answer.rows.len();
-        }
-        figures.answer.rows.truncate(DETAILS_ROWS);
-        Ok::<_, ApiError>(html::details(&html::Details {
-            site: &site,
-            view: &view,
-            lang,
-            figures: &figures,
-            search,
-            sort,
-            descending,
-        }))
-    })
+    serve_page(
+        state,
+        (&uri, Some(&rest)),
+        &headers,
+        |view, lang, viewer| async move {
+            let dimension = breakdown_dimension(Some(&dimension))?;
+            let search = param(&taken, "q").unwrap_or("").trim();
+            if search.chars().count() > MAX_SEARCH {
+                return Err(ApiError::BadRequest(format!(
+                    "a search longer than {MAX_SEARCH} characters"
+                )));
+            }
+            // Every metric the export has for it.
+            let metrics = export::metrics_for(dimension);
+            let sort = match param(&taken, "sort") {
+                None => metrics[0],
+                Some(name) => metrics
+                    .iter()
+                    .copied()
+                    .find(|m| m.name() == name)
+                    .ok_or_else(|| ApiError::BadRequest(format!("sort {name:?}")))?,
+            };
+            let descending = match param(&taken, "dir") {
+                None | Some("desc") => true,
+                Some("asc") => false,
+                Some(other) => return Err(ApiError::BadRequest(format!("dir {other:?}"))),
+            };
+            let site = visible_site(state, &viewer, &id)?;
+            let mut request = breakdown(
+                &site,
+                &view,
+                (state.now_ms)(),
+                (dimension, &metrics),
+                v2::MAX_LIMIT,
+            )?;
+            request.order_by = vec![(
+                sort.name().to_owned(),
+                if descending { "desc" } else { "asc" }.to_owned(),
+            )];
+            let mut figures = run_all(state, vec![request])
+                .await?
+                .pop()
+                .ok_or_else(|| ApiError::Internal("no answer".into()))?;
+            if !search.is_empty() {
+                let wanted = search.to_lowercase();
+                figures.answer.rows.retain(|row| {
+                    row.dimensions
+                        .first()
+                        .is_some_and(|d| d.to_lowercase().contains(&wanted))
+                });
+                figures.answer.total_rows = figures.answer.rows.len();
+            }
+            figures.answer.rows.truncate(DETAILS_ROWS);
+            Ok::<_, ApiError>(html::details(&html::Details {
+                account: &Account::of(&viewer),
+                site: &site,
+                view: &view,
+                lang,
+                figures: &figures,
+                search,
+                sort,
+                descending,
+            }))
+        },
+    )
     .await
 }
 
@@ -653,19 +732,32 @@ pub async fn details_page(
 pub async fn realtime_page(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    uri: Uri,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Response {
     let state = &state;
-    serve_page(state, raw.as_deref(), &headers, |view, lang| async move {
-        let (sites, _) = registry(state)?;
-        let base = v2::site_query(&sites, &id)?;
-        let figures = ask(
-            state,
-            query::realtime::realtime(&state.reader, &base, (state.now_ms)()),
-        )
-        .await?;
-        Ok::<_, ApiError>(html::realtime(&base.site, &view, lang, &figures))
-    })
+    serve_page(
+        state,
+        (&uri, raw.as_deref()),
+        &headers,
+        |view, lang, viewer| async move {
+            let (sites, _) = registry(state)?;
+            let base = v2::site_query(&sites, &id)?;
+            viewer.check(&base.site)?;
+            let figures = ask(
+                state,
+                query::realtime::realtime(&state.reader, &base, (state.now_ms)()),
+            )
+            .await?;
+            Ok::<_, ApiError>(html::realtime(
+                &base.site,
+                &view,
+                lang,
+                &figures,
+                &Account::of(&viewer),
+            ))
+        },
+    )
     .await
 }

@@ -12,6 +12,11 @@ import { startMesure, launchChromium, sleep } from "../../../collector/tests/bro
 let mesure;
 let browser;
 let dashboard;
+/** The signed-in superuser's browser state, and its cookie for fetch. */
+let signedIn;
+let sessionCookie;
+const EMAIL = "admin@mesure.test";
+const PASSWORD = "a long enough password for tests";
 
 before(async () => {
   mesure = await startMesure();
@@ -31,6 +36,25 @@ before(async () => {
     await sleep(100);
   }
   browser = await launchChromium();
+  // A superuser signs in through the form once; every page of the tests
+  // uses that session.
+  const { writeFileSync, mkdtempSync } = await import("node:fs");
+  const { join } = await import("node:path");
+  const { tmpdir } = await import("node:os");
+  const secret = join(mkdtempSync(join(tmpdir(), "mesure-browser-password-")), "password");
+  writeFileSync(secret, `${PASSWORD}\n`);
+  mesure.run("user", "add", EMAIL, "--superuser", "--password-file", secret);
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(`${dashboard}/sites/demo-1?lang=en`);
+  await page.waitForURL(/\/sign-in\?next=/);
+  await page.fill("input[name=email]", EMAIL);
+  await page.fill("input[name=password]", PASSWORD);
+  await Promise.all([page.waitForURL(/\/sites\/demo-1\?lang=en$/), page.click("form.sign-in button")]);
+  signedIn = await context.storageState();
+  const [cookie] = signedIn.cookies;
+  sessionCookie = `${cookie.name}=${cookie.value}`;
+  await context.close();
 });
 
 after(async () => {
@@ -40,12 +64,14 @@ after(async () => {
 
 /** A page that records every request, and fails on any script error. */
 async function open(path, locale = "en-GB") {
-  const context = await browser.newContext({ locale, viewport: { width: 1280, height: 900 } });
+  const context = await browser.newContext({ locale, viewport: { width: 1280, height: 900 }, storageState: signedIn });
   const page = await context.newPage();
   const requests = [];
   const errors = [];
   page.on("request", (r) => requests.push(r.url()));
   page.on("pageerror", (e) => errors.push(String(e)));
+  // The pages' policy refuses anything but their own scripts and styles.
+  page.on("console", (m) => m.text().includes("Content Security Policy") && errors.push(m.text()));
   await page.goto(`${dashboard}${path}`);
   return { page, requests, errors, context };
 }
@@ -53,7 +79,7 @@ async function open(path, locale = "en-GB") {
 async function api(body) {
   const answer = await fetch(`${dashboard}/api/v2/query`, {
     method: "POST",
-    headers: { "content-type": "application/json" },
+    headers: { "content-type": "application/json", cookie: sessionCookie },
     body: JSON.stringify(body),
   });
   assert.equal(answer.status, 200, await answer.clone().text());
@@ -179,7 +205,7 @@ test("screenshots of each page at desktop and phone width, in both languages", a
   for (const [name, path] of Object.entries(pages)) {
     for (const lang of ["fr", "en"]) {
       for (const [width, kind] of [[1280, "desktop"], [360, "phone"]]) {
-        const context = await browser.newContext({ viewport: { width, height: 800 } });
+        const context = await browser.newContext({ viewport: { width, height: 800 }, storageState: signedIn });
         const page = await context.newPage();
         const answer = await page.goto(`${dashboard}${path}${path.includes("?") ? "&" : "?"}lang=${lang}`);
         assert.equal(answer.status(), 200, `${name} ${lang}`);
@@ -242,11 +268,17 @@ test("axe-core finds no serious or critical violation on any page, in either lan
   const { join } = await import("node:path");
   const { root } = await import("../../../collector/tests/browser/harness.mjs");
   const axe = readFileSync(join(root, "node_modules/axe-core/axe.min.js"), "utf8");
-  const pages = ["/", "/sites/demo-1", "/sites/demo-1/details/visit%3Acountry", "/sites/live/realtime", "/sites/nowhere"];
+  const pages = ["/", "/sites/demo-1", "/sites/demo-1/details/visit%3Acountry", "/sites/live/realtime", "/sites/nowhere", "/sign-in"];
   for (const path of pages) {
     for (const lang of ["fr", "en"]) {
       for (const scheme of ["light", "dark"]) {
-        const context = await browser.newContext({ colorScheme: scheme });
+        // axe-core is added as an inline script, which the pages' policy
+        // refuses: the policy is set aside for this check only.
+        const context = await browser.newContext({
+          colorScheme: scheme,
+          bypassCSP: true,
+          storageState: path === "/sign-in" ? undefined : signedIn,
+        });
         const page = await context.newPage();
         await page.goto(`${dashboard}${path}?lang=${lang}`);
         // The test's own copy of axe-core, added to the page it checks.

@@ -5,9 +5,12 @@
 use chrono::{DateTime, NaiveDate};
 use chrono_tz::Tz;
 use clickhouse::Client;
+use mesure_accounts::sessions::Policy;
+use mesure_accounts::{AccountsConfig, Role, Store};
 use mesure_collector::event::{Channel, Device, Kind, Tracker};
 use mesure_collector::row::EventRow;
 use mesure_collector::sites::{self, Mode, SiteRow};
+use mesure_dashboard::auth::SECURE_COOKIE;
 use mesure_dashboard::config::DashboardConfig;
 use mesure_dashboard::service::{Settings, run};
 use mesure_schema::{Migrator, Retention, Target};
@@ -296,10 +299,47 @@ pub async fn database(prefix: &str, visits: &[Visit]) -> (String, Client) {
     (db, client)
 }
 
-/// A dashboard over `client`, on a free loopback port.
+/// A dashboard over `client`, on a free loopback port, with a signed-in
+/// superuser.
 pub struct Dashboard {
     pub addr: SocketAddr,
+    /// The superuser's session, as the `Cookie` header sends it.
+    pub cookie: String,
+    /// Its forms' token.
+    pub csrf: String,
+    pub accounts: Store,
     stop: tokio::sync::oneshot::Sender<()>,
+}
+
+/// A SQLite accounts store of its own, migrated.
+pub async fn accounts() -> Store {
+    let dir = std::env::temp_dir().join(LocalClickHouse::unique_database("dashboard_accounts"));
+    std::fs::create_dir_all(&dir).expect("temporary folder");
+    let store = Store::open(&format!(
+        "sqlite://{}",
+        dir.join("accounts.sqlite").display()
+    ))
+    .await
+    .expect("accounts store");
+    store.migrate().await.expect("accounts migrated");
+    store
+}
+
+/// A session for a new user with these roles (no role: a superuser), as
+/// the `Cookie` header sends it over TLS, and its forms' token.
+pub async fn session(store: &Store, email: &str, roles: &[(&str, Role)]) -> (String, String) {
+    let user = store
+        .add_user(email, "", None, roles.is_empty())
+        .await
+        .expect("user");
+    for (site, role) in roles {
+        store.grant_site(&user.id, site, *role).await.expect("role");
+    }
+    let opened = store
+        .open_session(&user, mesure_testkit::clock::real_now_ms())
+        .await
+        .expect("session");
+    (format!("{SECURE_COOKIE}={}", opened.secret), opened.csrf)
 }
 
 pub async fn dashboard(client: Client) -> Dashboard {
@@ -307,6 +347,8 @@ pub async fn dashboard(client: Client) -> Dashboard {
     let _ = tracing_subscriber::fmt().with_test_writer().try_init();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let (bound, addr) = tokio::sync::oneshot::channel();
+    let store = accounts().await;
+    let (cookie, csrf) = session(&store, "root@mesure.test", &[]).await;
     let settings = Settings {
         client,
         timeouts: Default::default(),
@@ -316,6 +358,8 @@ pub async fn dashboard(client: Client) -> Dashboard {
             seal_interval_seconds: 1,
             ..DashboardConfig::default()
         },
+        accounts: store.clone(),
+        policy: Policy::of(&AccountsConfig::default()),
     };
     tokio::spawn(async move {
         run(
@@ -337,7 +381,13 @@ pub async fn dashboard(client: Client) -> Dashboard {
             .status
             == 200
         {
-            return Dashboard { addr, stop };
+            return Dashboard {
+                addr,
+                cookie,
+                csrf,
+                accounts: store,
+                stop,
+            };
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -345,15 +395,20 @@ pub async fn dashboard(client: Client) -> Dashboard {
 }
 
 impl Dashboard {
+    /// `request` sent with the superuser's session.
+    pub fn signed(&self, request: Vec<u8>) -> Vec<u8> {
+        with_cookie(request, &self.cookie)
+    }
+
     pub async fn query(&self, body: serde_json::Value) -> Answer {
         send(
             self.addr,
-            browser_request(
+            self.signed(browser_request(
                 "POST",
                 "/api/v2/query",
                 &[("Content-Type", "application/json")],
                 body.to_string().as_bytes(),
-            ),
+            )),
         )
         .await
     }
@@ -381,6 +436,18 @@ impl Dashboard {
     pub fn stop(self) {
         let _ = self.stop.send(());
     }
+}
+
+/// A raw request with a `Cookie` header added after its request line.
+pub fn with_cookie(request: Vec<u8>, cookie: &str) -> Vec<u8> {
+    let line_end = request
+        .windows(2)
+        .position(|w| w == b"\r\n")
+        .map_or(request.len(), |i| i + 2);
+    let mut out = request[..line_end].to_vec();
+    out.extend_from_slice(format!("Cookie: {cookie}\r\n").as_bytes());
+    out.extend_from_slice(&request[line_end..]);
+    out
 }
 
 /// Local dates `first..=last` of a site, as UTC instants `[start, end)`.

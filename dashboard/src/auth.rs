@@ -1,0 +1,267 @@
+//! Who is asking: the session a browser's cookie names, and what its user
+//! may see. Pages without a session send the browser to sign in; the API
+//! answers `401`. A site the viewer has no role on is answered as if it did
+//! not exist (`404`), so its existence is not confirmed.
+//!
+//! The cookie is `HttpOnly` and `SameSite=Strict`; reached through any host
+//! but a loopback one (so through TLS, at a reverse proxy), it is also
+//! `Secure` and named with the `__Host-` prefix (one host, path `/`).
+
+use crate::api::ApiError;
+use crate::app::AppState;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use mesure_accounts::{Access, Role, User};
+use mesure_sites::Site;
+
+/// The session cookie over plain HTTP on a loopback host (development).
+pub const COOKIE: &str = "mesure_session";
+/// The session cookie everywhere else.
+pub const SECURE_COOKIE: &str = "__Host-mesure_session";
+
+/// A signed-in user and what they may see, for one request.
+#[derive(Debug, Clone)]
+pub struct Viewer {
+    pub user: User,
+    pub access: Access,
+    /// The token the session's forms carry.
+    pub csrf: String,
+}
+
+impl Viewer {
+    pub fn role(&self, site: &Site) -> Option<Role> {
+        self.access.role_on(&site.id, &site.organisation)
+    }
+
+    pub fn sees(&self, site: &Site) -> bool {
+        self.role(site).is_some()
+    }
+
+    /// The site if the viewer may read it, else "no such site".
+    pub fn check<'a>(&self, site: &'a Site) -> Result<&'a Site, ApiError> {
+        if self.sees(site) {
+            Ok(site)
+        } else {
+            Err(ApiError::UnknownSite)
+        }
+    }
+
+    /// The site if the viewer administers it; a reader who may only view
+    /// it is refused, one who may not see it is told it does not exist.
+    pub fn check_admin<'a>(&self, site: &'a Site) -> Result<&'a Site, ApiError> {
+        match self.role(site) {
+            Some(Role::Admin) => Ok(site),
+            Some(Role::Viewer) => Err(ApiError::Refused {
+                status: StatusCode::FORBIDDEN,
+                key: "error-not-admin",
+                detail: "this needs the site's admin role".into(),
+            }),
+            None => Err(ApiError::UnknownSite),
+        }
+    }
+}
+
+/// Whether the request was sent to a loopback host (plain HTTP in
+/// development).
+fn loopback_host(headers: &HeaderMap) -> bool {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let name = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => host.rsplit_once(':').map_or(host, |(name, _)| name),
+    };
+    name == "localhost"
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// The session cookie's name for this request.
+pub fn cookie_name(headers: &HeaderMap) -> &'static str {
+    if loopback_host(headers) {
+        COOKIE
+    } else {
+        SECURE_COOKIE
+    }
+}
+
+/// The session secret a request's cookies carry.
+pub fn secret(headers: &HeaderMap) -> Option<String> {
+    let wanted = cookie_name(headers);
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == wanted)
+        .map(|(_, value)| value.to_owned())
+}
+
+/// The `Set-Cookie` of a new session, or of its end (`None`).
+pub fn set_cookie(headers: &HeaderMap, session: Option<(&str, i64)>) -> HeaderValue {
+    let secure = if loopback_host(headers) {
+        ""
+    } else {
+        "; Secure"
+    };
+    let (value, max_age) = session.map_or(("", 0), |(secret, ms)| (secret, ms / 1000));
+    let cookie = format!(
+        "{}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}",
+        cookie_name(headers)
+    );
+    HeaderValue::from_str(&cookie).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// The viewer of a request, if its session is live.
+pub async fn viewer(state: &AppState, headers: &HeaderMap) -> Result<Option<Viewer>, ApiError> {
+    let Some(secret) = secret(headers) else {
+        return Ok(None);
+    };
+    let unavailable =
+        |e: mesure_accounts::users::AccountError| ApiError::Unavailable(e.to_string());
+    let Some(session) = state
+        .accounts
+        .session(&secret, (state.now_ms)(), state.policy)
+        .await
+        .map_err(unavailable)?
+    else {
+        return Ok(None);
+    };
+    let access = state
+        .accounts
+        .access(&session.user)
+        .await
+        .map_err(unavailable)?;
+    Ok(Some(Viewer {
+        user: session.user,
+        access,
+        csrf: session.csrf,
+    }))
+}
+
+/// The viewer of an API request, or `401`.
+pub async fn api_viewer(state: &AppState, headers: &HeaderMap) -> Result<Viewer, ApiError> {
+    viewer(state, headers).await?.ok_or(ApiError::Unauthorized)
+}
+
+/// Where a page sends its reader after signing in: a path of this
+/// dashboard only, never another site.
+pub fn next_path(text: &str) -> String {
+    let safe = text.starts_with('/')
+        && !text.starts_with("//")
+        && !text.starts_with("/\\")
+        && text.len() <= 2000
+        && !text.chars().any(|c| c.is_control() || c == '\\');
+    if safe {
+        text.to_owned()
+    } else {
+        "/".to_owned()
+    }
+}
+
+/// A client address truncated as the collector truncates (IPv4 /24, IPv6
+/// /48): what sign-in attempts are counted under.
+pub fn truncated(ip: std::net::IpAddr) -> String {
+    match ip {
+        std::net::IpAddr::V4(v4) => {
+            let [a, b, c, _] = v4.octets();
+            format!("{a}.{b}.{c}.0")
+        }
+        std::net::IpAddr::V6(v6) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}::", s[0], s[1], s[2])
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        pairs
+            .iter()
+            .map(|(k, v)| {
+                (
+                    header::HeaderName::from_static(k),
+                    HeaderValue::from_static(v),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_cookie_is_secure_and_host_bound_beyond_loopback() {
+        for local in [
+            "127.0.0.1:8081",
+            "localhost:8081",
+            "[::1]:8081",
+            "localhost",
+        ] {
+            let headers = with(&[("host", local)]);
+            assert_eq!(cookie_name(&headers), COOKIE, "{local}");
+            let set = set_cookie(&headers, Some(("abc", 3_600_000)));
+            assert_eq!(
+                set.to_str().expect("ascii"),
+                "mesure_session=abc; Path=/; HttpOnly; SameSite=Strict; Max-Age=3600"
+            );
+        }
+        for public in [
+            "stats.mairie.fr",
+            "stats.mairie.fr:443",
+            "127.0.0.1.evil.fr",
+            "",
+        ] {
+            let headers = with(&[("host", public)]);
+            assert_eq!(cookie_name(&headers), SECURE_COOKIE, "{public}");
+            assert!(
+                set_cookie(&headers, None)
+                    .to_str()
+                    .expect("ascii")
+                    .ends_with("Max-Age=0; Secure")
+            );
+        }
+    }
+
+    #[test]
+    fn the_secret_is_read_from_its_own_cookie_only() {
+        let headers = with(&[
+            ("host", "127.0.0.1"),
+            ("cookie", "a=1; mesure_session=s3; b=2"),
+        ]);
+        assert_eq!(secret(&headers).as_deref(), Some("s3"));
+        // The insecure name is not read over TLS.
+        let headers = with(&[("host", "stats.mairie.fr"), ("cookie", "mesure_session=s3")]);
+        assert_eq!(secret(&headers), None);
+        let headers = with(&[
+            ("host", "stats.mairie.fr"),
+            ("cookie", "__Host-mesure_session=s4"),
+        ]);
+        assert_eq!(secret(&headers).as_deref(), Some("s4"));
+    }
+
+    #[test]
+    fn sign_in_leads_back_to_this_dashboard_only() {
+        for (asked, next) in [
+            ("/sites/a?period=7d", "/sites/a?period=7d"),
+            ("//evil.example/", "/"),
+            ("/\\evil.example", "/"),
+            ("https://evil.example/", "/"),
+            ("", "/"),
+            ("/a\nb", "/"),
+        ] {
+            assert_eq!(next_path(asked), next, "{asked:?}");
+        }
+    }
+
+    #[test]
+    fn addresses_are_truncated() {
+        assert_eq!(truncated("192.0.2.77".parse().expect("ip")), "192.0.2.0");
+        assert_eq!(
+            truncated("2001:db8:1:2::5".parse().expect("ip")),
+            "2001:db8:1::"
+        );
+    }
+}

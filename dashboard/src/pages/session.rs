@@ -1,0 +1,143 @@
+//! Signing in and out. A sign-in is refused with the same message whether
+//! or not the account exists, and refused outright (`429`) past the
+//! failures allowed per account and per client address; a sign-out needs
+//! the session's CSRF token.
+
+use super::annotate::{field, same_origin};
+use super::{error_page, html, i18n::Arg, language, page, see_other, view::View};
+use crate::api::ApiError;
+use crate::app::{AppState, count};
+use crate::auth;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::Response;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+fn next_of(raw: Option<&str>) -> String {
+    let next = form_urlencoded::parse(raw.unwrap_or("").as_bytes())
+        .find(|(k, _)| k == "next")
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default();
+    auth::next_path(&next)
+}
+
+/// `GET /sign-in?next=PATH`.
+pub async fn form(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let started = Instant::now();
+    let lang = language(&View::default(), &headers);
+    let next = next_of(raw.as_deref());
+    let response = match auth::viewer(&state, &headers).await {
+        Ok(Some(_)) => see_other(&next),
+        Ok(None) => page(StatusCode::OK, lang, html::sign_in(lang, &next, "", None)),
+        Err(error) => error_page(&error, lang),
+    };
+    count(&state, "page", started, &response);
+    response
+}
+
+/// `POST /sign-in`: `email`, `password`, `next`.
+pub async fn sign_in(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let started = Instant::now();
+    let lang = language(&View::default(), &headers);
+    let fields: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
+    let (email, password) = (field(&fields, "email"), field(&fields, "password"));
+    let next = auth::next_path(field(&fields, "next"));
+    let address = auth::truncated(peer.ip());
+    let outcome = async {
+        same_origin(&headers)?;
+        let (accounts, policy, now) = (&state.accounts, state.policy, (state.now_ms)());
+        let unavailable =
+            |e: mesure_accounts::users::AccountError| ApiError::Unavailable(e.to_string());
+        if !accounts
+            .may_sign_in(email, &address, now, policy)
+            .await
+            .map_err(unavailable)?
+        {
+            let minutes = u64::try_from(policy.window_ms / 60_000).unwrap_or(0);
+            let message = lang.t_with("sign-in-limited", &[("minutes", Arg::Count(minutes))]);
+            let mut response = page(
+                StatusCode::TOO_MANY_REQUESTS,
+                lang,
+                html::sign_in(lang, &next, email, Some(message)),
+            );
+            if let Ok(value) = HeaderValue::from_str(&(minutes * 60).to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+            return Ok(response);
+        }
+        match accounts
+            .authenticate(email, password)
+            .await
+            .map_err(unavailable)?
+        {
+            Some(user) => {
+                let opened = accounts
+                    .open_session(&user, now)
+                    .await
+                    .map_err(unavailable)?;
+                tracing::info!(user = %user.id, "signed in");
+                let mut response = see_other(&next);
+                response.headers_mut().insert(
+                    header::SET_COOKIE,
+                    auth::set_cookie(&headers, Some((&opened.secret, policy.max_ms))),
+                );
+                Ok(response)
+            }
+            None => {
+                accounts
+                    .sign_in_failed(email, &address, now)
+                    .await
+                    .map_err(unavailable)?;
+                tracing::info!("sign-in refused");
+                Ok(page(
+                    StatusCode::UNAUTHORIZED,
+                    lang,
+                    html::sign_in(lang, &next, email, Some(lang.t("sign-in-failed"))),
+                ))
+            }
+        }
+    }
+    .await;
+    let response = outcome.unwrap_or_else(|error: ApiError| error_page(&error, lang));
+    count(&state, "sign_in", started, &response);
+    response
+}
+
+/// `POST /sign-out`: `csrf`.
+pub async fn sign_out(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let started = Instant::now();
+    let lang = language(&View::default(), &headers);
+    let fields: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
+    let outcome = async {
+        same_origin(&headers)?;
+        let viewer = auth::viewer(&state, &headers).await?;
+        if let (Some(viewer), Some(secret)) = (viewer, auth::secret(&headers)) {
+            super::annotate::check_csrf(&viewer, &fields)?;
+            state
+                .accounts
+                .close_session(&secret)
+                .await
+                .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+        }
+        let mut response = see_other("/sign-in");
+        response
+            .headers_mut()
+            .insert(header::SET_COOKIE, auth::set_cookie(&headers, None));
+        Ok::<_, ApiError>(response)
+    }
+    .await;
+    let response = outcome.unwrap_or_else(|error| error_page(&error, lang));
+    count(&state, "sign_in", started, &response);
+    response
+}

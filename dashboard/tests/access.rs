@@ -1,0 +1,355 @@
+//! Access control over a real socket: an anonymous client is sent to sign
+//! in (pages) or refused with 401 (API); a viewer of one site gets 404 for
+//! another on every page, API route and export, as if it did not exist;
+//! only a site's admins write; signing in and out; the security headers.
+
+mod common;
+
+use common::*;
+use mesure_accounts::Role;
+use mesure_dashboard::app::SECURITY_HEADERS;
+use serde_json::json;
+
+/// Every route that reads one site's data, for `site`.
+fn site_routes(site: &str) -> Vec<(&'static str, String, Vec<u8>)> {
+    let query = json!({"site_id": site, "date_range": "7d", "metrics": ["visitors"]}).to_string();
+    vec![
+        ("GET", format!("/sites/{site}"), Vec::new()),
+        ("GET", format!("/sites/{site}/realtime"), Vec::new()),
+        (
+            "GET",
+            format!("/sites/{site}/details/visit%3Asource"),
+            Vec::new(),
+        ),
+        (
+            "GET",
+            format!("/sites/{site}/csv?d=visit%3Asource"),
+            Vec::new(),
+        ),
+        (
+            "POST",
+            "/api/v2/query".to_owned(),
+            query.clone().into_bytes(),
+        ),
+        ("POST", "/api/v2/query/csv".to_owned(), query.into_bytes()),
+        (
+            "GET",
+            format!("/api/v1/export?site_id={site}&date_range=7d"),
+            Vec::new(),
+        ),
+        (
+            "GET",
+            format!("/api/v1/realtime?site_id={site}"),
+            Vec::new(),
+        ),
+    ]
+}
+
+async fn ask(
+    dashboard: &Dashboard,
+    cookie: Option<&str>,
+    (method, target, body): &(&str, String, Vec<u8>),
+) -> Answer {
+    let mut headers = vec![("Content-Type", "application/json")];
+    if let Some(cookie) = cookie {
+        headers.push(("Cookie", cookie));
+    }
+    send(
+        dashboard.addr,
+        browser_request(method, target, &headers, body),
+    )
+    .await
+}
+
+fn text(answer: &Answer) -> String {
+    String::from_utf8_lossy(&answer.body).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_viewer_sees_their_sites_only_and_anonymous_clients_nothing() {
+    let visits = generate(8, 61);
+    let (_db, client) = database("access", &visits).await;
+    let dashboard = dashboard(client).await;
+    let (viewer, viewer_csrf) = session(
+        &dashboard.accounts,
+        "viewer@paris.fr",
+        &[("paris", Role::Viewer)],
+    )
+    .await;
+
+    for route in site_routes("paris") {
+        let (method, target, _) = &route;
+        // The viewer of Paris reads Paris.
+        let answer = ask(&dashboard, Some(&viewer), &route).await;
+        assert_eq!(answer.status, 200, "{method} {target}: {}", text(&answer));
+        // Anonymous: pages lead to sign-in, coming back after; the API says 401.
+        let answer = ask(&dashboard, None, &route).await;
+        if target.starts_with("/api/") {
+            assert_eq!(answer.status, 401, "{method} {target}");
+            assert_eq!(answer.json()["error"], "unauthorized");
+        } else {
+            assert_eq!(answer.status, 303, "{method} {target}");
+            let location = answer.header("location").expect("location");
+            assert!(
+                location.starts_with("/sign-in?next=%2Fsites%2Fparis"),
+                "{location}"
+            );
+        }
+        // A session that is not one: the same as none.
+        let forged = format!(
+            "{}={}",
+            mesure_dashboard::auth::SECURE_COOKIE,
+            "0".repeat(64)
+        );
+        let answer = ask(&dashboard, Some(&forged), &route).await;
+        assert!(matches!(answer.status, 303 | 401), "{method} {target}");
+    }
+    for site in ["noumea", "cayenne", "nowhere"] {
+        for route in site_routes(site) {
+            let (method, target, _) = &route;
+            // Another site, or none: not found either way.
+            let answer = ask(&dashboard, Some(&viewer), &route).await;
+            assert_eq!(answer.status, 404, "{method} {target}: {}", text(&answer));
+        }
+    }
+    // The sites page lists Paris only.
+    let sites = ask(
+        &dashboard,
+        Some(&viewer),
+        &("GET", "/?lang=en".into(), Vec::new()),
+    )
+    .await;
+    let html = text(&sites);
+    assert!(html.contains("href=\"/sites/paris?lang=en\""), "{html}");
+    for other in ["noumea", "cayenne"] {
+        assert!(!html.contains(other), "{other} listed to a viewer of paris");
+    }
+    // A viewer reads notes but neither adds nor removes them.
+    let overview = ask(
+        &dashboard,
+        Some(&viewer),
+        &("GET", "/sites/paris".into(), Vec::new()),
+    )
+    .await;
+    assert!(
+        !text(&overview).contains("/annotations\""),
+        "no note form for a viewer"
+    );
+    let body = format!("date=2026-01-01&text=x&csrf={viewer_csrf}");
+    let refused = send(
+        dashboard.addr,
+        browser_request(
+            "POST",
+            "/sites/paris/annotations",
+            &[("Cookie", &viewer), ("Origin", "http://collector.test")],
+            body.as_bytes(),
+        ),
+    )
+    .await;
+    assert_eq!(refused.status, 403, "{}", text(&refused));
+    dashboard.stop();
+}
+
+/// Posts the sign-in form; the answer and the session cookie it sets.
+async fn sign_in(dashboard: &Dashboard, email: &str, password: &str) -> (Answer, Option<String>) {
+    let body = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([
+            ("email", email),
+            ("password", password),
+            ("next", "/sites/paris?lang=en"),
+        ])
+        .finish();
+    let answer = send(
+        dashboard.addr,
+        browser_request(
+            "POST",
+            "/sign-in",
+            &[
+                ("Origin", "http://collector.test"),
+                ("Content-Type", "application/x-www-form-urlencoded"),
+            ],
+            body.as_bytes(),
+        ),
+    )
+    .await;
+    let cookie = answer
+        .header("set-cookie")
+        .and_then(|c| c.split(';').next().map(str::to_owned))
+        .filter(|c| !c.ends_with('='));
+    (answer, cookie)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signing_in_and_out() {
+    let (_db, client) = database("access_sign_in", &generate(2, 67)).await;
+    let dashboard = dashboard(client).await;
+    let user = dashboard
+        .accounts
+        .add_user("ana@paris.fr", "", Some("a long enough secret"), false)
+        .await
+        .expect("user");
+    dashboard
+        .accounts
+        .grant_site(&user.id, "paris", Role::Admin)
+        .await
+        .expect("role");
+
+    let form = send(
+        dashboard.addr,
+        browser_request("GET", "/sign-in?next=%2Fsites%2Fparis", &[], b""),
+    )
+    .await;
+    assert_eq!(form.status, 200);
+    assert!(
+        text(&form).contains("value=\"/sites/paris\""),
+        "{}",
+        text(&form)
+    );
+
+    // A wrong password and an unknown account: the same answer.
+    let (wrong, none) = sign_in(&dashboard, "ana@paris.fr", "not the secret").await;
+    let (unknown, _) = sign_in(&dashboard, "nobody@paris.fr", "a long enough secret").await;
+    assert_eq!((wrong.status, unknown.status), (401, 401));
+    assert!(none.is_none());
+    let message = |a: &Answer| {
+        text(a)
+            .split("role=\"alert\">")
+            .nth(1)
+            .map(|m| m[..m.find('<').unwrap_or(0)].to_owned())
+    };
+    assert_eq!(message(&wrong), message(&unknown));
+    assert!(message(&wrong).is_some());
+
+    // The right password: a session cookie, HttpOnly, SameSite=Strict,
+    // Secure under its __Host- name, and back to where the reader was going.
+    let (signed, cookie) = sign_in(&dashboard, "ANA@paris.fr", "a long enough secret").await;
+    assert_eq!(signed.status, 303, "{}", text(&signed));
+    assert_eq!(
+        signed.header("location").as_deref(),
+        Some("/sites/paris?lang=en")
+    );
+    let set = signed.header("set-cookie").expect("cookie");
+    for part in [
+        "__Host-mesure_session=",
+        "HttpOnly",
+        "SameSite=Strict",
+        "Secure",
+        "Path=/",
+    ] {
+        assert!(set.contains(part), "{set}");
+    }
+    let cookie = cookie.expect("session cookie");
+    let page = send(
+        dashboard.addr,
+        browser_request("GET", "/sites/paris", &[("Cookie", &cookie)], b""),
+    )
+    .await;
+    assert_eq!(page.status, 200);
+    // Its forms carry the session's token; sign-out needs it.
+    let html = text(&page);
+    let csrf = html
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .map(|t| t[..64].to_owned())
+        .expect("token");
+    let out = |token: String| {
+        let cookie = cookie.clone();
+        async move {
+            send(
+                dashboard.addr,
+                browser_request(
+                    "POST",
+                    "/sign-out",
+                    &[("Cookie", &cookie), ("Origin", "http://collector.test")],
+                    format!("csrf={token}").as_bytes(),
+                ),
+            )
+            .await
+        }
+    };
+    assert_eq!(out("0".repeat(64)).await.status, 403);
+    let gone = out(csrf).await;
+    assert_eq!(gone.status, 303);
+    assert!(
+        gone.header("set-cookie")
+            .expect("cleared")
+            .contains("Max-Age=0")
+    );
+    let after = send(
+        dashboard.addr,
+        browser_request("GET", "/sites/paris", &[("Cookie", &cookie)], b""),
+    )
+    .await;
+    assert_eq!(after.status, 303, "the session ended");
+
+    // A sign-in from elsewhere is refused.
+    let body = "email=ana%40paris.fr&password=a+long+enough+secret";
+    let foreign = send(
+        dashboard.addr,
+        browser_request(
+            "POST",
+            "/sign-in",
+            &[("Origin", "http://evil.example")],
+            body.as_bytes(),
+        ),
+    )
+    .await;
+    assert_eq!(foreign.status, 403);
+    assert!(foreign.header("set-cookie").is_none());
+
+    // Failures are limited per account: past 5 (one above), even the right
+    // password waits.
+    for _ in 0..4 {
+        assert_eq!(
+            sign_in(&dashboard, "ana@paris.fr", "wrong password!")
+                .await
+                .0
+                .status,
+            401
+        );
+    }
+    let (limited, cookie) = sign_in(&dashboard, "ana@paris.fr", "a long enough secret").await;
+    assert_eq!(limited.status, 429);
+    assert!(cookie.is_none());
+    assert_eq!(limited.header("retry-after").as_deref(), Some("900"));
+    dashboard.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_answer_carries_the_security_headers() {
+    let (_db, client) = database("access_headers", &generate(2, 71)).await;
+    let dashboard = dashboard(client).await;
+    let style = mesure_dashboard::pages::assets::STYLE.path();
+    for (target, signed) in [
+        ("/", true),
+        ("/sites/paris", true),
+        ("/sites/nowhere", true),
+        ("/sites/paris?period=forever", true),
+        ("/sign-in", false),
+        ("/", false),
+        ("/api/v1/realtime?site_id=paris", false),
+        (style.as_str(), false),
+        ("/healthz", false),
+        ("/nowhere", false),
+    ] {
+        let request = browser_request("GET", target, &[], b"");
+        let request = if signed {
+            dashboard.signed(request)
+        } else {
+            request
+        };
+        let answer = send(dashboard.addr, request).await;
+        for (name, value) in SECURITY_HEADERS {
+            assert_eq!(
+                answer.header(name).as_deref(),
+                Some(value),
+                "{target}: {name}"
+            );
+        }
+        assert!(
+            !text(&answer).contains("<script>"),
+            "{target}: no inline script"
+        );
+    }
+    dashboard.stop();
+}
