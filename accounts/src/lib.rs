@@ -8,6 +8,7 @@
 
 pub mod password;
 pub mod sessions;
+pub mod tokens;
 pub mod users;
 
 use sha2::{Digest, Sha256};
@@ -67,7 +68,11 @@ macro_rules! migrations {
 
 /// Every migration, in the order they apply. A migration never changes
 /// once released: its checksum is recorded and a changed one is refused.
-pub const MIGRATIONS: &[Migration] = migrations![1 "0001_users_and_roles", 2 "0002_sessions"];
+pub const MIGRATIONS: &[Migration] = migrations![
+    1 "0001_users_and_roles",
+    2 "0002_sessions",
+    3 "0003_api_tokens",
+];
 
 impl Migration {
     pub fn checksum(&self) -> String {

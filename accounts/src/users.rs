@@ -92,7 +92,7 @@ pub fn normalise_email(text: &str) -> Result<String, AccountError> {
 }
 
 /// A site id or an organisation name a role is granted on.
-fn check_target(text: &str) -> Result<&str, AccountError> {
+pub(crate) fn check_target(text: &str) -> Result<&str, AccountError> {
     let ok = !text.trim().is_empty()
         && text.chars().count() <= 120
         && !text.chars().any(char::is_control);

@@ -17,7 +17,7 @@ async fn stores(name: &str) -> Vec<Store> {
         let store = Store::open(&url)
             .await
             .unwrap_or_else(|e| panic!("{url}: {e}"));
-        assert_eq!(store.migrate().await.expect("migrate"), [1, 2]);
+        assert_eq!(store.migrate().await.expect("migrate"), [1, 2, 3]);
         stores.push(store);
     }
     assert_eq!(stores[0].engine(), Engine::Sqlite);
@@ -46,7 +46,7 @@ async fn migrations_apply_once_and_a_changed_or_newer_one_is_refused() {
             .await
             .expect("future");
         assert!(
-            matches!(store.migrate().await, Err(StoreError::Newer(99, 2))),
+            matches!(store.migrate().await, Err(StoreError::Newer(99, 3))),
             "{engine:?}"
         );
     }
@@ -464,5 +464,112 @@ async fn failed_sign_ins_are_limited_per_account_and_per_address() {
                 .await
                 .expect("may")
         );
+    }
+}
+
+#[tokio::test]
+async fn api_tokens_are_shown_once_read_their_sites_and_end_when_revoked() {
+    for store in stores("accounts_tokens").await {
+        let engine = store.engine();
+        let user = store
+            .add_user("dev@mairie.fr", "", None, false)
+            .await
+            .expect("user");
+        let now = mesure_accounts::now_ms();
+        let sites = vec!["paris".to_owned(), "lyon".to_owned()];
+        let (token, secret) = store
+            .add_token(&user, " Grafana ", &sites, now)
+            .await
+            .expect("token");
+        assert!(
+            secret.starts_with("mesure_") && secret.len() == 71,
+            "{secret}"
+        );
+        assert_eq!(token.name, "Grafana");
+        assert_eq!(token.sites, ["lyon", "paris"]);
+        assert_eq!(token.last_used_at, None);
+        // Only its hash is stored.
+        let clear: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM api_tokens WHERE hash = $1 OR id = $1")
+                .bind(&secret)
+                .fetch_one(store.pool())
+                .await
+                .expect("count");
+        assert_eq!(clear, 0, "{engine:?}");
+
+        let presented = store
+            .presented(&secret, now + 1)
+            .await
+            .expect("read")
+            .expect("live");
+        assert_eq!(
+            (presented.user.id.as_str(), presented.sites.len()),
+            (user.id.as_str(), 2)
+        );
+        let listed = store.tokens_of(&user.id).await.expect("list");
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].last_used_at, Some(now + 1), "{engine:?}");
+        for bad in [
+            "",
+            "mesure_",
+            "Bearer x",
+            &secret[..70],
+            &secret.replace("mesure_", "other_"),
+            &format!("{secret}0"),
+        ] {
+            assert!(
+                store.presented(bad, now).await.expect("read").is_none(),
+                "{bad}"
+            );
+        }
+        for (name, sites) in [
+            ("", sites.clone()),
+            ("ok", Vec::new()),
+            ("ok", vec!["a\u{0}".to_owned()]),
+        ] {
+            assert!(
+                matches!(
+                    store.add_token(&user, name, &sites, now).await,
+                    Err(AccountError::Target(_))
+                ),
+                "{name:?} {sites:?}"
+            );
+        }
+
+        // A disabled maker's tokens read nothing; enabled again, they do.
+        store
+            .set_disabled("dev@mairie.fr", true)
+            .await
+            .expect("disable");
+        assert!(store.presented(&secret, now).await.expect("read").is_none());
+        store
+            .set_disabled("dev@mairie.fr", false)
+            .await
+            .expect("enable");
+        assert!(store.presented(&secret, now).await.expect("read").is_some());
+        // Revoked: for good.
+        store
+            .revoke_token(&token.id, now + 2)
+            .await
+            .expect("revoke");
+        assert!(
+            store
+                .presented(&secret, now + 3)
+                .await
+                .expect("read")
+                .is_none()
+        );
+        assert!(
+            store
+                .token(&token.id)
+                .await
+                .expect("read")
+                .expect("kept")
+                .revoked
+        );
+        assert!(matches!(
+            store.revoke_token(&token.id, now).await,
+            Err(AccountError::Unknown(_))
+        ));
     }
 }

@@ -51,6 +51,9 @@ enum Command {
     /// Manage the users of the dashboard and their roles.
     #[command(subcommand)]
     User(users::UserCommand),
+    /// Manage API tokens: read access to some sites for scripts.
+    #[command(subcommand)]
+    Token(users::TokenCommand),
     /// Check the configuration and print it as applied (passwords hidden).
     Config,
     /// Fill ClickHouse with realistic demo traffic, through the same tables
@@ -177,6 +180,9 @@ async fn main() -> anyhow::Result<()> {
         Command::Site(command) => site(&config, command).await,
         Command::Goal(command) => goal(&config, command).await,
         Command::User(command) => users::run(&config.accounts, command).await,
+        Command::Token(command) => {
+            users::tokens(&config.accounts, &config.clickhouse.client(), command).await
+        }
         Command::Config => show_config(config),
         Command::DemoData(args) => demo_data(&config, args).await,
         Command::Seal => seal(&config).await,

@@ -236,3 +236,76 @@ mod tests {
         );
     }
 }
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Make an API token reading some sites, for a user who may read them;
+    /// prints it once (it is not kept).
+    Add {
+        /// The user the token acts for.
+        email: String,
+        /// What the token is for ("Grafana", "export script").
+        #[arg(long)]
+        name: String,
+        /// A site it reads. Repeatable.
+        #[arg(long = "site", required = true)]
+        sites: Vec<String>,
+    },
+    /// List a user's tokens (never their secret).
+    List { email: String },
+    /// Revoke a token: it reads nothing from now on.
+    Revoke { id: String },
+}
+
+pub async fn tokens(
+    config: &AccountsConfig,
+    client: &clickhouse::Client,
+    command: TokenCommand,
+) -> anyhow::Result<()> {
+    let store = store(config).await?;
+    let now = mesure_accounts::now_ms();
+    match command {
+        TokenCommand::Add { email, name, sites } => {
+            let user = store
+                .user_by_email(&email)
+                .await?
+                .with_context(|| format!("no account uses {email}"))?;
+            let access = store.access(&user).await?;
+            let known = mesure_sites::load(client).await?;
+            for site in &sites {
+                let row = known
+                    .iter()
+                    .find(|row| row.site_id == *site)
+                    .with_context(|| format!("no site {site}"))?;
+                anyhow::ensure!(
+                    access.role_on(&row.site_id, &row.organisation).is_some(),
+                    "{email} may not read {site}: a token reads only what its user may"
+                );
+            }
+            let (token, secret) = store.add_token(&user, &name, &sites, now).await?;
+            tracing::info!(id = %token.id, %email, "token made; shown once");
+            super::print(&secret);
+        }
+        TokenCommand::List { email } => {
+            let id = user_id(&store, &email).await?;
+            for token in store.tokens_of(&id).await? {
+                super::print(&format!(
+                    "{}\t{}\tsites={}\tcreated_ms={}\tlast_used_ms={}{}",
+                    token.id,
+                    token.name,
+                    token.sites.join(","),
+                    token.created_at,
+                    token
+                        .last_used_at
+                        .map_or("never".to_owned(), |t| t.to_string()),
+                    if token.revoked { "\trevoked" } else { "" }
+                ));
+            }
+        }
+        TokenCommand::Revoke { id } => {
+            store.revoke_token(&id, now).await?;
+            tracing::info!(%id, "token revoked");
+        }
+    }
+    Ok(())
+}

@@ -442,3 +442,85 @@ fn users_and_roles_from_the_command_line_on_sqlite_and_postgresql() {
         }
     }
 }
+
+#[test]
+fn api_tokens_from_the_command_line() {
+    let db = LocalClickHouse::unique_database("cli_tokens");
+    let store = sqlite_store("cli_tokens");
+    let vars = [
+        ("MESURE_CLICKHOUSE_DATABASE", db.as_str()),
+        ("MESURE_ACCOUNTS_URL", store.as_str()),
+    ];
+    for args in [
+        &["migrate"][..],
+        &["site", "put", "mairie", "--host", "mairie.fr"][..],
+        &["site", "put", "autre", "--host", "autre.fr"][..],
+        &["user", "add", "dev@mairie.fr", "--no-password"][..],
+        &[
+            "user",
+            "grant",
+            "dev@mairie.fr",
+            "--site",
+            "mairie",
+            "--role",
+            "viewer",
+        ][..],
+    ] {
+        let out = mesure(args, &vars);
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+    }
+    let out = mesure(
+        &[
+            "token",
+            "add",
+            "dev@mairie.fr",
+            "--name",
+            "Grafana",
+            "--site",
+            "mairie",
+        ],
+        &vars,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let secret = text(&out.stdout).trim().to_owned();
+    assert!(
+        secret.starts_with("mesure_") && secret.len() == 71,
+        "{secret}"
+    );
+    // Only what its user may read, and only sites that exist.
+    for (site, says) in [
+        ("autre", "may not read autre"),
+        ("nowhere", "no site nowhere"),
+    ] {
+        let out = mesure(
+            &[
+                "token",
+                "add",
+                "dev@mairie.fr",
+                "--name",
+                "x",
+                "--site",
+                site,
+            ],
+            &vars,
+        );
+        assert!(!out.status.success());
+        assert!(text(&out.stderr).contains(says), "{}", text(&out.stderr));
+    }
+    let out = mesure(&["token", "list", "dev@mairie.fr"], &vars);
+    let listed = text(&out.stdout);
+    assert!(
+        listed.contains("\tGrafana\tsites=mairie\t") && listed.contains("last_used_ms=never"),
+        "{listed}"
+    );
+    assert!(!listed.contains(&secret[7..]), "the secret is never listed");
+    let id = listed.split('\t').next().expect("id").to_owned();
+    let out = mesure(&["token", "revoke", &id], &vars);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = mesure(&["token", "list", "dev@mairie.fr"], &vars);
+    assert!(
+        text(&out.stdout).trim_end().ends_with("\trevoked"),
+        "{}",
+        text(&out.stdout)
+    );
+}

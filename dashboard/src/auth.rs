@@ -1,5 +1,5 @@
-//! Who is asking: the session a browser's cookie names, and what its user
-//! may see. Pages without a session send the browser to sign in; the API
+//! Who is asking: the session a browser's cookie names, or the API token a
+//! script sends, and what its user may see. Pages without a session send the browser to sign in; the API
 //! answers `401`. A site the viewer has no role on is answered as if it did
 //! not exist (`404`), so its existence is not confirmed.
 //!
@@ -12,6 +12,7 @@ use crate::app::AppState;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use mesure_accounts::{Access, Role, User};
 use mesure_sites::Site;
+use std::collections::HashSet;
 
 /// The session cookie over plain HTTP on a loopback host (development).
 pub const COOKIE: &str = "mesure_session";
@@ -25,11 +26,19 @@ pub struct Viewer {
     pub access: Access,
     /// The token the session's forms carry.
     pub csrf: String,
+    /// For an API token: the sites it lists, read only.
+    pub only: Option<HashSet<String>>,
 }
 
 impl Viewer {
+    /// The viewer's role on a site: the user's, and for an API token only
+    /// on the sites it lists, and only to read.
     pub fn role(&self, site: &Site) -> Option<Role> {
-        self.access.role_on(&site.id, &site.organisation)
+        let role = self.access.role_on(&site.id, &site.organisation)?;
+        match &self.only {
+            Some(sites) => sites.contains(site.id.as_ref()).then_some(Role::Viewer),
+            None => Some(role),
+        }
     }
 
     pub fn sees(&self, site: &Site) -> bool {
@@ -138,12 +147,42 @@ pub async fn viewer(state: &AppState, headers: &HeaderMap) -> Result<Option<View
         user: session.user,
         access,
         csrf: session.csrf,
+        only: None,
     }))
 }
 
-/// The viewer of an API request, or `401`.
+/// The viewer of an API request: its `Authorization: Bearer` token if it
+/// sends one (a bad one is refused, whatever cookie comes with it), else
+/// its session; or `401`.
 pub async fn api_viewer(state: &AppState, headers: &HeaderMap) -> Result<Viewer, ApiError> {
-    viewer(state, headers).await?.ok_or(ApiError::Unauthorized)
+    let Some(authorization) = headers.get(header::AUTHORIZATION) else {
+        return viewer(state, headers).await?.ok_or(ApiError::Unauthorized);
+    };
+    let secret = authorization
+        .to_str()
+        .ok()
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .ok_or(ApiError::Unauthorized)?;
+    let unavailable =
+        |e: mesure_accounts::users::AccountError| ApiError::Unavailable(e.to_string());
+    let presented = state
+        .accounts
+        .presented(secret, (state.now_ms)())
+        .await
+        .map_err(unavailable)?
+        .ok_or(ApiError::Unauthorized)?;
+    let access = state
+        .accounts
+        .access(&presented.user)
+        .await
+        .map_err(unavailable)?;
+    Ok(Viewer {
+        user: presented.user,
+        access,
+        csrf: String::new(),
+        only: Some(presented.sites.into_iter().collect()),
+    })
 }
 
 /// Where a page sends its reader after signing in: a path of this
@@ -176,21 +215,24 @@ pub fn truncated(ip: std::net::IpAddr) -> String {
     }
 }
 
+/// Request headers for unit tests.
+#[cfg(test)]
+pub(crate) fn test_headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+    pairs
+        .iter()
+        .map(|(k, v)| {
+            (
+                header::HeaderName::from_static(k),
+                HeaderValue::from_static(v),
+            )
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn with(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
-        pairs
-            .iter()
-            .map(|(k, v)| {
-                (
-                    header::HeaderName::from_static(k),
-                    HeaderValue::from_static(v),
-                )
-            })
-            .collect()
-    }
+    use test_headers as with;
 
     #[test]
     fn the_cookie_is_secure_and_host_bound_beyond_loopback() {

@@ -353,3 +353,108 @@ async fn every_answer_carries_the_security_headers() {
     }
     dashboard.stop();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_api_token_reads_the_sites_it_lists_while_its_maker_may() {
+    let (_db, client) = database("access_tokens", &generate(4, 73)).await;
+    let dashboard = dashboard(client).await;
+    let store = &dashboard.accounts;
+    let maker = store
+        .add_user("dev@paris.fr", "", None, false)
+        .await
+        .expect("user");
+    for site in ["paris", "noumea"] {
+        store
+            .grant_site(&maker.id, site, Role::Admin)
+            .await
+            .expect("role");
+    }
+    let now = mesure_testkit::clock::real_now_ms();
+    let (token, secret) = store
+        .add_token(&maker, "script", &["paris".to_owned()], now)
+        .await
+        .expect("token");
+    let bearer = format!("Bearer {secret}");
+    let with_token = |route: &(&'static str, String, Vec<u8>), authorization: String| {
+        let (method, target, body) = route.clone();
+        async move {
+            send(
+                dashboard.addr,
+                browser_request(
+                    method,
+                    &target,
+                    &[
+                        ("Authorization", &authorization),
+                        ("Content-Type", "application/json"),
+                    ],
+                    &body,
+                ),
+            )
+            .await
+        }
+    };
+    for route in site_routes("paris") {
+        let answer = with_token(&route, bearer.clone()).await;
+        let (_, target, _) = &route;
+        if target.starts_with("/api/") {
+            assert_eq!(answer.status, 200, "{target}: {}", text(&answer));
+        } else {
+            // Pages are for people signed in, not for tokens.
+            assert_eq!(answer.status, 303, "{target}");
+        }
+    }
+    // The maker may read Nouméa, but the token does not list it.
+    for route in site_routes("noumea")
+        .into_iter()
+        .filter(|(_, t, _)| t.starts_with("/api/"))
+    {
+        assert_eq!(
+            with_token(&route, bearer.clone()).await.status,
+            404,
+            "{}",
+            route.1
+        );
+    }
+    let paris_api = site_routes("paris")
+        .into_iter()
+        .find(|(_, t, _)| t == "/api/v2/query")
+        .expect("query");
+    // A bad token is refused, whatever session comes with it.
+    // The same token with its last digit changed.
+    let last = if secret.ends_with('0') { "1" } else { "0" };
+    let altered = format!("Bearer {}{last}", &secret[..secret.len() - 1]);
+    for bad in ["Bearer nope", "Basic abc", &altered] {
+        let (method, target, body) = &paris_api;
+        let answer = send(
+            dashboard.addr,
+            browser_request(
+                method,
+                target,
+                &[("Authorization", bad), ("Cookie", &dashboard.cookie)],
+                body,
+            ),
+        )
+        .await;
+        assert_eq!(answer.status, 401, "{bad}");
+    }
+    // Its maker loses Paris: so does the token.
+    store
+        .revoke_site(&maker.id, "paris")
+        .await
+        .expect("revoke role");
+    assert_eq!(with_token(&paris_api, bearer.clone()).await.status, 404);
+    store
+        .grant_site(&maker.id, "paris", Role::Viewer)
+        .await
+        .expect("role");
+    assert_eq!(with_token(&paris_api, bearer.clone()).await.status, 200);
+    // Revoked: 401, and its last use was recorded.
+    store.revoke_token(&token.id, now).await.expect("revoke");
+    assert_eq!(with_token(&paris_api, bearer).await.status, 401);
+    let listed = store.tokens_of(&maker.id).await.expect("tokens");
+    assert!(
+        listed[0].revoked && listed[0].last_used_at.is_some(),
+        "{listed:?}"
+    );
+    dashboard.stop();
+}

@@ -55,11 +55,16 @@ pub fn same_origin(headers: &HeaderMap) -> Result<(), ApiError> {
     if same {
         Ok(())
     } else {
-        Err(ApiError::Refused {
-            status: StatusCode::FORBIDDEN,
-            key: "error-cross-origin",
-            detail: "a form sent from another origin".into(),
-        })
+        Err(not_ours("a form sent from another origin"))
+    }
+}
+
+/// A form refused as not coming from this dashboard's pages.
+fn not_ours(detail: &str) -> ApiError {
+    ApiError::Refused {
+        status: StatusCode::FORBIDDEN,
+        key: "error-cross-origin",
+        detail: detail.to_owned(),
     }
 }
 
@@ -84,11 +89,7 @@ pub(crate) fn check_csrf(viewer: &Viewer, fields: &[(String, String)]) -> Result
     if same {
         Ok(())
     } else {
-        Err(ApiError::Refused {
-            status: StatusCode::FORBIDDEN,
-            key: "error-cross-origin",
-            detail: "a form without this session's token".into(),
-        })
+        Err(not_ours("a form without this session's token"))
     }
 }
 
@@ -182,17 +183,7 @@ pub async fn remove(
 mod tests {
     use super::*;
 
-    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
-        pairs
-            .iter()
-            .map(|(k, v)| {
-                (
-                    header::HeaderName::from_static(k),
-                    HeaderValue::from_static(v),
-                )
-            })
-            .collect()
-    }
+    use crate::auth::test_headers as headers;
 
     #[test]
     fn only_the_dashboards_own_pages_may_post() {
