@@ -6,6 +6,7 @@
 //! runtime-chosen driver: every statement is written in the dialect both
 //! accept, with `$N` parameters, and every value is bound.
 
+pub mod links;
 pub mod password;
 pub mod sessions;
 pub mod tokens;
@@ -72,6 +73,7 @@ pub const MIGRATIONS: &[Migration] = migrations![
     1 "0001_users_and_roles",
     2 "0002_sessions",
     3 "0003_api_tokens",
+    4 "0004_shared_links",
 ];
 
 impl Migration {

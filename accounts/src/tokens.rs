@@ -138,17 +138,7 @@ impl Store {
 
     /// Revokes a token: it reads nothing from now on.
     pub async fn revoke_token(&self, id: &str, now_ms: i64) -> Result<(), AccountError> {
-        let changed = sqlx::query(
-            "UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
-        )
-        .bind(now_ms)
-        .bind(id)
-        .execute(self.pool())
-        .await?;
-        if changed.rows_affected() == 0 {
-            return Err(AccountError::Unknown(id.to_owned()));
-        }
-        Ok(())
+        self.revoke("api_tokens", id, now_ms).await
     }
 
     /// The live token of a presented secret, its last use moved to now; a

@@ -336,6 +336,27 @@ impl Store {
         Ok(())
     }
 
+    /// Marks the row `id` of `table` revoked (tokens, links); an unknown or
+    /// already revoked one is an error.
+    pub(crate) async fn revoke(
+        &self,
+        table: &'static str,
+        id: &str,
+        now_ms: i64,
+    ) -> Result<(), AccountError> {
+        let changed = sqlx::query(&format!(
+            "UPDATE {table} SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL"
+        ))
+        .bind(now_ms)
+        .bind(id)
+        .execute(self.pool())
+        .await?;
+        if changed.rows_affected() == 0 {
+            return Err(AccountError::Unknown(id.to_owned()));
+        }
+        Ok(())
+    }
+
     /// Everything `user` may see.
     pub async fn access(&self, user: &User) -> Result<Access, AccountError> {
         let mut access = Access {

@@ -17,7 +17,7 @@ async fn stores(name: &str) -> Vec<Store> {
         let store = Store::open(&url)
             .await
             .unwrap_or_else(|e| panic!("{url}: {e}"));
-        assert_eq!(store.migrate().await.expect("migrate"), [1, 2, 3]);
+        assert_eq!(store.migrate().await.expect("migrate"), [1, 2, 3, 4]);
         stores.push(store);
     }
     assert_eq!(stores[0].engine(), Engine::Sqlite);
@@ -46,7 +46,7 @@ async fn migrations_apply_once_and_a_changed_or_newer_one_is_refused() {
             .await
             .expect("future");
         assert!(
-            matches!(store.migrate().await, Err(StoreError::Newer(99, 3))),
+            matches!(store.migrate().await, Err(StoreError::Newer(99, 4))),
             "{engine:?}"
         );
     }
@@ -570,6 +570,118 @@ async fn api_tokens_are_shown_once_read_their_sites_and_end_when_revoked() {
         assert!(matches!(
             store.revoke_token(&token.id, now).await,
             Err(AccountError::Unknown(_))
+        ));
+    }
+}
+
+#[tokio::test]
+async fn shared_links_open_with_their_password_until_they_expire_or_are_revoked() {
+    for store in stores("accounts_links").await {
+        let engine = store.engine();
+        let user = store
+            .add_user("admin@mairie.fr", "", None, false)
+            .await
+            .expect("user");
+        let now = mesure_accounts::now_ms();
+        let hour = 3_600_000;
+        let (open, open_secret) = store
+            .add_link(&user, "paris", "Conseil municipal", None, None, now)
+            .await
+            .expect("link");
+        assert!(!open.locked && open.opens(""));
+        let (locked, locked_secret) = store
+            .add_link(
+                &user,
+                "paris",
+                "Presse",
+                Some("a long enough secret"),
+                Some(now + hour),
+                now,
+            )
+            .await
+            .expect("link");
+        assert!(locked.locked);
+        assert!(locked.opens("a long enough secret") && !locked.opens("wrong password here"));
+        assert_ne!(
+            locked.unlock_value(&locked_secret),
+            open.unlock_value(&open_secret)
+        );
+
+        let (found, maker) = store
+            .shared(&open_secret, now)
+            .await
+            .expect("read")
+            .expect("live");
+        assert_eq!(
+            (found.id.as_str(), maker.id.as_str()),
+            (open.id.as_str(), user.id.as_str()),
+            "{engine:?}"
+        );
+        // Only its hash is stored.
+        let clear: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM shared_links WHERE hash = $1")
+            .bind(&open_secret)
+            .fetch_one(store.pool())
+            .await
+            .expect("count");
+        assert_eq!(clear, 0);
+        for bad in ["", "x", &"0".repeat(64), &open_secret[..63]] {
+            assert!(
+                store.shared(bad, now).await.expect("read").is_none(),
+                "{bad}"
+            );
+        }
+        // Expired: gone at its hour.
+        assert!(
+            store
+                .shared(&locked_secret, now + hour - 1)
+                .await
+                .expect("read")
+                .is_some()
+        );
+        assert!(
+            store
+                .shared(&locked_secret, now + hour)
+                .await
+                .expect("read")
+                .is_none(),
+            "{engine:?}"
+        );
+        // Its maker disabled, or the link revoked: gone.
+        store
+            .set_disabled("admin@mairie.fr", true)
+            .await
+            .expect("disable");
+        assert!(
+            store
+                .shared(&open_secret, now)
+                .await
+                .expect("read")
+                .is_none()
+        );
+        store
+            .set_disabled("admin@mairie.fr", false)
+            .await
+            .expect("enable");
+        store.revoke_link(&open.id, now).await.expect("revoke");
+        assert!(
+            store
+                .shared(&open_secret, now)
+                .await
+                .expect("read")
+                .is_none()
+        );
+        let listed = store.links_of_site("paris").await.expect("list");
+        assert_eq!(listed.len(), 2);
+        assert!(listed.iter().any(|l| l.revoked && l.last_used_at.is_some()));
+        assert!(matches!(
+            store.add_link(&user, "paris", "", None, None, now).await,
+            Err(AccountError::Target(_))
+        ));
+        assert!(matches!(
+            store
+                .add_link(&user, "paris", "x", Some("short"), None, now)
+                .await,
+            Err(AccountError::Password(_))
         ));
     }
 }

@@ -54,6 +54,9 @@ enum Command {
     /// Manage API tokens: read access to some sites for scripts.
     #[command(subcommand)]
     Token(users::TokenCommand),
+    /// Manage shared links: read-only views of one site's dashboard.
+    #[command(subcommand)]
+    Link(users::LinkCommand),
     /// Check the configuration and print it as applied (passwords hidden).
     Config,
     /// Fill ClickHouse with realistic demo traffic, through the same tables
@@ -182,6 +185,9 @@ async fn main() -> anyhow::Result<()> {
         Command::User(command) => users::run(&config.accounts, command).await,
         Command::Token(command) => {
             users::tokens(&config.accounts, &config.clickhouse.client(), command).await
+        }
+        Command::Link(command) => {
+            users::links(&config.accounts, &config.clickhouse.client(), command).await
         }
         Command::Config => show_config(config),
         Command::DemoData(args) => demo_data(&config, args).await,

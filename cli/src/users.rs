@@ -309,3 +309,96 @@ pub async fn tokens(
     }
     Ok(())
 }
+
+#[derive(Debug, Subcommand)]
+pub enum LinkCommand {
+    /// Make a read-only link to one site's dashboard, for a user who
+    /// administers the site; prints its path once (it is not kept).
+    Add {
+        /// The admin the link is made by: it stops if they lose the site.
+        email: String,
+        #[arg(long)]
+        site: String,
+        /// What the link is for ("conseil municipal").
+        #[arg(long)]
+        name: String,
+        /// Days until the link stops working.
+        #[arg(long)]
+        expires_days: Option<u32>,
+        /// Ask this password (the file's first line) before showing anything.
+        #[arg(long)]
+        password_file: Option<PathBuf>,
+    },
+    /// List a site's links (never their secret).
+    List {
+        #[arg(long)]
+        site: String,
+    },
+    /// Revoke a link: it shows nothing from now on.
+    Revoke { id: String },
+}
+
+pub async fn links(
+    config: &AccountsConfig,
+    client: &clickhouse::Client,
+    command: LinkCommand,
+) -> anyhow::Result<()> {
+    let store = store(config).await?;
+    let now = mesure_accounts::now_ms();
+    match command {
+        LinkCommand::Add {
+            email,
+            site,
+            name,
+            expires_days,
+            password_file,
+        } => {
+            let user = store
+                .user_by_email(&email)
+                .await?
+                .with_context(|| format!("no account uses {email}"))?;
+            let known = mesure_sites::load(client).await?;
+            let row = known
+                .iter()
+                .find(|row| row.site_id == site)
+                .with_context(|| format!("no site {site}"))?;
+            let access = store.access(&user).await?;
+            anyhow::ensure!(
+                access.role_on(&row.site_id, &row.organisation) == Some(Role::Admin),
+                "{email} does not administer {site}: only a site's admins share it"
+            );
+            let password = match &password_file {
+                Some(path) => Some(read_password(&PasswordArgs {
+                    password_file: Some(path.clone()),
+                })?),
+                None => None,
+            };
+            let expires = expires_days.map(|days| now + i64::from(days) * 86_400_000);
+            let (link, secret) = store
+                .add_link(&user, &site, &name, password.as_deref(), expires, now)
+                .await?;
+            tracing::info!(id = %link.id, %site, "link made; shown once");
+            super::print(&format!("/share/{secret}"));
+        }
+        LinkCommand::List { site } => {
+            for link in store.links_of_site(&site).await? {
+                super::print(&format!(
+                    "{}\t{}\tpassword={}\texpires_ms={}\tlast_used_ms={}{}",
+                    link.id,
+                    link.name,
+                    link.locked,
+                    link.expires_at
+                        .map_or("never".to_owned(), |t| t.to_string()),
+                    link.last_used_at
+                        .map_or("never".to_owned(), |t| t.to_string()),
+                    if link.revoked { "\trevoked" } else { "" }
+                ));
+            }
+        }
+        LinkCommand::Revoke { id } => {
+            store.revoke_link(&id, now).await?;
+            tracing::info!(%id, "link revoked");
+        }
+    }
+    Ok(())
+}

@@ -524,3 +524,90 @@ fn api_tokens_from_the_command_line() {
         text(&out.stdout)
     );
 }
+
+#[test]
+fn shared_links_from_the_command_line() {
+    let db = LocalClickHouse::unique_database("cli_links");
+    let store = sqlite_store("cli_links");
+    let vars = [
+        ("MESURE_CLICKHOUSE_DATABASE", db.as_str()),
+        ("MESURE_ACCOUNTS_URL", store.as_str()),
+    ];
+    for args in [
+        &["migrate"][..],
+        &["site", "put", "mairie", "--host", "mairie.fr"][..],
+        &["user", "add", "admin@mairie.fr", "--no-password"][..],
+        &["user", "add", "viewer@mairie.fr", "--no-password"][..],
+        &[
+            "user",
+            "grant",
+            "admin@mairie.fr",
+            "--site",
+            "mairie",
+            "--role",
+            "admin",
+        ][..],
+        &[
+            "user",
+            "grant",
+            "viewer@mairie.fr",
+            "--site",
+            "mairie",
+            "--role",
+            "viewer",
+        ][..],
+    ] {
+        let out = mesure(args, &vars);
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+    }
+    let out = mesure(
+        &[
+            "link",
+            "add",
+            "admin@mairie.fr",
+            "--site",
+            "mairie",
+            "--name",
+            "Conseil",
+            "--expires-days",
+            "30",
+        ],
+        &vars,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let path = text(&out.stdout).trim().to_owned();
+    assert!(
+        path.starts_with("/share/") && path.len() == "/share/".len() + 64,
+        "{path}"
+    );
+    // Only a site's admins share it.
+    let out = mesure(
+        &[
+            "link",
+            "add",
+            "viewer@mairie.fr",
+            "--site",
+            "mairie",
+            "--name",
+            "x",
+        ],
+        &vars,
+    );
+    assert!(
+        text(&out.stderr).contains("does not administer"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = mesure(&["link", "list", "--site", "mairie"], &vars);
+    let listed = text(&out.stdout);
+    assert!(
+        listed.contains("\tConseil\tpassword=false\texpires_ms="),
+        "{listed}"
+    );
+    assert!(!listed.contains(&path[7..]), "the secret is never listed");
+    let id = listed.split('\t').next().expect("id").to_owned();
+    let out = mesure(&["link", "revoke", &id], &vars);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = mesure(&["link", "list", "--site", "mairie"], &vars);
+    assert!(text(&out.stdout).trim_end().ends_with("\trevoked"));
+}

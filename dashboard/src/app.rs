@@ -9,6 +9,7 @@
 //! | `GET /api/v1/export?site_id=&date_range=` (or `&from=&to=`) | every breakdown of the period, one CSV each, in a ZIP |
 //! | `GET /api/v1/realtime?site_id=` | visitors in the last 5 and 30 minutes, pages and sources now |
 //! | `GET /sign-in`, `POST /sign-in`, `POST /sign-out` | a session cookie for the pages and the API |
+//! | `GET /share/{secret}` (and `/details/..`, `/csv`), `POST` (password) | a shared link: one site's overview, read-only |
 //! | `GET /healthz` | `200` while the process runs |
 //! | `GET /readyz` | `200` when ClickHouse answers and the sites are known; `503` otherwise |
 //! | `GET /metrics` | Prometheus text format |
@@ -83,6 +84,15 @@ pub fn app(state: AppState) -> Router {
             get(pages::session::form).post(pages::session::sign_in),
         )
         .route("/sign-out", post(pages::session::sign_out))
+        .route(
+            "/share/{secret}",
+            get(pages::share::overview).post(pages::share::open),
+        )
+        .route(
+            "/share/{secret}/details/{dimension}",
+            get(pages::share::details),
+        )
+        .route("/share/{secret}/csv", get(pages::share::csv))
         .fallback(|| async {
             (
                 StatusCode::NOT_FOUND,

@@ -95,9 +95,8 @@ pub fn cookie_name(headers: &HeaderMap) -> &'static str {
     }
 }
 
-/// The session secret a request's cookies carry.
-pub fn secret(headers: &HeaderMap) -> Option<String> {
-    let wanted = cookie_name(headers);
+/// The value of the cookie `wanted` a request carries.
+pub fn cookie(headers: &HeaderMap, wanted: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -108,19 +107,39 @@ pub fn secret(headers: &HeaderMap) -> Option<String> {
         .map(|(_, value)| value.to_owned())
 }
 
-/// The `Set-Cookie` of a new session, or of its end (`None`).
-pub fn set_cookie(headers: &HeaderMap, session: Option<(&str, i64)>) -> HeaderValue {
+/// The session secret a request's cookies carry.
+pub fn secret(headers: &HeaderMap) -> Option<String> {
+    cookie(headers, cookie_name(headers))
+}
+
+/// A `Set-Cookie` for `name=value` on `path`, for `max_age_s` seconds:
+/// `HttpOnly`, `SameSite=Strict`, and `Secure` beyond a loopback host.
+pub fn cookie_header(
+    headers: &HeaderMap,
+    (name, value): (&str, &str),
+    path: &str,
+    max_age_s: i64,
+) -> HeaderValue {
     let secure = if loopback_host(headers) {
         ""
     } else {
         "; Secure"
     };
-    let (value, max_age) = session.map_or(("", 0), |(secret, ms)| (secret, ms / 1000));
     let cookie = format!(
-        "{}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}",
-        cookie_name(headers)
+        "{name}={value}; Path={path}; HttpOnly; SameSite=Strict; Max-Age={max_age_s}{secure}"
     );
     HeaderValue::from_str(&cookie).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// Whether the request was sent over plain HTTP to a loopback host.
+pub fn plain_local(headers: &HeaderMap) -> bool {
+    loopback_host(headers)
+}
+
+/// The `Set-Cookie` of a new session, or of its end (`None`).
+pub fn set_cookie(headers: &HeaderMap, session: Option<(&str, i64)>) -> HeaderValue {
+    let (value, max_age) = session.map_or(("", 0), |(secret, ms)| (secret, ms / 1000));
+    cookie_header(headers, (cookie_name(headers), value), "/", max_age)
 }
 
 /// The viewer of a request, if its session is live.

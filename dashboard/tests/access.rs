@@ -458,3 +458,172 @@ async fn an_api_token_reads_the_sites_it_lists_while_its_maker_may() {
     );
     dashboard.stop();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shared_link_shows_its_one_site_read_only() {
+    let (_db, client) = database("access_links", &generate(6, 79)).await;
+    let dashboard = dashboard(client).await;
+    let store = &dashboard.accounts;
+    let maker = store
+        .add_user("admin@paris.fr", "", None, false)
+        .await
+        .expect("user");
+    store
+        .grant_site(&maker.id, "paris", Role::Admin)
+        .await
+        .expect("role");
+    let now = mesure_testkit::clock::real_now_ms();
+    let (link, secret) = store
+        .add_link(&maker, "paris", "Conseil", None, None, now)
+        .await
+        .expect("link");
+    let get = |target: String, cookie: Option<String>| async move {
+        let mut headers = vec![("Accept-Language", "en")];
+        let cookie = cookie.unwrap_or_default();
+        if !cookie.is_empty() {
+            headers.push(("Cookie", &cookie));
+        }
+        send(
+            dashboard.addr,
+            browser_request("GET", &target, &headers, b""),
+        )
+        .await
+    };
+    let base = format!("/share/{secret}");
+
+    // The overview, its details and CSVs, without an account.
+    let page = get(format!("{base}?period=7d"), None).await;
+    assert_eq!(page.status, 200, "{}", text(&page));
+    let html = text(&page);
+    assert!(html.contains("<h1>paris</h1>"), "the link's overview");
+    assert!(
+        html.contains(&format!(
+            "href=\"{base}/details/visit%3Achannel?period=7d\""
+        )),
+        "the link's details"
+    );
+    // Nothing of other sites, settings, users or forms.
+    for absent in [
+        "href=\"/sites/",
+        "href=\"/\"",
+        "/realtime",
+        "sign-out",
+        "admin@paris.fr",
+        "noumea",
+        "cayenne",
+        "<form method=\"post\"",
+    ] {
+        assert!(!html.contains(absent), "{absent} in a shared page");
+    }
+    for target in [
+        format!("{base}/details/visit%3Asource"),
+        format!("{base}/csv?d=visit%3Asource"),
+    ] {
+        assert_eq!(get(target.clone(), None).await.status, 200, "{target}");
+    }
+    // The link's secret opens nothing else.
+    let as_bearer = send(
+        dashboard.addr,
+        browser_request(
+            "POST",
+            "/api/v2/query",
+            &[("Authorization", &format!("Bearer {secret}"))],
+            br#"{"site_id": "paris", "date_range": "7d", "metrics": ["visitors"]}"#,
+        ),
+    )
+    .await;
+    assert_eq!(as_bearer.status, 401);
+    assert_eq!(get("/sites/paris".into(), None).await.status, 303);
+
+    // Unknown, revoked, expired, or its maker without the site: not found.
+    assert_eq!(
+        get(format!("/share/{}", "0".repeat(64)), None).await.status,
+        404
+    );
+    assert_eq!(get("/share/nope".into(), None).await.status, 404);
+    let (_, expired) = store
+        .add_link(&maker, "paris", "Old", None, Some(now - 1), now)
+        .await
+        .expect("link");
+    assert_eq!(get(format!("/share/{expired}"), None).await.status, 404);
+    store
+        .revoke_site(&maker.id, "paris")
+        .await
+        .expect("revoke role");
+    assert_eq!(get(base.clone(), None).await.status, 404);
+    store
+        .grant_site(&maker.id, "paris", Role::Admin)
+        .await
+        .expect("role");
+    assert_eq!(get(base.clone(), None).await.status, 200);
+    store.revoke_link(&link.id, now).await.expect("revoke");
+    assert_eq!(get(base.clone(), None).await.status, 404);
+
+    // A password: asked first, once per browser.
+    let (_, locked) = store
+        .add_link(
+            &maker,
+            "paris",
+            "Presse",
+            Some("a long enough secret"),
+            None,
+            now,
+        )
+        .await
+        .expect("link");
+    let base = format!("/share/{locked}");
+    let asked = get(base.clone(), None).await;
+    assert_eq!(asked.status, 200);
+    assert!(
+        text(&asked).contains(&format!("action=\"{base}\""))
+            && !text(&asked).contains("<h1>paris</h1>")
+    );
+    let post = |origin: &'static str, password: &'static str| {
+        let target = base.clone();
+        async move {
+            send(
+                dashboard.addr,
+                browser_request(
+                    "POST",
+                    &target,
+                    &[("Origin", origin), ("Accept-Language", "en")],
+                    format!("password={}", password.replace(' ', "+")).as_bytes(),
+                ),
+            )
+            .await
+        }
+    };
+    assert_eq!(
+        post("http://evil.example", "a long enough secret")
+            .await
+            .status,
+        403
+    );
+    let wrong = post("http://collector.test", "not the password").await;
+    assert_eq!(wrong.status, 401);
+    assert!(text(&wrong).contains("Wrong password"));
+    let opened = post("http://collector.test", "a long enough secret").await;
+    assert_eq!(opened.status, 303);
+    let set = opened.header("set-cookie").expect("cookie");
+    assert!(
+        set.contains(&format!("Path={base}")) && set.contains("HttpOnly") && set.contains("Secure"),
+        "{set}"
+    );
+    let cookie = set.split(';').next().expect("pair").to_owned();
+    let page = get(base.clone(), Some(cookie.clone())).await;
+    assert!(text(&page).contains("<h1>paris</h1>"), "{}", text(&page));
+    // The cookie of one link opens no other.
+    let (_, other) = store
+        .add_link(
+            &maker,
+            "paris",
+            "Autre",
+            Some("another long secret"),
+            None,
+            now,
+        )
+        .await
+        .expect("link");
+    assert!(!text(&get(format!("/share/{other}"), Some(cookie)).await).contains("<h1>paris</h1>"));
+    dashboard.stop();
+}

@@ -39,7 +39,8 @@ fn layout(
             body {
                 a.skip href="#main" { (lang.t("skip-to-content")) }
                 header.top {
-                    a.brand href=(view.link("/", |_| {})) { (lang.t("app-name")) }
+                    // A link's visitor stays on the link's pages.
+                    a.brand href=(view.link(if account.is_some() { "/" } else { here }, |_| {})) { (lang.t("app-name")) }
                     nav aria-label=(lang.t("language")) {
                         ul {
                             @for other in Lang::ALL {
@@ -271,9 +272,9 @@ fn figures(lang: Lang, answer: &Answer) -> Markup {
     }
 }
 
-fn chart(overview: &Overview, account: &Account, admin: bool) -> Markup {
+fn chart(overview: &Overview, account: Option<&Account>, admin: bool) -> Markup {
     let (lang, view) = (overview.lang, &overview.view);
-    let here = format!("/sites/{}", overview.site.id);
+    let here = &overview.here;
     let metric = view.metric;
     let rows = &overview.chart.answer.rows;
     let bucket = match overview.chart.query.dimensions.first() {
@@ -288,7 +289,7 @@ fn chart(overview: &Overview, account: &Account, admin: bool) -> Markup {
                 ul.choices {
                     @for m in CHART_METRICS {
                         li {
-                            @let href = view.link(&here, |v| v.metric = m);
+                            @let href = view.link(here, |v| v.metric = m);
                             (choice(href, m == metric, metric_name(lang, m)))
                         }
                     }
@@ -331,9 +332,11 @@ fn chart(overview: &Overview, account: &Account, admin: bool) -> Markup {
 /// The site's notes within the period: listed (and drawn on the chart by
 /// its script), and for the site's admins each removable and a form to add
 /// one.
-fn notes(overview: &Overview, account: &Account, admin: bool) -> Markup {
+fn notes(overview: &Overview, account: Option<&Account>, admin: bool) -> Markup {
     let (lang, view) = (overview.lang, &overview.view);
-    let here = format!("/sites/{}", overview.site.id);
+    let here = &overview.here;
+    // Forms for a signed-in admin only.
+    let csrf = account.filter(|_| admin).map(|a| a.csrf.as_str());
     let today = overview.today;
     let away = chrono::Days::new(crate::annotations::MAX_DAYS_AWAY);
     html! {
@@ -347,10 +350,10 @@ fn notes(overview: &Overview, account: &Account, admin: bool) -> Markup {
                         time datetime=(note.date) { (lang.date(note.date)) }
                         " "
                         span.note-text { (note.text) }
-                        @if admin {
+                        @if let Some(csrf) = csrf {
                         form.inline method="post" action=(format!("{here}/annotations/{}/delete", note.id)) {
                             input type="hidden" name="view" value=(view.query());
-                            input type="hidden" name="csrf" value=(account.csrf);
+                            input type="hidden" name="csrf" value=(csrf);
                             button type="submit" aria-label=(lang.t_with("annotation-remove", &[("text", Arg::Text(note.text.clone()))])) {
                                 (lang.t("annotation-remove-short"))
                             }
@@ -360,12 +363,12 @@ fn notes(overview: &Overview, account: &Account, admin: bool) -> Markup {
                 }
             }
         }
-        @if admin {
+        @if let Some(csrf) = csrf {
         details.add-note {
             summary { (lang.t("annotation-add")) }
             form.custom method="post" action=(format!("{here}/annotations")) {
                 input type="hidden" name="view" value=(view.query());
-                input type="hidden" name="csrf" value=(account.csrf);
+                input type="hidden" name="csrf" value=(csrf);
                 label {
                     (lang.t("annotation-date"))
                     input type="date" name="date" required value=(today)
@@ -586,17 +589,17 @@ fn csv_link(here: &str, view: &View, dimension: Dimension) -> String {
     }
 }
 
-pub fn overview(overview: &Overview, account: &Account, admin: bool) -> String {
+pub fn overview(overview: &Overview, account: Option<&Account>, admin: bool) -> String {
     let (lang, view) = (overview.lang, &overview.view);
     let site = &overview.site;
-    let here = format!("/sites/{}", site.id);
+    let here = overview.here.clone();
     let range = (
         lang.date(overview.period.first),
         lang.date(overview.period.last),
     );
     let body = html! {
         h1 { (site.id.as_ref()) }
-        (controls(lang, &here, view, Some(range), Some(&format!("{here}/realtime"))))
+        (controls(lang, &here, view, Some(range), (!overview.shared).then(|| format!("{here}/realtime")).as_deref()))
         @if let Some(then) = overview.comparison {
             p.muted { (lang.t_with("compare-against", &[
                 ("from", Arg::Text(lang.date(then.first))),
@@ -626,14 +629,7 @@ pub fn overview(overview: &Overview, account: &Account, admin: bool) -> String {
         script src=(assets::UPLOT.path()) integrity=(assets::UPLOT.integrity) defer {}
         script src=(assets::CHART.path()) integrity=(assets::CHART.integrity) defer {}
     };
-    layout(
-        lang,
-        (site.id.as_ref(), &here),
-        view,
-        Some(account),
-        head,
-        body,
-    )
+    layout(lang, (site.id.as_ref(), &here), view, account, head, body)
 }
 
 /// A sparkline of a trend: decorative, named by its range and extremes.
@@ -811,7 +807,9 @@ fn with_params(link: String, params: &[(&str, &str)]) -> String {
 /// A dimension's whole list: searched, sorted, with its CSV.
 #[derive(Debug)]
 pub struct Details<'a> {
-    pub account: &'a Account,
+    pub account: Option<&'a Account>,
+    /// Where the site's pages are for this reader.
+    pub home: String,
     pub site: &'a Site,
     pub view: &'a View,
     pub lang: Lang,
@@ -824,7 +822,7 @@ pub struct Details<'a> {
 pub fn details(details: &Details) -> String {
     let (lang, view, site) = (details.lang, details.view, details.site);
     let period = details.figures.query.period;
-    let home = format!("/sites/{}", site.id);
+    let home = details.home.clone();
     let Some(dimension) = details.figures.query.dimensions.first().copied() else {
         return error(&ApiError::Internal("no dimension".into()), lang);
     };
@@ -850,7 +848,7 @@ pub fn details(details: &Details) -> String {
     let body = html! {
         p { a href=(view.link(&home, |_| {})) { "← " (lang.t("details-back")) } }
         h1 { (title) }
-        (controls(lang, &here, view, Some(range), Some(&format!("{home}/realtime"))))
+        (controls(lang, &here, view, Some(range), details.account.map(|_| format!("{home}/realtime")).as_deref()))
         form.search method="get" action=(here) role="search" {
             (hidden_view(view, &[]))
             input type="hidden" name="sort" value=(details.sort.name());
@@ -862,14 +860,7 @@ pub fn details(details: &Details) -> String {
         (rows_table(lang, &home, view, details.figures, Some(&sorting)))
         p { a href=(csv_link(&home, view, dimension)) download { (lang.t("panel-csv")) } }
     };
-    layout(
-        lang,
-        (&title, &here),
-        view,
-        Some(details.account),
-        html! {},
-        body,
-    )
+    layout(lang, (&title, &here), view, details.account, html! {}, body)
 }
 
 /// The realtime page: the figures as they are now (`figures` is the
@@ -962,6 +953,33 @@ pub fn sign_in(lang: Lang, next: &str, email: &str, message: Option<String>) -> 
     layout(
         lang,
         (&lang.t("sign-in-title"), "/sign-in"),
+        &view,
+        None,
+        html! {},
+        body,
+    )
+}
+
+/// A shared link's password form, posted to `action`.
+pub fn link_password(lang: Lang, action: &str, message: Option<String>) -> String {
+    let view = View::default();
+    let body = html! {
+        h1 { (lang.t("link-title")) }
+        p { (lang.t("link-password-intro")) }
+        @if let Some(message) = message {
+            p.error role="alert" { (message) }
+        }
+        form.sign-in method="post" action=(action) {
+            label {
+                (lang.t("sign-in-password"))
+                input type="password" name="password" required autocomplete="current-password" maxlength="1024";
+            }
+            button type="submit" { (lang.t("link-open")) }
+        }
+    };
+    layout(
+        lang,
+        (&lang.t("link-title"), action),
         &view,
         None,
         html! {},

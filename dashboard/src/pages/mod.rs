@@ -16,6 +16,7 @@ pub mod countries;
 mod html;
 pub mod i18n;
 pub mod session;
+pub mod share;
 pub mod view;
 
 use crate::annotations::{self, Annotation};
@@ -75,6 +76,10 @@ pub struct Overview {
     pub annotations: Vec<Annotation>,
     /// The site's local date, where a new note defaults to.
     pub today: chrono::NaiveDate,
+    /// Where the site's pages are for this reader.
+    pub here: String,
+    /// Read through a shared link: no realtime, no sites, no forms.
+    pub shared: bool,
 }
 
 /// A site's line on the sites page.
@@ -302,6 +307,8 @@ async fn overview_of(
         panels,
         annotations,
         today: query::period::local_date(tz, now),
+        here: String::new(),
+        shared: false,
     })
 }
 
@@ -460,28 +467,90 @@ fn visible_site(state: &AppState, viewer: &Viewer, id: &str) -> Result<Arc<Site>
     Ok(site)
 }
 
-/// Answers a page: reads the view and the language from the request, sends
-/// a reader without a session to sign in, runs `work`, and shows its HTML
+/// How a page's reader came: with a session, or through a shared link
+/// (its secret).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Who<'a> {
+    Session(&'a Uri),
+    Link(&'a str),
+}
+
+/// A page's reader: a signed-in viewer, or a shared link's visitor, who
+/// reads its one site, under its own path, and writes nothing.
+#[derive(Debug, Clone)]
+pub enum Reader {
+    Viewer(Box<Viewer>),
+    Link { site: Arc<Site>, base: String },
+}
+
+impl Reader {
+    /// The site `id` if this reader may read it (a link: its own only).
+    fn site(&self, state: &AppState, id: &str) -> Result<Arc<Site>, ApiError> {
+        match self {
+            Reader::Viewer(viewer) => visible_site(state, viewer, id),
+            Reader::Link { site, .. } => Ok(Arc::clone(site)),
+        }
+    }
+
+    /// Where the site's pages are for this reader.
+    fn base(&self, site: &Site) -> String {
+        match self {
+            Reader::Viewer(_) => format!("/sites/{}", site.id),
+            Reader::Link { base, .. } => base.clone(),
+        }
+    }
+
+    fn account(&self) -> Option<Account> {
+        match self {
+            Reader::Viewer(viewer) => Some(Account::of(viewer)),
+            Reader::Link { .. } => None,
+        }
+    }
+
+    fn admin(&self, site: &Site) -> bool {
+        matches!(self, Reader::Viewer(v) if v.role(site) == Some(mesure_accounts::Role::Admin))
+    }
+}
+
+/// The reader of a request, or the answer to give instead: sign-in for a
+/// page without a session; for a link, its password form or "not found".
+async fn reader_of(
+    state: &AppState,
+    who: Who<'_>,
+    headers: &HeaderMap,
+    lang: Lang,
+) -> Result<Reader, Response> {
+    match who {
+        Who::Session(uri) => match auth::viewer(state, headers).await {
+            Ok(Some(viewer)) => Ok(Reader::Viewer(Box::new(viewer))),
+            Ok(None) => Err(to_sign_in(uri)),
+            Err(error) => Err(error_page(&error, lang)),
+        },
+        Who::Link(secret) => share::reader(state, secret, headers, lang).await,
+    }
+}
+
+/// Answers a page: reads the view and the language from the request, finds
+/// its reader (or sends them to sign in), runs `work`, and shows its HTML
 /// or the error page; counted as a page.
 async fn serve_page<F, Fut>(
     state: &AppState,
-    (uri, raw): (&Uri, Option<&str>),
+    (who, raw): (Who<'_>, Option<&str>),
     headers: &HeaderMap,
     work: F,
 ) -> Response
 where
-    F: FnOnce(View, Lang, Viewer) -> Fut,
+    F: FnOnce(View, Lang, Reader) -> Fut,
     Fut: Future<Output = Result<String, ApiError>>,
 {
     let started = Instant::now();
     let response = match read_view(raw, headers) {
-        Ok((view, lang)) => match auth::viewer(state, headers).await {
-            Ok(Some(viewer)) => match work(view, lang, viewer).await {
+        Ok((view, lang)) => match reader_of(state, who, headers, lang).await {
+            Ok(reader) => match work(view, lang, reader).await {
                 Ok(body) => page(StatusCode::OK, lang, body),
                 Err(error) => error_page(&error, lang),
             },
-            Ok(None) => to_sign_in(uri),
-            Err(error) => error_page(&error, lang),
+            Err(response) => response,
         },
         Err(response) => *response,
     };
@@ -498,9 +567,12 @@ pub async fn sites_page(
     let state = &state;
     serve_page(
         state,
-        (&uri, raw.as_deref()),
+        (Who::Session(&uri), raw.as_deref()),
         &headers,
-        |view, lang, viewer| async move {
+        |view, lang, reader| async move {
+            let Reader::Viewer(viewer) = reader else {
+                return Err(ApiError::UnknownSite);
+            };
             let (sites, _) = registry(state)?;
             // Only the sites the viewer has a role on.
             let mut listed: Vec<Arc<Site>> =
@@ -553,16 +625,28 @@ pub async fn overview_page(
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    let state = &state;
+    overview_for(&state, Who::Session(&uri), &id, raw.as_deref(), &headers).await
+}
+
+/// A site's overview, for a viewer or a link's visitor.
+pub(crate) async fn overview_for(
+    state: &AppState,
+    who: Who<'_>,
+    id: &str,
+    raw: Option<&str>,
+    headers: &HeaderMap,
+) -> Response {
     serve_page(
         state,
-        (&uri, raw.as_deref()),
-        &headers,
-        |view, lang, viewer| async move {
-            let site = visible_site(state, &viewer, &id)?;
-            let admin = viewer.role(&site) == Some(mesure_accounts::Role::Admin);
-            let overview = overview_of(state, site, view, lang).await?;
-            Ok(html::overview(&overview, &Account::of(&viewer), admin))
+        (who, raw),
+        headers,
+        |view, lang, reader| async move {
+            let site = reader.site(state, id)?;
+            let admin = reader.admin(&site);
+            let mut overview = overview_of(state, site, view, lang).await?;
+            overview.here = reader.base(&overview.site);
+            overview.shared = matches!(reader, Reader::Link { .. });
+            Ok(html::overview(&overview, reader.account().as_ref(), admin))
         },
     )
     .await
@@ -606,18 +690,30 @@ pub async fn panel_csv(
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Response {
+    csv_for(&state, Who::Session(&uri), &id, raw.as_deref(), &headers).await
+}
+
+/// A panel's CSV, for a viewer or a link's visitor.
+pub(crate) async fn csv_for(
+    state: &AppState,
+    who: Who<'_>,
+    id: &str,
+    raw: Option<&str>,
+    headers: &HeaderMap,
+) -> Response {
     let started = Instant::now();
-    let (taken, rest) = take_params(raw.as_deref(), &["d"]);
-    let (view, lang) = match read_view(Some(&rest), &headers) {
+    let (taken, rest) = take_params(raw, &["d"]);
+    let (view, lang) = match read_view(Some(&rest), headers) {
         Ok(read) => read,
         Err(response) => return *response,
     };
     let outcome = async {
-        let Some(viewer) = auth::viewer(&state, &headers).await? else {
-            return Ok(to_sign_in(&uri));
+        let reader = match reader_of(state, who, headers, lang).await {
+            Ok(reader) => reader,
+            Err(response) => return Ok(response),
         };
         let dimension = breakdown_dimension(param(&taken, "d"))?;
-        let site = visible_site(&state, &viewer, &id)?;
+        let site = reader.site(state, id)?;
         // The same list as the export's file of this breakdown.
         let metrics = export::metrics_for(dimension);
         let request = breakdown(
@@ -627,7 +723,7 @@ pub async fn panel_csv(
             (dimension, &metrics),
             v2::MAX_LIMIT,
         )?;
-        let figures = run_all(&state, vec![request]).await?;
+        let figures = run_all(state, vec![request]).await?;
         let figures = figures
             .first()
             .ok_or_else(|| ApiError::Internal("no answer".into()))?;
@@ -639,7 +735,7 @@ pub async fn panel_csv(
     }
     .await;
     let response = outcome.unwrap_or_else(|error| error_page(&error, lang));
-    count(&state, "export", started, &response);
+    count(state, "export", started, &response);
     response
 }
 
@@ -657,14 +753,31 @@ pub async fn details_page(
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    let (taken, rest) = take_params(raw.as_deref(), &["q", "sort", "dir"]);
-    let state = &state;
+    details_for(
+        &state,
+        Who::Session(&uri),
+        (&id, &dimension),
+        raw.as_deref(),
+        &headers,
+    )
+    .await
+}
+
+/// A panel's details page, for a viewer or a link's visitor.
+pub(crate) async fn details_for(
+    state: &AppState,
+    who: Who<'_>,
+    (id, dimension): (&str, &str),
+    raw: Option<&str>,
+    headers: &HeaderMap,
+) -> Response {
+    let (taken, rest) = take_params(raw, &["q", "sort", "dir"]);
     serve_page(
         state,
-        (&uri, Some(&rest)),
-        &headers,
-        |view, lang, viewer| async move {
-            let dimension = breakdown_dimension(Some(&dimension))?;
+        (who, Some(&rest)),
+        headers,
+        |view, lang, reader| async move {
+            let dimension = breakdown_dimension(Some(dimension))?;
             let search = param(&taken, "q").unwrap_or("").trim();
             if search.chars().count() > MAX_SEARCH {
                 return Err(ApiError::BadRequest(format!(
@@ -686,7 +799,7 @@ pub async fn details_page(
                 Some("asc") => false,
                 Some(other) => return Err(ApiError::BadRequest(format!("dir {other:?}"))),
             };
-            let site = visible_site(state, &viewer, &id)?;
+            let site = reader.site(state, id)?;
             let mut request = breakdown(
                 &site,
                 &view,
@@ -713,7 +826,8 @@ pub async fn details_page(
             }
             figures.answer.rows.truncate(DETAILS_ROWS);
             Ok::<_, ApiError>(html::details(&html::Details {
-                account: &Account::of(&viewer),
+                account: reader.account().as_ref(),
+                home: reader.base(&site),
                 site: &site,
                 view: &view,
                 lang,
@@ -739,9 +853,12 @@ pub async fn realtime_page(
     let state = &state;
     serve_page(
         state,
-        (&uri, raw.as_deref()),
+        (Who::Session(&uri), raw.as_deref()),
         &headers,
-        |view, lang, viewer| async move {
+        |view, lang, reader| async move {
+            let Reader::Viewer(viewer) = reader else {
+                return Err(ApiError::UnknownSite);
+            };
             let (sites, _) = registry(state)?;
             let base = v2::site_query(&sites, &id)?;
             viewer.check(&base.site)?;
