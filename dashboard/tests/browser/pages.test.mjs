@@ -3,8 +3,9 @@
 // adds a chip; back and forward restore the view; the language switch
 // changes labels and numbers; the realtime page updates after hits sent
 // through the real collector; a note added from the page shows on the chart;
-// the Tab key reaches every control in order with a visible focus; axe-core
-// finds nothing serious; nothing is requested from another origin.
+// the Tab key reaches every control in order with a visible focus; a shared
+// link opens without an account (after its password); axe-core finds
+// nothing serious; nothing is requested from another origin.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { startMesure, launchChromium, sleep } from "../../../collector/tests/browser/harness.mjs";
@@ -15,6 +16,9 @@ let dashboard;
 /** The signed-in superuser's browser state, and its cookie for fetch. */
 let signedIn;
 let sessionCookie;
+/** Paths of a shared link without and with a password. */
+let sharedOpen;
+let sharedLocked;
 const EMAIL = "admin@mesure.test";
 const PASSWORD = "a long enough password for tests";
 
@@ -44,6 +48,11 @@ before(async () => {
   const secret = join(mkdtempSync(join(tmpdir(), "mesure-browser-password-")), "password");
   writeFileSync(secret, `${PASSWORD}\n`);
   mesure.run("user", "add", EMAIL, "--superuser", "--password-file", secret);
+  // Two shared links of the demo site: one open, one with a password.
+  sharedOpen = String(mesure.run("link", "add", EMAIL, "--site", "demo-1", "--name", "Conseil")).trim();
+  sharedLocked = String(
+    mesure.run("link", "add", EMAIL, "--site", "demo-1", "--name", "Presse", "--password-file", secret),
+  ).trim();
   const context = await browser.newContext();
   const page = await context.newPage();
   await page.goto(`${dashboard}/sites/demo-1?lang=en`);
@@ -263,13 +272,37 @@ test("the keyboard reaches every control of each page in order, with a visible f
   await context.close();
 });
 
+test("a shared link shows its site's overview to a browser without an account, after its password", async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(String(e)));
+  page.on("console", (m) => m.text().includes("Content Security Policy") && errors.push(m.text()));
+  await page.goto(`${dashboard}${sharedOpen}?lang=en`);
+  await page.waitForSelector("#chart-canvas[data-drawn] canvas");
+  assert.equal(await page.textContent("h1"), "demo-1");
+  assert.equal(await page.locator("a[href^='/sites/'], form[method=post]").count(), 0);
+  await page.goto(`${dashboard}${sharedLocked}?lang=en`);
+  await page.fill("input[name=password]", PASSWORD);
+  await Promise.all([page.waitForSelector("#chart-canvas[data-drawn] canvas"), page.click("form.sign-in button")]);
+  assert.equal(await page.textContent("h1"), "demo-1");
+  // Once per browser: the link opens again without asking.
+  await page.goto(`${dashboard}${sharedLocked}?lang=en&period=7d`);
+  assert.equal(await page.locator("input[name=password]").count(), 0);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
 test("axe-core finds no serious or critical violation on any page, in either language", async () => {
   const { readFileSync } = await import("node:fs");
   const { join } = await import("node:path");
   const { root } = await import("../../../collector/tests/browser/harness.mjs");
   const axe = readFileSync(join(root, "node_modules/axe-core/axe.min.js"), "utf8");
   const pages = ["/", "/sites/demo-1", "/sites/demo-1/details/visit%3Acountry", "/sites/live/realtime", "/sites/nowhere", "/sign-in"];
-  for (const path of pages) {
+  // What people without an account see: the sign-in form, a shared link's
+  // pages and a shared link's password form.
+  const anonymous = ["/sign-in", sharedOpen, `${sharedOpen}/details/visit%3Asource`, sharedLocked];
+  for (const path of [...pages, ...anonymous.slice(1)]) {
     for (const lang of ["fr", "en"]) {
       for (const scheme of ["light", "dark"]) {
         // axe-core is added as an inline script, which the pages' policy
@@ -277,7 +310,7 @@ test("axe-core finds no serious or critical violation on any page, in either lan
         const context = await browser.newContext({
           colorScheme: scheme,
           bypassCSP: true,
-          storageState: path === "/sign-in" ? undefined : signedIn,
+          storageState: anonymous.includes(path) ? undefined : signedIn,
         });
         const page = await context.newPage();
         await page.goto(`${dashboard}${path}?lang=${lang}`);
