@@ -6,7 +6,7 @@ use chrono::{DateTime, NaiveDate};
 use chrono_tz::Tz;
 use clickhouse::Client;
 use mesure_accounts::sessions::Policy;
-use mesure_accounts::{AccountsConfig, Role, Store};
+use mesure_accounts::{AccountsConfig, Engine, Role, Store};
 use mesure_collector::event::{Channel, Device, Kind, Tracker};
 use mesure_collector::row::EventRow;
 use mesure_collector::sites::{self, Mode, SiteRow};
@@ -311,16 +311,29 @@ pub struct Dashboard {
     stop: tokio::sync::oneshot::Sender<()>,
 }
 
+/// Both engines the accounts store runs on.
+pub const ENGINES: [Engine; 2] = [Engine::Sqlite, Engine::Postgres];
+
 /// A SQLite accounts store of its own, migrated.
 pub async fn accounts() -> Store {
-    let dir = std::env::temp_dir().join(LocalClickHouse::unique_database("dashboard_accounts"));
-    std::fs::create_dir_all(&dir).expect("temporary folder");
-    let store = Store::open(&format!(
-        "sqlite://{}",
-        dir.join("accounts.sqlite").display()
-    ))
-    .await
-    .expect("accounts store");
+    accounts_on(Engine::Sqlite).await
+}
+
+/// An accounts store of its own on `engine` (a SQLite file, or a database
+/// of the test PostgreSQL server), migrated.
+pub async fn accounts_on(engine: Engine) -> Store {
+    let url = match engine {
+        Engine::Sqlite => {
+            let dir =
+                std::env::temp_dir().join(LocalClickHouse::unique_database("dashboard_accounts"));
+            std::fs::create_dir_all(&dir).expect("temporary folder");
+            format!("sqlite://{}", dir.join("accounts.sqlite").display())
+        }
+        Engine::Postgres => {
+            mesure_testkit::postgres::LocalPostgres::shared().database("dashboard_accounts")
+        }
+    };
+    let store = Store::open(&url).await.expect("accounts store");
     store.migrate().await.expect("accounts migrated");
     store
 }
@@ -343,11 +356,15 @@ pub async fn session(store: &Store, email: &str, roles: &[(&str, Role)]) -> (Str
 }
 
 pub async fn dashboard(client: Client) -> Dashboard {
+    dashboard_with(client, accounts().await).await
+}
+
+/// A dashboard over `client` with the accounts in `store`.
+pub async fn dashboard_with(client: Client, store: Store) -> Dashboard {
     // Failed queries are logged: shown with the failing test.
     let _ = tracing_subscriber::fmt().with_test_writer().try_init();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let (bound, addr) = tokio::sync::oneshot::channel();
-    let store = accounts().await;
     let (cookie, csrf) = session(&store, "root@mesure.test", &[]).await;
     let settings = Settings {
         client,
