@@ -231,6 +231,15 @@ impl Store {
 }
 
 /// Milliseconds since the epoch.
+/// How long a token's or link's last use may be out of date: its use is
+/// recorded (in the store and the audit log) once a minute at most.
+pub const USED_GRANULARITY_MS: i64 = 60_000;
+
+/// Whether a use after `last_used_at` is to be recorded.
+pub fn use_due(last_used_at: Option<i64>, now_ms: i64) -> bool {
+    last_used_at.is_none_or(|at| now_ms - at >= USED_GRANULARITY_MS)
+}
+
 pub fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)

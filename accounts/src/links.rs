@@ -12,8 +12,6 @@ use sqlx::any::AnyRow;
 
 /// A link's secret: 64 hex digits.
 pub const SECRET_LENGTH: usize = 64;
-/// How long a link's last use may be out of date in the store.
-const USED_GRANULARITY_MS: i64 = 60_000;
 
 /// A link as listed and as requests find it (never its secret).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -171,10 +169,7 @@ impl Store {
         else {
             return Ok(None);
         };
-        if link
-            .last_used_at
-            .is_none_or(|at| now_ms - at >= USED_GRANULARITY_MS)
-        {
+        if crate::use_due(link.last_used_at, now_ms) {
             sqlx::query("UPDATE shared_links SET last_used_at = $1 WHERE id = $2")
                 .bind(now_ms)
                 .bind(&link.id)

@@ -14,8 +14,6 @@ pub const PREFIX: &str = "mesure_";
 pub const MAX_NAME: usize = 120;
 /// Sites a token may list.
 pub const MAX_SITES: usize = 1000;
-/// How long a token's last use may be out of date in the store.
-const USED_GRANULARITY_MS: i64 = 60_000;
 
 /// A token as listed (never its secret).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,6 +33,8 @@ pub struct Presented {
     pub token_id: String,
     pub user: User,
     pub sites: Vec<String>,
+    /// Its last use before this one.
+    pub last_used_at: Option<i64>,
 }
 
 fn digest(secret: &str) -> String {
@@ -168,7 +168,7 @@ impl Store {
         let Some(user) = self.user_by_id(&user_id).await?.filter(|u| !u.disabled) else {
             return Ok(None);
         };
-        if last_used.is_none_or(|at| now_ms - at >= USED_GRANULARITY_MS) {
+        if crate::use_due(last_used, now_ms) {
             sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2")
                 .bind(now_ms)
                 .bind(&token_id)
@@ -187,6 +187,7 @@ impl Store {
             token_id,
             user,
             sites,
+            last_used_at: last_used,
         }))
     }
 }

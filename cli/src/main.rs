@@ -8,6 +8,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use config::Config;
 use mesure_collector::sites::{self, Mode, SiteRow};
+use mesure_dashboard::audit::{self, Action};
 use mesure_schema::Migrator;
 use std::path::PathBuf;
 use tracing_subscriber::EnvFilter;
@@ -65,6 +66,16 @@ enum Command {
     /// Seal every finished day now (the dashboard does it every minute):
     /// after loading history, or to see how long it takes.
     Seal,
+    /// Print the audit log, newest first, tab-separated: time (UTC),
+    /// action, actor, credential, site, address, detail.
+    Audit {
+        /// One site's rows only.
+        #[arg(long)]
+        site: Option<String>,
+        /// How many days back.
+        #[arg(long, default_value_t = 30)]
+        days: u32,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -182,7 +193,9 @@ async fn main() -> anyhow::Result<()> {
         Command::Dashboard => dashboard(config).await,
         Command::Site(command) => site(&config, command).await,
         Command::Goal(command) => goal(&config, command).await,
-        Command::User(command) => users::run(&config.accounts, command).await,
+        Command::User(command) => {
+            users::run(&config.accounts, &config.clickhouse.client(), command).await
+        }
         Command::Token(command) => {
             users::tokens(&config.accounts, &config.clickhouse.client(), command).await
         }
@@ -192,6 +205,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Config => show_config(config),
         Command::DemoData(args) => demo_data(&config, args).await,
         Command::Seal => seal(&config).await,
+        Command::Audit { site, days } => show_audit(&config, site, days).await,
     }
 }
 
@@ -288,6 +302,10 @@ async fn site(config: &Config, command: SiteCommand) -> anyhow::Result<()> {
     let client = config.clickhouse.client();
     match command {
         SiteCommand::Put(args) => {
+            let old = sites::load(&client)
+                .await?
+                .into_iter()
+                .find(|row| row.site_id == args.id);
             let row = SiteRow {
                 site_id: args.id.clone(),
                 hostnames: args.hosts,
@@ -301,8 +319,11 @@ async fn site(config: &Config, command: SiteCommand) -> anyhow::Result<()> {
                 updated_at: 0,
                 deleted: false,
             };
-            sites::put(&client, row).await?;
+            sites::put(&client, row.clone()).await?;
             tracing::info!(site = %args.id, "site saved");
+            for (action, detail) in audit::site_changes(old.as_ref(), &row) {
+                users::audit(&client, action, &args.id, &detail).await;
+            }
         }
         SiteCommand::List => {
             for row in sites::load(&client).await? {
@@ -328,6 +349,7 @@ async fn site(config: &Config, command: SiteCommand) -> anyhow::Result<()> {
         SiteCommand::Remove { id } => {
             sites::remove(&client, &id).await?;
             tracing::info!(site = %id, "site removed");
+            users::audit(&client, Action::SiteRemoved, &id, "").await;
         }
     }
     Ok(())
@@ -351,8 +373,14 @@ async fn goal(config: &Config, command: GoalCommand) -> anyhow::Result<()> {
                 updated_at: 0,
                 deleted: false,
             };
+            let detail = if row.page_pattern.is_empty() {
+                format!("{name}: event={}", row.event_name)
+            } else {
+                format!("{name}: page={}", row.page_pattern)
+            };
             goals::put(&client, row).await?;
             tracing::info!(%site, goal = %name, "goal saved");
+            users::audit(&client, Action::GoalSaved, &site, &detail).await;
         }
         GoalCommand::List { site } => {
             for row in goals::load(&client).await? {
@@ -369,7 +397,37 @@ async fn goal(config: &Config, command: GoalCommand) -> anyhow::Result<()> {
         GoalCommand::Remove { site, name } => {
             goals::remove(&client, &site, &name).await?;
             tracing::info!(%site, goal = %name, "goal removed");
+            users::audit(&client, Action::GoalRemoved, &site, &name).await;
         }
+    }
+    Ok(())
+}
+
+async fn show_audit(config: &Config, site: Option<String>, days: u32) -> anyhow::Result<()> {
+    let now = mesure_accounts::now_ms();
+    let filter = audit::Filter {
+        site,
+        from_ms: now - i64::from(days) * 86_400_000,
+        to_ms: now + 1,
+        limit: audit::MAX_ROWS,
+        ..audit::Filter::default()
+    };
+    for row in audit::read(&config.clickhouse.client(), &filter).await? {
+        let at = chrono::DateTime::from_timestamp_millis(row.at)
+            .map(|t| t.format("%Y-%m-%d %H:%M:%S%.3f").to_string())
+            .unwrap_or_default();
+        print(
+            &[
+                at.as_str(),
+                &row.action,
+                &row.actor,
+                &row.credential,
+                &row.site_id,
+                &row.address,
+                &row.detail,
+            ]
+            .join("\t"),
+        );
     }
     Ok(())
 }

@@ -5,6 +5,7 @@
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use mesure_accounts::{AccountsConfig, Role, Store};
+use mesure_dashboard::audit::{self, Action, Actor};
 use std::io::BufRead;
 use std::path::PathBuf;
 
@@ -127,7 +128,31 @@ fn role(text: &str) -> anyhow::Result<Role> {
     Role::parse(text).with_context(|| format!("{text:?} is not a role: admin or viewer"))
 }
 
-pub async fn run(config: &AccountsConfig, command: UserCommand) -> anyhow::Result<()> {
+/// Records an action of the command line in the audit log; a failure is
+/// a warning, the action being done.
+pub async fn audit(client: &clickhouse::Client, action: Action, site_id: &str, detail: &str) {
+    let row = Actor::command_line().row(action, site_id, detail, mesure_accounts::now_ms());
+    if let Err(error) = audit::write(client, &[row], AUDIT_TIMEOUT).await {
+        tracing::warn!(%error, "done, but not written to the audit log");
+    }
+}
+
+const AUDIT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// A role's target, as the audit log names it.
+fn target_text(target: &Target) -> (&str, String) {
+    match (&target.site, &target.organisation) {
+        (Some(site), _) => (site.as_str(), format!("site {site}")),
+        (_, Some(org)) => ("", format!("organisation {org}")),
+        (None, None) => ("", String::new()),
+    }
+}
+
+pub async fn run(
+    config: &AccountsConfig,
+    client: &clickhouse::Client,
+    command: UserCommand,
+) -> anyhow::Result<()> {
     let store = store(config).await?;
     match command {
         UserCommand::Add {
@@ -146,12 +171,25 @@ pub async fn run(config: &AccountsConfig, command: UserCommand) -> anyhow::Resul
                 .add_user(&email, &name, password.as_deref(), superuser)
                 .await?;
             tracing::info!(email = %user.email, superuser, "user added");
+            let detail = format!(
+                "{}{}",
+                user.email,
+                if superuser { " superuser" } else { "" }
+            );
+            audit(client, Action::UserAdded, "", &detail).await;
         }
         UserCommand::Password { email, password } => {
             store
                 .set_password(&email, &read_password(&password)?)
                 .await?;
             tracing::info!(%email, "password changed");
+            audit(
+                client,
+                Action::UserChanged,
+                "",
+                &format!("{email}: password"),
+            )
+            .await;
         }
         UserCommand::List => {
             for user in store.users().await? {
@@ -194,6 +232,9 @@ pub async fn run(config: &AccountsConfig, command: UserCommand) -> anyhow::Resul
                 (None, None) => anyhow::bail!("give --site or --organisation"),
             }
             tracing::info!(%email, ?target, role = role.as_str(), "role granted");
+            let (site, text) = target_text(&target);
+            let detail = format!("{email}: {} on {text}", role.as_str());
+            audit(client, Action::RoleGranted, site, &detail).await;
         }
         UserCommand::Revoke { email, target } => {
             let id = user_id(&store, &email).await?;
@@ -203,14 +244,36 @@ pub async fn run(config: &AccountsConfig, command: UserCommand) -> anyhow::Resul
                 (None, None) => anyhow::bail!("give --site or --organisation"),
             }
             tracing::info!(%email, ?target, "role revoked");
+            let (site, text) = target_text(&target);
+            audit(
+                client,
+                Action::RoleRevoked,
+                site,
+                &format!("{email}: {text}"),
+            )
+            .await;
         }
         UserCommand::Disable { email } => {
             store.set_disabled(&email, true).await?;
             tracing::info!(%email, "user disabled");
+            audit(
+                client,
+                Action::UserChanged,
+                "",
+                &format!("{email}: disabled"),
+            )
+            .await;
         }
         UserCommand::Enable { email } => {
             store.set_disabled(&email, false).await?;
             tracing::info!(%email, "user enabled");
+            audit(
+                client,
+                Action::UserChanged,
+                "",
+                &format!("{email}: enabled"),
+            )
+            .await;
         }
     }
     Ok(())
@@ -284,6 +347,15 @@ pub async fn tokens(
             }
             let (token, secret) = store.add_token(&user, &name, &sites, now).await?;
             tracing::info!(id = %token.id, %email, "token made; shown once");
+            let detail = format!(
+                "{}: {} for {email} on {}",
+                token.id,
+                token.name,
+                sites.join(",")
+            );
+            for site in &sites {
+                audit(client, Action::TokenCreated, site, &detail).await;
+            }
             super::print(&secret);
         }
         TokenCommand::List { email } => {
@@ -303,8 +375,21 @@ pub async fn tokens(
             }
         }
         TokenCommand::Revoke { id } => {
+            let token = store
+                .token(&id)
+                .await?
+                .with_context(|| format!("no token {id}"))?;
             store.revoke_token(&id, now).await?;
             tracing::info!(%id, "token revoked");
+            for site in &token.sites {
+                audit(
+                    client,
+                    Action::TokenRevoked,
+                    site,
+                    &format!("{id}: {}", token.name),
+                )
+                .await;
+            }
         }
     }
     Ok(())
@@ -378,6 +463,8 @@ pub async fn links(
                 .add_link(&user, &site, &name, password.as_deref(), expires, now)
                 .await?;
             tracing::info!(id = %link.id, %site, "link made; shown once");
+            let detail = format!("{}: {} by {email}", link.id, link.name);
+            audit(client, Action::LinkCreated, &site, &detail).await;
             super::print(&format!("/share/{secret}"));
         }
         LinkCommand::List { site } => {
@@ -396,8 +483,14 @@ pub async fn links(
             }
         }
         LinkCommand::Revoke { id } => {
+            let link = store
+                .link(&id)
+                .await?
+                .with_context(|| format!("no link {id}"))?;
             store.revoke_link(&id, now).await?;
             tracing::info!(%id, "link revoked");
+            let detail = format!("{id}: {}", link.name);
+            audit(client, Action::LinkRevoked, &link.site_id, &detail).await;
         }
     }
     Ok(())

@@ -523,6 +523,31 @@ fn api_tokens_from_the_command_line() {
         "{}",
         text(&out.stdout)
     );
+    // Each change is in the audit log, the command line as its actor.
+    let out = mesure(&["audit", "--site", "mairie"], &vars);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let mut actions: Vec<String> = text(&out.stdout)
+        .lines()
+        .map(|line| {
+            let fields: Vec<&str> = line.split('\t').collect();
+            assert!(fields[2].starts_with("cli"), "{line}");
+            assert_eq!(fields[4], "mairie", "{line}");
+            fields[1].to_owned()
+        })
+        .collect();
+    actions.sort();
+    assert_eq!(
+        actions,
+        [
+            "role_granted",
+            "site_added",
+            "token_created",
+            "token_revoked"
+        ]
+    );
+    let everything = text(&mesure(&["audit"], &vars).stdout);
+    assert!(everything.contains("\tuser_added\t"), "{everything}");
+    assert!(everything.contains("dev@mairie.fr"), "{everything}");
 }
 
 #[test]

@@ -192,3 +192,47 @@ realtime-sources = Sources in the last 30 minutes
 realtime-rounded = Counts are rounded to the nearest 10: nobody can watch one person browse.
 realtime-refresh = Refresh
 realtime-live = Refreshed every 10 seconds.
+
+audit-title = Audit log
+audit-intro = Who signed in, changed a setting, made or used a token or a shared link, or exported figures: when, on which site, from which network (addresses truncated).
+audit-site = Site
+audit-all = All
+audit-action = Action
+audit-show = Show
+audit-csv = Download as CSV
+audit-empty = Nothing was recorded in this period.
+audit-caption = { $count ->
+    [one] One entry, newest first
+   *[other] { $count } entries, newest first
+}
+audit-when = When (UTC)
+audit-who = Who
+audit-address = Network
+audit-detail = Detail
+audit-more = Only the newest { $count } entries are shown: narrow the period, or download the CSV.
+audit-kept = Entries are kept 12 months. Times are in UTC.
+audit-sign-in = Signed in
+audit-sign-in-refused = Sign-in refused
+audit-sign-out = Signed out
+audit-site-added = Site added
+audit-site-changed = Settings changed
+audit-mode-changed = Mode changed
+audit-site-removed = Site removed
+audit-goal-saved = Goal saved
+audit-goal-removed = Goal removed
+audit-note-added = Note added
+audit-note-removed = Note removed
+audit-token-created = API token made
+audit-token-revoked = API token revoked
+audit-token-used = API token used
+audit-link-created = Shared link made
+audit-link-revoked = Shared link revoked
+audit-link-used = Shared link opened
+audit-export = Export
+audit-user-added = Account added
+audit-user-changed = Account changed
+audit-role-granted = Role given
+audit-role-revoked = Role taken away
+audit-invited = Invitation made
+audit-invitation-accepted = Invitation accepted
+nav-audit = Audit log

@@ -192,3 +192,47 @@ realtime-sources = Provenance ces 30 dernières minutes
 realtime-rounded = Les effectifs sont arrondis à la dizaine : personne ne peut suivre la navigation d’une personne.
 realtime-refresh = Actualiser
 realtime-live = Actualisé toutes les 10 secondes.
+
+audit-title = Journal d’audit
+audit-intro = Qui s’est connecté, a modifié un réglage, a créé ou utilisé un jeton ou un lien de partage, ou a exporté des chiffres : quand, sur quel site, depuis quel réseau (adresses tronquées).
+audit-site = Site
+audit-all = Tous
+audit-action = Action
+audit-show = Afficher
+audit-csv = Télécharger en CSV
+audit-empty = Rien n’a été enregistré sur cette période.
+audit-caption = { $count ->
+    [one] Une entrée, la plus récente d’abord
+   *[other] { $count } entrées, les plus récentes d’abord
+}
+audit-when = Quand (UTC)
+audit-who = Qui
+audit-address = Réseau
+audit-detail = Détail
+audit-more = Seules les { $count } entrées les plus récentes sont affichées : réduisez la période, ou téléchargez le CSV.
+audit-kept = Les entrées sont conservées 12 mois. Les heures sont en UTC.
+audit-sign-in = Connexion
+audit-sign-in-refused = Connexion refusée
+audit-sign-out = Déconnexion
+audit-site-added = Site ajouté
+audit-site-changed = Réglages modifiés
+audit-mode-changed = Mode modifié
+audit-site-removed = Site retiré
+audit-goal-saved = Objectif enregistré
+audit-goal-removed = Objectif retiré
+audit-note-added = Note ajoutée
+audit-note-removed = Note retirée
+audit-token-created = Jeton d’API créé
+audit-token-revoked = Jeton d’API révoqué
+audit-token-used = Jeton d’API utilisé
+audit-link-created = Lien de partage créé
+audit-link-revoked = Lien de partage révoqué
+audit-link-used = Lien de partage ouvert
+audit-export = Export
+audit-user-added = Compte ajouté
+audit-user-changed = Compte modifié
+audit-role-granted = Rôle attribué
+audit-role-revoked = Rôle retiré
+audit-invited = Invitation créée
+audit-invitation-accepted = Invitation acceptée
+nav-audit = Journal d’audit

@@ -10,11 +10,13 @@
 //! | `GET /api/v1/realtime?site_id=` | visitors in the last 5 and 30 minutes, pages and sources now |
 //! | `GET /sign-in`, `POST /sign-in`, `POST /sign-out` | a session cookie for the pages and the API |
 //! | `GET /share/{secret}` (and `/details/..`, `/csv`), `POST` (password) | a shared link: one site's overview, read-only |
+//! | `GET /audit` (and `/audit/csv`) `?site=&action=&from=&to=` | the audit log, for admins and superusers |
 //! | `GET /healthz` | `200` while the process runs |
 //! | `GET /readyz` | `200` when ClickHouse answers and the sites are known; `503` otherwise |
 //! | `GET /metrics` | Prometheus text format |
 
 use crate::api::{ApiError, v2};
+use crate::audit::{self, Action};
 use crate::auth;
 use crate::export;
 use crate::metrics::Metrics;
@@ -78,6 +80,8 @@ pub fn app(state: AppState) -> Router {
             "/sites/{id}/annotations/{note}/delete",
             post(pages::annotate::remove),
         )
+        .route("/audit", get(pages::audit::page_of))
+        .route("/audit/csv", get(pages::audit::csv))
         .route("/assets/{name}", get(pages::assets::serve))
         .route(
             "/sign-in",
@@ -100,6 +104,7 @@ pub fn app(state: AppState) -> Router {
             )
         })
         .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(axum::middleware::from_fn(auth::mark_address))
         .layer(axum::middleware::map_response(security_headers))
         // Pages, scripts and answers gzipped for the clients that ask.
         .layer(tower_http::compression::CompressionLayer::new())
@@ -188,13 +193,14 @@ async fn answer(
     headers: &HeaderMap,
     body: &[u8],
     report: &mut &'static str,
-) -> Result<(v2::Request, query::Query, query::Answer), ApiError> {
+) -> Result<(v2::Request, query::Query, query::Answer, auth::Viewer), ApiError> {
     let viewer = auth::api_viewer(state, headers).await?;
     let request: v2::Request = serde_json::from_slice(body)
         .map_err(|e| ApiError::BadRequest(format!("invalid query: {e}")))?;
     let (sites, goals) = registry(state)?;
     let query = v2::parse(&request, &sites, &goals, (state.now_ms)())?;
     viewer.check(&query.site)?;
+    auth::token_used(state, &viewer, &query.site.id).await;
     *report = self::report(&query);
     let asked = Instant::now();
     let answer = ask(state, query::run(&state.reader, &query)).await?;
@@ -203,14 +209,14 @@ async fn answer(
         .query_duration
         .with_label_values(&[answer.source])
         .observe(asked.elapsed().as_secs_f64());
-    Ok((request, query, answer))
+    Ok((request, query, answer, viewer))
 }
 
 async fn stats_query(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let started = Instant::now();
     let mut report = "other";
     let response = match answer(&state, &headers, &body, &mut report).await {
-        Ok((request, query, answer)) => {
+        Ok((request, query, answer, _)) => {
             axum::Json(v2::respond(&request, &query, &answer)).into_response()
         }
         Err(error) => error.into_response(),
@@ -248,11 +254,15 @@ async fn stats_csv(State(state): State<AppState>, headers: HeaderMap, body: Byte
     let started = Instant::now();
     let mut report = "other";
     let response = match answer(&state, &headers, &body, &mut report).await {
-        Ok((_, query, answer)) => attachment(
-            "text/csv; charset=utf-8",
-            &file_name(&query, "csv"),
-            export::csv(&query, &answer).into_bytes(),
-        ),
+        Ok((_, query, answer, viewer)) => {
+            let name = file_name(&query, "csv");
+            audit::note(&state, &viewer.actor, Action::Export, &query.site.id, &name).await;
+            attachment(
+                "text/csv; charset=utf-8",
+                &name,
+                export::csv(&query, &answer).into_bytes(),
+            )
+        }
         Err(error) => error.into_response(),
     };
     count(&state, report, started, &response);
@@ -297,12 +307,11 @@ async fn export_zip(
         let (sites, goals) = registry(&state)?;
         let query = v2::parse(&request, &sites, &goals, (state.now_ms)())?;
         viewer.check(&query.site)?;
+        auth::token_used(&state, &viewer, &query.site.id).await;
         let zip = ask(&state, export::zip(&state.reader, &query)).await?;
-        Ok(attachment(
-            "application/zip",
-            &file_name(&query, "zip"),
-            zip,
-        ))
+        let name = file_name(&query, "zip");
+        audit::note(&state, &viewer.actor, Action::Export, &query.site.id, &name).await;
+        Ok(attachment("application/zip", &name, zip))
     }
     .await;
     let response = outcome.unwrap_or_else(IntoResponse::into_response);
@@ -327,6 +336,7 @@ async fn realtime(
         let (sites, _) = registry(&state)?;
         let base = v2::site_query(&sites, &params.site_id)?;
         viewer.check(&base.site)?;
+        auth::token_used(&state, &viewer, &base.site.id).await;
         ask(
             &state,
             query::realtime::realtime(&state.reader, &base, (state.now_ms)()),

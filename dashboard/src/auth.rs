@@ -9,10 +9,15 @@
 
 use crate::api::ApiError;
 use crate::app::AppState;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use crate::audit::{self, Action, Actor};
+use axum::extract::{ConnectInfo, Request};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::Response;
 use mesure_accounts::{Access, Role, User};
 use mesure_sites::Site;
 use std::collections::HashSet;
+use std::net::SocketAddr;
 
 /// The session cookie over plain HTTP on a loopback host (development).
 pub const COOKIE: &str = "mesure_session";
@@ -28,6 +33,10 @@ pub struct Viewer {
     pub csrf: String,
     /// For an API token: the sites it lists, read only.
     pub only: Option<HashSet<String>>,
+    /// Who the audit log names.
+    pub actor: Actor,
+    /// An API token whose use is not recorded yet this minute.
+    pub token_use_due: bool,
 }
 
 impl Viewer {
@@ -163,10 +172,16 @@ pub async fn viewer(state: &AppState, headers: &HeaderMap) -> Result<Option<View
         .await
         .map_err(unavailable)?;
     Ok(Some(Viewer {
+        actor: Actor {
+            name: session.user.email.clone(),
+            credential: String::new(),
+            address: address(headers),
+        },
         user: session.user,
         access,
         csrf: session.csrf,
         only: None,
+        token_use_due: false,
     }))
 }
 
@@ -197,11 +212,53 @@ pub async fn api_viewer(state: &AppState, headers: &HeaderMap) -> Result<Viewer,
         .await
         .map_err(unavailable)?;
     Ok(Viewer {
+        actor: Actor {
+            name: presented.user.email.clone(),
+            credential: format!("token:{}", presented.token_id),
+            address: address(headers),
+        },
+        token_use_due: mesure_accounts::use_due(presented.last_used_at, (state.now_ms)()),
         user: presented.user,
         access,
         csrf: String::new(),
         only: Some(presented.sites.into_iter().collect()),
     })
+}
+
+/// Records an API token's use on `site_id`, once a minute at most.
+pub async fn token_used(state: &AppState, viewer: &Viewer, site_id: &str) {
+    if viewer.token_use_due {
+        let row = viewer
+            .actor
+            .row(Action::TokenUsed, site_id, "", (state.now_ms)());
+        audit::record(state, &[row]).await;
+    }
+}
+
+/// The header the dashboard puts the client's truncated address in, for
+/// its own handlers; whatever a client sends under it is replaced.
+const ADDRESS: HeaderName = HeaderName::from_static("x-mesure-client-prefix");
+
+/// Puts the client's truncated address in the request's headers (the
+/// socket's peer: the dashboard listens behind no proxy it trusts).
+pub async fn mark_address(mut request: Request, next: Next) -> Response {
+    let prefix = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|peer| truncated(peer.0.ip()))
+        .unwrap_or_default();
+    let value = HeaderValue::from_str(&prefix).unwrap_or_else(|_| HeaderValue::from_static(""));
+    request.headers_mut().insert(ADDRESS, value);
+    next.run(request).await
+}
+
+/// The client's truncated address, as `mark_address` found it.
+pub fn address(headers: &HeaderMap) -> String {
+    headers
+        .get(ADDRESS)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned()
 }
 
 /// Where a page sends its reader after signing in: a path of this
@@ -239,12 +296,7 @@ pub fn truncated(ip: std::net::IpAddr) -> String {
 pub(crate) fn test_headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
     pairs
         .iter()
-        .map(|(k, v)| {
-            (
-                header::HeaderName::from_static(k),
-                HeaderValue::from_static(v),
-            )
-        })
+        .map(|(k, v)| (HeaderName::from_static(k), HeaderValue::from_static(v)))
         .collect()
 }
 

@@ -16,6 +16,7 @@ pub const REPORTS: &[&str] = &[
     "page",
     "annotation",
     "sign_in",
+    "admin",
     "other",
 ];
 
@@ -32,6 +33,7 @@ pub struct Metrics {
     pub seal_errors: IntCounter,
     pub seal_duration: Histogram,
     pub sealed_answers: IntCounterVec,
+    pub audit_errors: IntCounter,
 }
 
 impl Metrics {
@@ -106,6 +108,11 @@ impl Metrics {
                 &["result"],
             )
             .expect("valid metric"),
+            audit_errors: IntCounter::new(
+                "mesure_dashboard_audit_errors_total",
+                "Audit rows ClickHouse did not take: the log has a gap.",
+            )
+            .expect("valid metric"),
             registry,
         };
         for collector in [
@@ -119,6 +126,7 @@ impl Metrics {
             Box::new(metrics.seal_errors.clone()),
             Box::new(metrics.seal_duration.clone()),
             Box::new(metrics.sealed_answers.clone()),
+            Box::new(metrics.audit_errors.clone()),
         ] {
             metrics.registry.register(collector).expect("unique metric");
         }

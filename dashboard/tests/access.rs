@@ -8,62 +8,6 @@ mod common;
 use common::*;
 use mesure_accounts::Role;
 use mesure_dashboard::app::SECURITY_HEADERS;
-use serde_json::json;
-
-/// Every route that reads one site's data, for `site`.
-fn site_routes(site: &str) -> Vec<(&'static str, String, Vec<u8>)> {
-    let query = json!({"site_id": site, "date_range": "7d", "metrics": ["visitors"]}).to_string();
-    vec![
-        ("GET", format!("/sites/{site}"), Vec::new()),
-        ("GET", format!("/sites/{site}/realtime"), Vec::new()),
-        (
-            "GET",
-            format!("/sites/{site}/details/visit%3Asource"),
-            Vec::new(),
-        ),
-        (
-            "GET",
-            format!("/sites/{site}/csv?d=visit%3Asource"),
-            Vec::new(),
-        ),
-        (
-            "POST",
-            "/api/v2/query".to_owned(),
-            query.clone().into_bytes(),
-        ),
-        ("POST", "/api/v2/query/csv".to_owned(), query.into_bytes()),
-        (
-            "GET",
-            format!("/api/v1/export?site_id={site}&date_range=7d"),
-            Vec::new(),
-        ),
-        (
-            "GET",
-            format!("/api/v1/realtime?site_id={site}"),
-            Vec::new(),
-        ),
-    ]
-}
-
-async fn ask(
-    dashboard: &Dashboard,
-    cookie: Option<&str>,
-    (method, target, body): &(&str, String, Vec<u8>),
-) -> Answer {
-    let mut headers = vec![("Content-Type", "application/json")];
-    if let Some(cookie) = cookie {
-        headers.push(("Cookie", cookie));
-    }
-    send(
-        dashboard.addr,
-        browser_request(method, target, &headers, body),
-    )
-    .await
-}
-
-fn text(answer: &Answer) -> String {
-    String::from_utf8_lossy(&answer.body).into_owned()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_viewer_sees_their_sites_only_and_anonymous_clients_nothing() {
@@ -151,35 +95,6 @@ async fn a_viewer_sees_their_sites_only_and_anonymous_clients_nothing() {
         assert_eq!(refused.status, 403, "{}", text(&refused));
         dashboard.stop();
     }
-}
-
-/// Posts the sign-in form; the answer and the session cookie it sets.
-async fn sign_in(dashboard: &Dashboard, email: &str, password: &str) -> (Answer, Option<String>) {
-    let body = form_urlencoded::Serializer::new(String::new())
-        .extend_pairs([
-            ("email", email),
-            ("password", password),
-            ("next", "/sites/paris?lang=en"),
-        ])
-        .finish();
-    let answer = send(
-        dashboard.addr,
-        browser_request(
-            "POST",
-            "/sign-in",
-            &[
-                ("Origin", "http://collector.test"),
-                ("Content-Type", "application/x-www-form-urlencoded"),
-            ],
-            body.as_bytes(),
-        ),
-    )
-    .await;
-    let cookie = answer
-        .header("set-cookie")
-        .and_then(|c| c.split(';').next().map(str::to_owned))
-        .filter(|c| !c.ends_with('='));
-    (answer, cookie)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

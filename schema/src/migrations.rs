@@ -39,6 +39,7 @@ pub const MIGRATIONS: &[Migration] = migrations![
     7 "0007_rollups",
     8 "0008_sealed_days",
     9 "0009_annotations",
+    10 "0010_audit",
 ];
 
 /// The newest schema version this build knows.

@@ -178,6 +178,16 @@ async fn changing_the_retention_rewrites_ttls_and_forced_expiry_deletes_old_rows
         create.contains("TTL toDateTime(ts) + toIntervalMonth(6)"),
         "{create}"
     );
+    // The audit log keeps its twelve months whatever the retention.
+    let audit: String = client()
+        .query(&format!("SHOW CREATE TABLE {db}.audit"))
+        .fetch_one()
+        .await
+        .expect("show create");
+    assert!(
+        audit.contains("TTL toDateTime(at) + toIntervalYear(1)"),
+        "{audit}"
+    );
 
     let expiry = migrator(&db, 6).expire().await.expect("expire");
     assert!(!expiry.dropped.is_empty(), "{expiry:?}");

@@ -7,6 +7,7 @@ use super::{error_page, read_view};
 use crate::annotations::{self, AnnotationError};
 use crate::api::{ApiError, v2};
 use crate::app::{AppState, count, registry};
+use crate::audit::{self, Action};
 use crate::auth::{self, Viewer};
 use crate::query::period;
 use axum::body::Bytes;
@@ -102,11 +103,11 @@ async fn serve_form<F, Fut>(
     id: &str,
     headers: &HeaderMap,
     body: &[u8],
-    work: F,
+    (action, work): (Action, F),
 ) -> Response
 where
     F: FnOnce(std::sync::Arc<mesure_sites::Site>, Vec<(String, String)>) -> Fut,
-    Fut: Future<Output = Result<(), ApiError>>,
+    Fut: Future<Output = Result<String, ApiError>>,
 {
     let started = Instant::now();
     let fields: Vec<(String, String)> = form_urlencoded::parse(body).into_owned().collect();
@@ -124,10 +125,12 @@ where
         let (site, _) = v2::find_site(&sites, id)?;
         viewer.check_admin(&site)?;
         let here = format!("/sites/{}", site.id);
-        match tokio::time::timeout(state.timeouts.receive, work(site, fields)).await {
-            Ok(done) => done?,
-            Err(_) => return Err(ApiError::Unavailable("annotation timed out".into())),
-        }
+        let detail =
+            match tokio::time::timeout(state.timeouts.receive, work(site.clone(), fields)).await {
+                Ok(done) => done?,
+                Err(_) => return Err(ApiError::Unavailable("annotation timed out".into())),
+            };
+        audit::note(state, &viewer.actor, action, &site.id, &detail).await;
         let back = format!("{}#annotations", view.link(&here, |_| {}));
         let location = HeaderValue::from_str(&back)
             .map_err(|e| ApiError::Internal(format!("redirect: {e}")))?;
@@ -148,7 +151,7 @@ pub async fn add(
     body: Bytes,
 ) -> Response {
     let state = &state;
-    serve_form(state, &id, &headers, &body, |site, fields| async move {
+    let work = |site: std::sync::Arc<mesure_sites::Site>, fields: Vec<(String, String)>| async move {
         let now = (state.now_ms)();
         let tz = site.time_zone.parse().unwrap_or(chrono_tz::UTC);
         let note = annotations::parse(
@@ -156,10 +159,11 @@ pub async fn add(
             field(&fields, "text"),
             period::local_date(tz, now),
         )?;
+        let detail = format!("{} {}", note.0, note.1);
         annotations::add(&state.reader.client, &site.id, note, now).await?;
-        Ok(())
-    })
-    .await
+        Ok(detail)
+    };
+    serve_form(state, &id, &headers, &body, (Action::NoteAdded, work)).await
 }
 
 /// `POST /sites/{id}/annotations/{note}/delete`: `view`.
@@ -170,13 +174,13 @@ pub async fn remove(
     body: Bytes,
 ) -> Response {
     let state = &state;
-    serve_form(state, &id, &headers, &body, |site, _| async move {
-        let note = note.parse().map_err(|_| AnnotationError::Unknown)?;
+    let work = |site: std::sync::Arc<mesure_sites::Site>, _| async move {
+        let id: u64 = note.parse().map_err(|_| AnnotationError::Unknown)?;
         let now = (state.now_ms)();
-        annotations::remove(&state.reader.client, &site.id, note, now).await?;
-        Ok(())
-    })
-    .await
+        annotations::remove(&state.reader.client, &site.id, id, now).await?;
+        Ok(format!("note {id}"))
+    };
+    serve_form(state, &id, &headers, &body, (Action::NoteRemoved, work)).await
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ use mesure_sites::Site;
 
 /// A whole page: header (language switch, the signed-in user and sign-out),
 /// `body`.
-fn layout(
+pub(super) fn layout(
     lang: Lang,
     (title, here): (&str, &str),
     view: &View,
@@ -56,6 +56,9 @@ fn layout(
                     }
                     @if let Some(account) = account {
                         div.account {
+                            @if account.admin {
+                                a href="/audit" { (lang.t("nav-audit")) }
+                            }
                             span.muted { (lang.t_with("signed-in-as", &[("email", Arg::Text(account.email.clone()))])) }
                             form.inline method="post" action="/sign-out" {
                                 input type="hidden" name="csrf" value=(account.csrf);

@@ -12,6 +12,7 @@
 
 pub mod annotate;
 pub mod assets;
+pub mod audit;
 pub mod countries;
 mod html;
 pub mod i18n;
@@ -23,6 +24,7 @@ use crate::annotations::{self, Annotation};
 use crate::api::ApiError;
 use crate::api::v2;
 use crate::app::{AppState, ask, attachment, count, file_name, registry};
+use crate::audit::{Action, Actor};
 use crate::auth::{self, Viewer};
 use crate::export;
 use crate::query::fields::{Dimension, Metric};
@@ -428,13 +430,21 @@ fn read_view(raw: Option<&str>, headers: &HeaderMap) -> Result<(View, Lang), Box
 pub struct Account {
     pub email: String,
     pub csrf: String,
+    /// Administers a site, an organisation or the instance: sees the
+    /// audit log.
+    pub admin: bool,
 }
 
 impl Account {
     fn of(viewer: &Viewer) -> Account {
+        let access = &viewer.access;
+        let admin = |roles: &std::collections::HashMap<String, mesure_accounts::Role>| {
+            roles.values().any(|r| *r == mesure_accounts::Role::Admin)
+        };
         Account {
             email: viewer.user.email.clone(),
             csrf: viewer.csrf.clone(),
+            admin: access.superuser || admin(&access.sites) || admin(&access.organisations),
         }
     }
 }
@@ -480,7 +490,11 @@ pub(crate) enum Who<'a> {
 #[derive(Debug, Clone)]
 pub enum Reader {
     Viewer(Box<Viewer>),
-    Link { site: Arc<Site>, base: String },
+    Link {
+        site: Arc<Site>,
+        base: String,
+        actor: Actor,
+    },
 }
 
 impl Reader {
@@ -497,6 +511,14 @@ impl Reader {
         match self {
             Reader::Viewer(_) => format!("/sites/{}", site.id),
             Reader::Link { base, .. } => base.clone(),
+        }
+    }
+
+    /// Who the audit log names.
+    fn actor(&self) -> &Actor {
+        match self {
+            Reader::Viewer(viewer) => &viewer.actor,
+            Reader::Link { actor, .. } => actor,
         }
     }
 
@@ -727,9 +749,11 @@ pub(crate) async fn csv_for(
         let figures = figures
             .first()
             .ok_or_else(|| ApiError::Internal("no answer".into()))?;
+        let name = file_name(&figures.query, "csv");
+        crate::audit::note(state, reader.actor(), Action::Export, &site.id, &name).await;
         Ok::<_, ApiError>(attachment(
             "text/csv; charset=utf-8",
-            &file_name(&figures.query, "csv"),
+            &name,
             export::csv(&figures.query, &figures.answer).into_bytes(),
         ))
     }

@@ -7,12 +7,12 @@ use super::annotate::{field, same_origin};
 use super::{error_page, html, i18n::Arg, language, page, see_other, view::View};
 use crate::api::ApiError;
 use crate::app::{AppState, count};
+use crate::audit::{self, Action, Actor};
 use crate::auth;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
-use std::net::SocketAddr;
 use std::time::Instant;
 
 fn next_of(raw: Option<&str>) -> String {
@@ -42,18 +42,18 @@ pub async fn form(
 }
 
 /// `POST /sign-in`: `email`, `password`, `next`.
-pub async fn sign_in(
-    State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+pub async fn sign_in(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let started = Instant::now();
     let lang = language(&View::default(), &headers);
     let fields: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
     let (email, password) = (field(&fields, "email"), field(&fields, "password"));
     let next = auth::next_path(field(&fields, "next"));
-    let address = auth::truncated(peer.ip());
+    let address = auth::address(&headers);
+    let actor = Actor {
+        name: email.to_owned(),
+        credential: String::new(),
+        address: address.clone(),
+    };
     let outcome = async {
         same_origin(&headers)?;
         let (accounts, policy, now) = (&state.accounts, state.policy, (state.now_ms)());
@@ -64,6 +64,7 @@ pub async fn sign_in(
             .await
             .map_err(unavailable)?
         {
+            audit::note(&state, &actor, Action::SignInRefused, "", "limited").await;
             let minutes = u64::try_from(policy.window_ms / 60_000).unwrap_or(0);
             let message = lang.t_with("sign-in-limited", &[("minutes", Arg::Count(minutes))]);
             let mut response = page(
@@ -87,6 +88,11 @@ pub async fn sign_in(
                     .await
                     .map_err(unavailable)?;
                 tracing::info!(user = %user.id, "signed in");
+                let actor = Actor {
+                    name: user.email.clone(),
+                    ..actor
+                };
+                audit::note(&state, &actor, Action::SignIn, "", "").await;
                 let mut response = see_other(&next);
                 response.headers_mut().insert(
                     header::SET_COOKIE,
@@ -100,6 +106,7 @@ pub async fn sign_in(
                     .await
                     .map_err(unavailable)?;
                 tracing::info!("sign-in refused");
+                audit::note(&state, &actor, Action::SignInRefused, "", "").await;
                 Ok(page(
                     StatusCode::UNAUTHORIZED,
                     lang,
@@ -129,6 +136,7 @@ pub async fn sign_out(State(state): State<AppState>, headers: HeaderMap, body: B
                 .close_session(&secret)
                 .await
                 .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+            audit::note(&state, &viewer.actor, Action::SignOut, "", "").await;
         }
         let mut response = see_other("/sign-in");
         response

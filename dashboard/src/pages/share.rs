@@ -12,6 +12,7 @@ use super::{
 };
 use crate::api::{ApiError, v2};
 use crate::app::{AppState, count, registry};
+use crate::audit::{self, Action, Actor};
 use crate::auth;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Path, RawQuery, State};
@@ -69,9 +70,18 @@ pub(crate) async fn reader(
             html::link_password(lang, &base(secret), None),
         ));
     }
+    let actor = Actor {
+        name: link.name.clone(),
+        credential: format!("link:{}", link.id),
+        address: auth::address(headers),
+    };
+    if mesure_accounts::use_due(link.last_used_at, (state.now_ms)()) {
+        audit::note(state, &actor, Action::LinkUsed, &site.id, "").await;
+    }
     Ok(Reader::Link {
         site,
         base: base(secret),
+        actor,
     })
 }
 

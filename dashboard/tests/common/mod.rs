@@ -597,3 +597,92 @@ pub fn by_dimensions(answer: &serde_json::Value) -> HashMap<Vec<String>, Vec<ser
         })
         .collect()
 }
+
+/// Every route that reads one site's data, for `site`.
+pub fn site_routes(site: &str) -> Vec<(&'static str, String, Vec<u8>)> {
+    let query = serde_json::json!({"site_id": site, "date_range": "7d", "metrics": ["visitors"]})
+        .to_string();
+    vec![
+        ("GET", format!("/sites/{site}"), Vec::new()),
+        ("GET", format!("/sites/{site}/realtime"), Vec::new()),
+        (
+            "GET",
+            format!("/sites/{site}/details/visit%3Asource"),
+            Vec::new(),
+        ),
+        (
+            "GET",
+            format!("/sites/{site}/csv?d=visit%3Asource"),
+            Vec::new(),
+        ),
+        (
+            "POST",
+            "/api/v2/query".to_owned(),
+            query.clone().into_bytes(),
+        ),
+        ("POST", "/api/v2/query/csv".to_owned(), query.into_bytes()),
+        (
+            "GET",
+            format!("/api/v1/export?site_id={site}&date_range=7d"),
+            Vec::new(),
+        ),
+        (
+            "GET",
+            format!("/api/v1/realtime?site_id={site}"),
+            Vec::new(),
+        ),
+    ]
+}
+
+pub async fn ask(
+    dashboard: &Dashboard,
+    cookie: Option<&str>,
+    (method, target, body): &(&str, String, Vec<u8>),
+) -> Answer {
+    let mut headers = vec![("Content-Type", "application/json")];
+    if let Some(cookie) = cookie {
+        headers.push(("Cookie", cookie));
+    }
+    send(
+        dashboard.addr,
+        browser_request(method, target, &headers, body),
+    )
+    .await
+}
+
+pub fn text(answer: &Answer) -> String {
+    String::from_utf8_lossy(&answer.body).into_owned()
+}
+
+/// Posts the sign-in form; the answer and the session cookie it sets.
+pub async fn sign_in(
+    dashboard: &Dashboard,
+    email: &str,
+    password: &str,
+) -> (Answer, Option<String>) {
+    let body = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([
+            ("email", email),
+            ("password", password),
+            ("next", "/sites/paris?lang=en"),
+        ])
+        .finish();
+    let answer = send(
+        dashboard.addr,
+        browser_request(
+            "POST",
+            "/sign-in",
+            &[
+                ("Origin", "http://collector.test"),
+                ("Content-Type", "application/x-www-form-urlencoded"),
+            ],
+            body.as_bytes(),
+        ),
+    )
+    .await;
+    let cookie = answer
+        .header("set-cookie")
+        .and_then(|c| c.split(';').next().map(str::to_owned))
+        .filter(|c| !c.ends_with('='));
+    (answer, cookie)
+}
