@@ -10,6 +10,8 @@
 //! | `GET /api/v1/realtime?site_id=` | visitors in the last 5 and 30 minutes, pages and sources now |
 //! | `GET /sign-in`, `POST /sign-in`, `POST /sign-out` | a session cookie for the pages and the API |
 //! | `GET /share/{secret}` (and `/details/..`, `/csv`), `POST` (password) | a shared link: one site's overview, read-only |
+//! | `GET`, `POST /sites/{id}/settings`, `POST /sites/{id}/goals` (and `/delete`) | a site's settings and goals, for its admins |
+//! | `GET`, `POST /sites/new` | a new site, for superusers |
 //! | `GET /audit` (and `/audit/csv`) `?site=&action=&from=&to=` | the audit log, for admins and superusers |
 //! | `GET /healthz` | `200` while the process runs |
 //! | `GET /readyz` | `200` when ClickHouse answers and the sites are known; `503` otherwise |
@@ -79,6 +81,19 @@ pub fn app(state: AppState) -> Router {
         .route(
             "/sites/{id}/annotations/{note}/delete",
             post(pages::annotate::remove),
+        )
+        .route(
+            "/sites/new",
+            get(pages::settings::new_form).post(pages::settings::add),
+        )
+        .route(
+            "/sites/{id}/settings",
+            get(pages::settings::form).post(pages::settings::save),
+        )
+        .route("/sites/{id}/goals", post(pages::settings::add_goal))
+        .route(
+            "/sites/{id}/goals/delete",
+            post(pages::settings::remove_goal),
         )
         .route("/audit", get(pages::audit::page_of))
         .route("/audit/csv", get(pages::audit::csv))

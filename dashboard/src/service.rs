@@ -44,6 +44,23 @@ fn now_ms() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
+/// Reloads the sites and their goals (invalid rows skipped); the number
+/// of sites.
+pub(crate) async fn reload(
+    client: &Client,
+    registry: &Registry,
+    goals: &RwLock<Arc<Vec<Goal>>>,
+) -> Result<usize, mesure_sites::RegistryError> {
+    let count = registry.reload(client, None).await?;
+    let valid = goals::load(client)
+        .await?
+        .iter()
+        .filter_map(|row| Goal::from_row(row).ok())
+        .collect();
+    *goals.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(valid);
+    Ok(count)
+}
+
 /// Seals finished days every `period`, once the sites are known.
 async fn seal_forever(
     reader: Reader,
@@ -110,21 +127,12 @@ pub async fn run(
             interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 interval.tick().await;
-                match tokio::time::timeout(timeouts.receive, registry.reload(&client, None)).await {
+                match tokio::time::timeout(timeouts.receive, reload(&client, &registry, &goals))
+                    .await
+                {
                     Ok(Ok(count)) => metrics.sites.set(i64::try_from(count).unwrap_or(i64::MAX)),
                     Ok(Err(error)) => tracing::warn!(%error, "site registry not reloaded"),
                     Err(_) => tracing::warn!("site registry not reloaded: clickhouse timed out"),
-                }
-                match tokio::time::timeout(timeouts.receive, goals::load(&client)).await {
-                    Ok(Ok(rows)) => {
-                        let valid = rows
-                            .iter()
-                            .filter_map(|row| Goal::from_row(row).ok())
-                            .collect();
-                        *goals.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(valid);
-                    }
-                    Ok(Err(error)) => tracing::warn!(%error, "goals not reloaded"),
-                    Err(_) => tracing::warn!("goals not reloaded: clickhouse timed out"),
                 }
             }
         })

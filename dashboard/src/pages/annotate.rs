@@ -94,6 +94,25 @@ pub(crate) fn check_csrf(viewer: &Viewer, fields: &[(String, String)]) -> Result
     }
 }
 
+/// The viewer and the site of a form posted by one of the site's admins:
+/// from this dashboard's origin, with a live session and its token.
+pub(crate) async fn admin_form(
+    state: &AppState,
+    id: &str,
+    headers: &HeaderMap,
+    fields: &[(String, String)],
+) -> Result<(Viewer, std::sync::Arc<mesure_sites::Site>), ApiError> {
+    same_origin(headers)?;
+    let viewer = auth::viewer(state, headers)
+        .await?
+        .ok_or(ApiError::Unauthorized)?;
+    check_csrf(&viewer, fields)?;
+    let (sites, _) = registry(state)?;
+    let (site, _) = v2::find_site(&sites, id)?;
+    viewer.check_admin(&site)?;
+    Ok((viewer, site))
+}
+
 /// Runs a form: reads its fields and the view it came from (`view`),
 /// checks the origin, the session, its token and the admin role on the
 /// site, runs `work` within the receive timeout, and answers `303` back to
@@ -116,14 +135,7 @@ where
         Err(response) => return *response,
     };
     let outcome = async {
-        same_origin(headers)?;
-        let viewer = auth::viewer(state, headers)
-            .await?
-            .ok_or(ApiError::Unauthorized)?;
-        check_csrf(&viewer, &fields)?;
-        let (sites, _) = registry(state)?;
-        let (site, _) = v2::find_site(&sites, id)?;
-        viewer.check_admin(&site)?;
+        let (viewer, site) = admin_form(state, id, headers, &fields).await?;
         let here = format!("/sites/{}", site.id);
         let detail =
             match tokio::time::timeout(state.timeouts.receive, work(site.clone(), fields)).await {

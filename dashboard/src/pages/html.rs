@@ -602,6 +602,9 @@ pub fn overview(overview: &Overview, account: Option<&Account>, admin: bool) -> 
     );
     let body = html! {
         h1 { (site.id.as_ref()) }
+        @if admin {
+            p { a href=(format!("{here}/settings")) { (lang.t("nav-settings")) } }
+        }
         (controls(lang, &here, view, Some(range), (!overview.shared).then(|| format!("{here}/realtime")).as_deref()))
         @if let Some(then) = overview.comparison {
             p.muted { (lang.t_with("compare-against", &[
@@ -695,6 +698,9 @@ pub fn sites(groups: &[Group], view: &View, lang: Lang, account: &Account) -> St
     let summed = [(1, Metric::Visits), (2, Metric::Pageviews)];
     let body = html! {
         h1 { (lang.t("sites-title")) }
+        @if account.superuser {
+            p { a href="/sites/new" { (lang.t("nav-new-site")) } }
+        }
         (controls(lang, "/", view, None, None))
         @if groups.is_empty() {
             p { (lang.t("sites-empty")) }

@@ -17,6 +17,7 @@ pub mod countries;
 mod html;
 pub mod i18n;
 pub mod session;
+pub mod settings;
 pub mod share;
 pub mod view;
 
@@ -433,6 +434,8 @@ pub struct Account {
     /// Administers a site, an organisation or the instance: sees the
     /// audit log.
     pub admin: bool,
+    /// Administers the instance: adds sites.
+    pub superuser: bool,
 }
 
 impl Account {
@@ -445,6 +448,7 @@ impl Account {
             email: viewer.user.email.clone(),
             csrf: viewer.csrf.clone(),
             admin: access.superuser || admin(&access.sites) || admin(&access.organisations),
+            superuser: access.superuser,
         }
     }
 }

@@ -298,7 +298,10 @@ test("axe-core finds no serious or critical violation on any page, in either lan
   const { join } = await import("node:path");
   const { root } = await import("../../../collector/tests/browser/harness.mjs");
   const axe = readFileSync(join(root, "node_modules/axe-core/axe.min.js"), "utf8");
-  const pages = ["/", "/sites/demo-1", "/sites/demo-1/details/visit%3Acountry", "/sites/live/realtime", "/sites/nowhere", "/sign-in"];
+  const pages = [
+    "/", "/sites/demo-1", "/sites/demo-1/details/visit%3Acountry", "/sites/live/realtime", "/sites/nowhere", "/sign-in",
+    "/sites/demo-1/settings", "/sites/new", "/audit",
+  ];
   // What people without an account see: the sign-in form, a shared link's
   // pages and a shared link's password form.
   const anonymous = ["/sign-in", sharedOpen, `${sharedOpen}/details/visit%3Asource`, sharedLocked];
