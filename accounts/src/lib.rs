@@ -6,6 +6,7 @@
 //! runtime-chosen driver: every statement is written in the dialect both
 //! accept, with `$N` parameters, and every value is bound.
 
+pub mod invitations;
 pub mod links;
 pub mod password;
 pub mod sessions;
@@ -74,6 +75,7 @@ pub const MIGRATIONS: &[Migration] = migrations![
     2 "0002_sessions",
     3 "0003_api_tokens",
     4 "0004_shared_links",
+    5 "0005_invitations",
 ];
 
 impl Migration {

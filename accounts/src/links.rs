@@ -26,6 +26,8 @@ pub struct Link {
     pub revoked: bool,
     /// Whether a password is asked.
     pub locked: bool,
+    /// Whether pages of the site's own hosts may frame it.
+    pub embeddable: bool,
     password_hash: String,
 }
 
@@ -38,8 +40,8 @@ pub fn well_formed(text: &str) -> bool {
     text.len() == SECRET_LENGTH && text.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
-const COLUMNS: &str =
-    "id, site_id, name, user_id, created_at, expires_at, last_used_at, revoked_at, password_hash";
+const COLUMNS: &str = "id, site_id, name, user_id, created_at, expires_at, last_used_at, revoked_at, \
+     password_hash, embeddable";
 
 fn link_of(row: &AnyRow) -> Result<Link, sqlx::Error> {
     let password_hash: String = row.try_get("password_hash")?;
@@ -53,6 +55,7 @@ fn link_of(row: &AnyRow) -> Result<Link, sqlx::Error> {
         last_used_at: row.try_get("last_used_at")?,
         revoked: row.try_get::<Option<i64>, _>("revoked_at")?.is_some(),
         locked: !password_hash.is_empty(),
+        embeddable: row.try_get::<i64, _>("embeddable")? != 0,
         password_hash,
     })
 }
@@ -135,6 +138,16 @@ impl Store {
     }
 
     /// Revokes a link: it shows nothing from now on.
+    /// Lets pages of the site's own hosts frame the link, or not.
+    pub async fn set_embeddable(&self, id: &str, embeddable: bool) -> Result<(), AccountError> {
+        sqlx::query("UPDATE shared_links SET embeddable = $1 WHERE id = $2")
+            .bind(i64::from(embeddable))
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
     pub async fn revoke_link(&self, id: &str, now_ms: i64) -> Result<(), AccountError> {
         self.revoke("shared_links", id, now_ms).await
     }

@@ -312,6 +312,43 @@ impl Store {
         Ok(())
     }
 
+    /// The users with a role on the site itself, by address.
+    pub async fn site_members(&self, site_id: &str) -> Result<Vec<(User, Role)>, AccountError> {
+        self.members(("site_roles", "site_id"), site_id).await
+    }
+
+    /// The users with a role on every site of an organisation, by address.
+    pub async fn organisation_members(
+        &self,
+        organisation: &str,
+    ) -> Result<Vec<(User, Role)>, AccountError> {
+        self.members(("organisation_roles", "organisation"), organisation)
+            .await
+    }
+
+    async fn members(
+        &self,
+        (table, column): (&'static str, &'static str),
+        target: &str,
+    ) -> Result<Vec<(User, Role)>, AccountError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS}, role FROM users JOIN {table} ON {table}.user_id = users.id \
+             WHERE {table}.{column} = $1 ORDER BY email"
+        ))
+        .bind(target)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let role: String = row.try_get("role")?;
+                Ok((
+                    user_of(row)?,
+                    Role::parse(&role).ok_or(AccountError::Role(role))?,
+                ))
+            })
+            .collect()
+    }
+
     /// Takes away `user_id`'s role on a site.
     pub async fn revoke_site(&self, user_id: &str, site_id: &str) -> Result<(), AccountError> {
         sqlx::query("DELETE FROM site_roles WHERE user_id = $1 AND site_id = $2")

@@ -17,7 +17,7 @@ async fn stores(name: &str) -> Vec<Store> {
         let store = Store::open(&url)
             .await
             .unwrap_or_else(|e| panic!("{url}: {e}"));
-        assert_eq!(store.migrate().await.expect("migrate"), [1, 2, 3, 4]);
+        assert_eq!(store.migrate().await.expect("migrate"), [1, 2, 3, 4, 5]);
         stores.push(store);
     }
     assert_eq!(stores[0].engine(), Engine::Sqlite);
@@ -46,7 +46,7 @@ async fn migrations_apply_once_and_a_changed_or_newer_one_is_refused() {
             .await
             .expect("future");
         assert!(
-            matches!(store.migrate().await, Err(StoreError::Newer(99, 4))),
+            matches!(store.migrate().await, Err(StoreError::Newer(99, 5))),
             "{engine:?}"
         );
     }
@@ -683,5 +683,137 @@ async fn shared_links_open_with_their_password_until_they_expire_or_are_revoked(
                 .await,
             Err(AccountError::Password(_))
         ));
+    }
+}
+
+#[tokio::test]
+async fn an_invitation_opens_once_until_it_expires_or_is_revoked() {
+    use mesure_accounts::invitations::VALID_MS;
+    for store in stores("accounts_invitations").await {
+        let engine = store.engine();
+        let now = 1_000_000;
+        let admin = store
+            .add_user("admin@ville.fr", "", None, false)
+            .await
+            .expect("admin");
+        let (invitation, secret) = store
+            .invite(&admin, " Bea@Ville.FR ", ("ville", Role::Viewer), now)
+            .await
+            .expect("invite");
+        assert_eq!(invitation.email, "bea@ville.fr", "{engine:?}");
+        assert_eq!(secret.len(), 64);
+        assert_eq!(
+            store.invitations_of_site("ville").await.expect("list"),
+            std::slice::from_ref(&invitation)
+        );
+        // Someone with an account is given a role, not an invitation.
+        assert!(matches!(
+            store
+                .invite(&admin, "admin@ville.fr", ("ville", Role::Viewer), now)
+                .await,
+            Err(AccountError::Exists(_))
+        ));
+        // A short password leaves the invitation usable.
+        assert!(store.accept(&secret, ("Béa", "short"), now).await.is_err());
+        let (bea, used) = store
+            .accept(&secret, ("Béa", "a long enough secret"), now + 1)
+            .await
+            .expect("accept")
+            .expect("live");
+        assert_eq!(used.id, invitation.id);
+        assert_eq!(
+            (bea.email.as_str(), bea.name.as_str()),
+            ("bea@ville.fr", "Béa")
+        );
+        assert_eq!(
+            store
+                .access(&bea)
+                .await
+                .expect("access")
+                .role_on("ville", ""),
+            Some(Role::Viewer)
+        );
+        assert!(
+            store
+                .authenticate("bea@ville.fr", "a long enough secret")
+                .await
+                .expect("auth")
+                .is_some()
+        );
+        // Once only.
+        assert!(
+            store
+                .accept(&secret, ("x", "another long secret"), now + 2)
+                .await
+                .expect("second")
+                .is_none(),
+            "{engine:?}"
+        );
+        assert!(
+            store
+                .invitation(&secret, now + 2)
+                .await
+                .expect("read")
+                .is_none()
+        );
+        // Expired, revoked, unknown, malformed: nothing.
+        let (_, late) = store
+            .invite(&admin, "late@ville.fr", ("ville", Role::Admin), now)
+            .await
+            .expect("invite");
+        assert!(
+            store
+                .accept(&late, ("", "a long enough secret"), now + VALID_MS)
+                .await
+                .expect("late")
+                .is_none()
+        );
+        let (revoked, gone) = store
+            .invite(&admin, "gone@ville.fr", ("ville", Role::Admin), now)
+            .await
+            .expect("invite");
+        store
+            .revoke_invitation(&revoked.id, now)
+            .await
+            .expect("revoke");
+        assert!(
+            store
+                .accept(&gone, ("", "a long enough secret"), now + 1)
+                .await
+                .expect("revoked")
+                .is_none()
+        );
+        for bad in [
+            "0".repeat(64),
+            "'; DROP TABLE users; --".to_owned(),
+            String::new(),
+        ] {
+            assert!(store.invitation(&bad, now).await.expect("bad").is_none());
+        }
+        assert!(
+            store
+                .user_by_email("late@ville.fr")
+                .await
+                .expect("read")
+                .is_none()
+        );
+        // Hostile text in a name is stored as text.
+        let (_, odd) = store
+            .invite(&admin, "odd@ville.fr", ("ville", Role::Viewer), now)
+            .await
+            .expect("invite");
+        let (odd, _) = store
+            .accept(
+                &odd,
+                ("Robert'); DROP TABLE users; --", "a long enough secret"),
+                now + 1,
+            )
+            .await
+            .expect("accept")
+            .expect("live");
+        assert_eq!(odd.name, "Robert'); DROP TABLE users; --");
+        let members = store.site_members("ville").await.expect("members");
+        let emails: Vec<&str> = members.iter().map(|(u, _)| u.email.as_str()).collect();
+        assert_eq!(emails, ["bea@ville.fr", "odd@ville.fr"], "{engine:?}");
     }
 }

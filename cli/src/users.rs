@@ -413,6 +413,9 @@ pub enum LinkCommand {
         /// Ask this password (the file's first line) before showing anything.
         #[arg(long)]
         password_file: Option<PathBuf>,
+        /// Let pages of the site's own hosts frame it (without a password only).
+        #[arg(long, conflicts_with = "password_file")]
+        embeddable: bool,
     },
     /// List a site's links (never their secret).
     List {
@@ -437,6 +440,7 @@ pub async fn links(
             name,
             expires_days,
             password_file,
+            embeddable,
         } => {
             let user = store
                 .user_by_email(&email)
@@ -462,6 +466,9 @@ pub async fn links(
             let (link, secret) = store
                 .add_link(&user, &site, &name, password.as_deref(), expires, now)
                 .await?;
+            if embeddable {
+                store.set_embeddable(&link.id, true).await?;
+            }
             tracing::info!(id = %link.id, %site, "link made; shown once");
             let detail = format!("{}: {} by {email}", link.id, link.name);
             audit(client, Action::LinkCreated, &site, &detail).await;
@@ -470,10 +477,11 @@ pub async fn links(
         LinkCommand::List { site } => {
             for link in store.links_of_site(&site).await? {
                 super::print(&format!(
-                    "{}\t{}\tpassword={}\texpires_ms={}\tlast_used_ms={}{}",
+                    "{}\t{}\tpassword={}\tembeddable={}\texpires_ms={}\tlast_used_ms={}{}",
                     link.id,
                     link.name,
                     link.locked,
+                    link.embeddable,
                     link.expires_at
                         .map_or("never".to_owned(), |t| t.to_string()),
                     link.last_used_at

@@ -626,7 +626,7 @@ fn shared_links_from_the_command_line() {
     let out = mesure(&["link", "list", "--site", "mairie"], &vars);
     let listed = text(&out.stdout);
     assert!(
-        listed.contains("\tConseil\tpassword=false\texpires_ms="),
+        listed.contains("\tConseil\tpassword=false\tembeddable=false\texpires_ms="),
         "{listed}"
     );
     assert!(!listed.contains(&path[7..]), "the secret is never listed");

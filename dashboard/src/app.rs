@@ -11,6 +11,10 @@
 //! | `GET /sign-in`, `POST /sign-in`, `POST /sign-out` | a session cookie for the pages and the API |
 //! | `GET /share/{secret}` (and `/details/..`, `/csv`), `POST` (password) | a shared link: one site's overview, read-only |
 //! | `GET`, `POST /sites/{id}/settings`, `POST /sites/{id}/goals` (and `/delete`) | a site's settings and goals, for its admins |
+//! | `GET`, `POST /sites/{id}/users` (and `/role`, `/remove`, `/invitations/{i}/revoke`) | a site's members and invitations, for its admins |
+//! | `GET`, `POST /sites/{id}/links` (and `/{link}/revoke`) | a site's shared links, for its admins |
+//! | `GET /account`, `POST /account/tokens` (and `/{token}/revoke`) | the signed-in user's API tokens |
+//! | `GET`, `POST /invite/{secret}` | an invitation: the new account's password, then signed in |
 //! | `GET`, `POST /sites/new` | a new site, for superusers |
 //! | `GET /audit` (and `/audit/csv`) `?site=&action=&from=&to=` | the audit log, for admins and superusers |
 //! | `GET /healthz` | `200` while the process runs |
@@ -95,6 +99,34 @@ pub fn app(state: AppState) -> Router {
             "/sites/{id}/goals/delete",
             post(pages::settings::remove_goal),
         )
+        .route(
+            "/sites/{id}/users",
+            get(pages::people::list).post(pages::people::invite),
+        )
+        .route("/sites/{id}/users/role", post(pages::people::change_role))
+        .route("/sites/{id}/users/remove", post(pages::people::remove))
+        .route(
+            "/sites/{id}/users/invitations/{invitation}/revoke",
+            post(pages::people::revoke),
+        )
+        .route(
+            "/sites/{id}/links",
+            get(pages::keys::links).post(pages::keys::add_link),
+        )
+        .route(
+            "/sites/{id}/links/{link}/revoke",
+            post(pages::keys::revoke_link),
+        )
+        .route("/account", get(pages::keys::account))
+        .route("/account/tokens", post(pages::keys::add_token))
+        .route(
+            "/account/tokens/{token}/revoke",
+            post(pages::keys::revoke_token),
+        )
+        .route(
+            "/invite/{secret}",
+            get(pages::people::open).post(pages::people::accept),
+        )
         .route("/audit", get(pages::audit::page_of))
         .route("/audit/csv", get(pages::audit::csv))
         .route("/assets/{name}", get(pages::assets::serve))
@@ -126,14 +158,21 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// The Content-Security-Policy but for `frame-ancestors`.
+macro_rules! policy {
+    () => {
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+         connect-src 'self'; form-action 'self'; base-uri 'none'"
+    };
+}
+
 /// What every answer carries: nothing runs but the dashboard's own scripts
 /// and styles (no inline script), nothing is framed, sent elsewhere or
 /// sniffed as another type.
 pub const SECURITY_HEADERS: [(&str, &str); 5] = [
     (
         "content-security-policy",
-        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
-         connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        concat!(policy!(), "; frame-ancestors 'none'"),
     ),
     ("x-content-type-options", "nosniff"),
     ("referrer-policy", "same-origin"),
@@ -141,13 +180,27 @@ pub const SECURITY_HEADERS: [(&str, &str); 5] = [
     ("cross-origin-opener-policy", "same-origin"),
 ];
 
+/// Marks an answer that pages of these origins may frame (a shared link
+/// its admins opened to embedding on the site's own hosts).
+#[derive(Debug, Clone)]
+pub struct FrameAncestors(pub Vec<String>);
+
 async fn security_headers(mut response: Response) -> Response {
+    let framed = response.extensions_mut().remove::<FrameAncestors>();
     let headers = response.headers_mut();
     for (name, value) in SECURITY_HEADERS {
         headers.insert(
             HeaderName::from_static(name),
             HeaderValue::from_static(value),
         );
+    }
+    if let Some(FrameAncestors(sources)) = framed {
+        let policy = format!("{}; frame-ancestors {}", policy!(), sources.join(" "));
+        if let Ok(value) = HeaderValue::from_str(&policy) {
+            headers.insert(header::CONTENT_SECURITY_POLICY, value);
+            // `X-Frame-Options` has no list: the policy alone says who frames.
+            headers.remove(header::X_FRAME_OPTIONS);
+        }
     }
     response
 }

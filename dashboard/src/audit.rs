@@ -48,11 +48,12 @@ pub enum Action {
     RoleGranted,
     RoleRevoked,
     Invited,
+    InvitationRevoked,
     InvitationAccepted,
 }
 
 impl Action {
-    pub const ALL: [Action; 24] = [
+    pub const ALL: [Action; 25] = [
         Action::SignIn,
         Action::SignInRefused,
         Action::SignOut,
@@ -76,6 +77,7 @@ impl Action {
         Action::RoleGranted,
         Action::RoleRevoked,
         Action::Invited,
+        Action::InvitationRevoked,
         Action::InvitationAccepted,
     ];
 
@@ -106,6 +108,7 @@ impl Action {
             Action::RoleGranted => "role_granted",
             Action::RoleRevoked => "role_revoked",
             Action::Invited => "invited",
+            Action::InvitationRevoked => "invitation_revoked",
             Action::InvitationAccepted => "invitation_accepted",
         }
     }

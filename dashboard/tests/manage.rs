@@ -329,3 +329,409 @@ async fn admins_manage_their_sites_and_nobody_else_does() {
         dashboard.stop();
     }
 }
+
+/// The first `prefix` followed by 64 hex digits in `html`: a secret shown.
+fn secret_after(html: &str, prefix: &str) -> String {
+    let start = html
+        .find(prefix)
+        .unwrap_or_else(|| panic!("no {prefix} in {html}"))
+        + prefix.len();
+    let secret: String = html[start..]
+        .chars()
+        .take_while(char::is_ascii_hexdigit)
+        .collect();
+    assert_eq!(secret.len(), 64, "{html}");
+    secret
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admins_give_access_and_share_and_users_make_tokens() {
+    for engine in ENGINES {
+        let (_db, client) = database("manage_people", &generate(1, 101)).await;
+        let dashboard = dashboard_with(client.clone(), accounts_on(engine).await).await;
+        let store = &dashboard.accounts;
+        let (admin, csrf) = session(store, "adm@paris.fr", &[("paris", Role::Admin)]).await;
+        let (viewer, _) = session(store, "vic@paris.fr", &[("paris", Role::Viewer)]).await;
+        let get = |target: String, cookie: Option<String>| {
+            let dashboard = &dashboard;
+            async move {
+                let mut headers = vec![("Accept-Language", "en")];
+                let cookie = cookie.unwrap_or_default();
+                if !cookie.is_empty() {
+                    headers.push(("Cookie", &cookie));
+                }
+                send(
+                    dashboard.addr,
+                    browser_request("GET", &target, &headers, b""),
+                )
+                .await
+            }
+        };
+        let me = Some(admin.clone());
+
+        // Users: who may see the page.
+        let page = get("/sites/paris/users".into(), me.clone()).await;
+        assert_eq!(page.status, 200, "{}", text(&page));
+        assert!(text(&page).contains("vic@paris.fr"));
+        assert_eq!(
+            get("/sites/paris/users".into(), Some(viewer.clone()))
+                .await
+                .status,
+            403
+        );
+        assert_eq!(
+            get("/sites/noumea/users".into(), me.clone()).await.status,
+            404
+        );
+
+        // An address with an account gets the role at once.
+        let granted = post(
+            &dashboard,
+            "/sites/paris/users",
+            &admin,
+            &form(&[
+                ("email", "VIC@paris.fr"),
+                ("role", "admin"),
+                ("csrf", &csrf),
+            ]),
+        )
+        .await;
+        assert_eq!(granted.status, 303, "{}", text(&granted));
+        let vic = store
+            .user_by_email("vic@paris.fr")
+            .await
+            .expect("read")
+            .expect("vic");
+        assert_eq!(
+            store
+                .access(&vic)
+                .await
+                .expect("access")
+                .role_on("paris", ""),
+            Some(Role::Admin)
+        );
+        // A hostile address is refused, shown as text.
+        let refused = post(
+            &dashboard,
+            "/sites/paris/users",
+            &admin,
+            &form(&[
+                ("email", "<img src=x onerror=alert(1)>"),
+                ("role", "viewer"),
+                ("csrf", &csrf),
+            ]),
+        )
+        .await;
+        assert_eq!(refused.status, 400);
+        assert!(text(&refused).contains("This is not an e-mail address."));
+        assert!(!text(&refused).contains("<img src=x"));
+
+        // Any other address gets a one-time link, shown once.
+        let invited = post(
+            &dashboard,
+            "/sites/paris/users",
+            &admin,
+            &form(&[
+                ("email", "new@paris.fr"),
+                ("role", "viewer"),
+                ("csrf", &csrf),
+            ]),
+        )
+        .await;
+        assert_eq!(invited.status, 200, "{}", text(&invited));
+        let secret = secret_after(&text(&invited), "https://collector.test/invite/");
+        let invitation = format!("/invite/{secret}");
+        let opened = get(invitation.clone(), None).await;
+        assert_eq!(opened.status, 200);
+        assert!(text(&opened).contains("new@paris.fr"));
+        let accept = |password: &'static str, again: &'static str| {
+            let (dashboard, invitation) = (&dashboard, invitation.clone());
+            async move {
+                send(
+                    dashboard.addr,
+                    browser_request(
+                        "POST",
+                        &invitation,
+                        &[
+                            ("Origin", "http://collector.test"),
+                            ("Accept-Language", "en"),
+                            ("Content-Type", "application/x-www-form-urlencoded"),
+                        ],
+                        form(&[("name", "Néo"), ("password", password), ("again", again)])
+                            .as_bytes(),
+                    ),
+                )
+                .await
+            }
+        };
+        let mismatch = accept("a long enough secret", "another long secret").await;
+        assert_eq!(mismatch.status, 400);
+        assert!(text(&mismatch).contains("The two passwords differ."));
+        assert_eq!(accept("short", "short").await.status, 400);
+        let accepted = accept("a long enough secret", "a long enough secret").await;
+        assert_eq!(accepted.status, 303, "{}", text(&accepted));
+        assert_eq!(accepted.header("location").as_deref(), Some("/sites/paris"));
+        let cookie = accepted
+            .header("set-cookie")
+            .and_then(|c| c.split(';').next().map(str::to_owned))
+            .expect("signed in");
+        assert_eq!(
+            get("/sites/paris".into(), Some(cookie.clone()))
+                .await
+                .status,
+            200
+        );
+        assert_eq!(
+            get("/sites/noumea".into(), Some(cookie.clone()))
+                .await
+                .status,
+            404
+        );
+        // Once only.
+        assert_eq!(
+            accept("a long enough secret", "a long enough secret")
+                .await
+                .status,
+            404
+        );
+        assert_eq!(get(invitation.clone(), None).await.status, 404);
+
+        // A member's role changed, then taken away; a stranger is not found.
+        let neo = store
+            .user_by_email("new@paris.fr")
+            .await
+            .expect("read")
+            .expect("neo");
+        let changed = post(
+            &dashboard,
+            "/sites/paris/users/role",
+            &admin,
+            &form(&[("user", &neo.id), ("role", "admin"), ("csrf", &csrf)]),
+        )
+        .await;
+        assert_eq!(changed.status, 303);
+        let removed = post(
+            &dashboard,
+            "/sites/paris/users/remove",
+            &admin,
+            &form(&[("user", &neo.id), ("csrf", &csrf)]),
+        )
+        .await;
+        assert_eq!(removed.status, 303);
+        assert_eq!(get("/sites/paris".into(), Some(cookie)).await.status, 404);
+        let stranger = post(
+            &dashboard,
+            "/sites/paris/users/remove",
+            &admin,
+            &form(&[("user", &neo.id), ("csrf", &csrf)]),
+        )
+        .await;
+        assert_eq!(stranger.status, 404);
+
+        // An invitation revoked no longer opens.
+        let invited = post(
+            &dashboard,
+            "/sites/paris/users",
+            &admin,
+            &form(&[
+                ("email", "late@paris.fr"),
+                ("role", "viewer"),
+                ("csrf", &csrf),
+            ]),
+        )
+        .await;
+        let late = secret_after(&text(&invited), "/invite/");
+        let pending = store.invitations_of_site("paris").await.expect("pending");
+        let id = &pending
+            .iter()
+            .find(|i| i.email == "late@paris.fr")
+            .expect("late")
+            .id;
+        let revoked = post(
+            &dashboard,
+            &format!("/sites/paris/users/invitations/{id}/revoke"),
+            &admin,
+            &form(&[("csrf", &csrf)]),
+        )
+        .await;
+        assert_eq!(revoked.status, 303);
+        assert_eq!(get(format!("/invite/{late}"), None).await.status, 404);
+
+        // Shared links: made (embeddable on the site's hosts), refused, revoked.
+        let made = post(
+            &dashboard,
+            "/sites/paris/links",
+            &admin,
+            &form(&[
+                ("name", "Conseil"),
+                ("embeddable", "on"),
+                ("days", "30"),
+                ("csrf", &csrf),
+            ]),
+        )
+        .await;
+        assert_eq!(made.status, 200, "{}", text(&made));
+        let shared = format!(
+            "/share/{}",
+            secret_after(&text(&made), "https://collector.test/share/")
+        );
+        let framed = get(shared.clone(), None).await;
+        assert_eq!(framed.status, 200);
+        let policy = framed.header("content-security-policy").expect("policy");
+        assert!(
+            policy.ends_with("; frame-ancestors https://www.paris.fr"),
+            "{policy}"
+        );
+        assert_eq!(framed.header("x-frame-options"), None);
+        let plain = post(
+            &dashboard,
+            "/sites/paris/links",
+            &admin,
+            &form(&[("name", "Presse"), ("csrf", &csrf)]),
+        )
+        .await;
+        let plain = format!("/share/{}", secret_after(&text(&plain), "/share/"));
+        let closed = get(plain, None).await;
+        assert!(
+            closed
+                .header("content-security-policy")
+                .expect("policy")
+                .ends_with("frame-ancestors 'none'")
+        );
+        assert_eq!(closed.header("x-frame-options").as_deref(), Some("DENY"));
+        for (fields, says) in [
+            (
+                vec![
+                    ("name", "x"),
+                    ("embeddable", "on"),
+                    ("password", "a long enough secret"),
+                ],
+                "cannot have a password",
+            ),
+            (vec![("name", "x"), ("days", "0")], "from 1 to 3660"),
+            (vec![("name", ""), ("days", "")], "Give a name"),
+        ] {
+            let mut fields = fields;
+            fields.push(("csrf", &csrf));
+            let refused = post(&dashboard, "/sites/paris/links", &admin, &form(&fields)).await;
+            assert_eq!(refused.status, 400, "{fields:?}");
+            assert!(text(&refused).contains(says), "{says}: {}", text(&refused));
+        }
+        // Vic is an admin now: another reader.
+        let (reader, _) = session(store, "reader@paris.fr", &[("paris", Role::Viewer)]).await;
+        assert_eq!(
+            get("/sites/paris/links".into(), Some(reader)).await.status,
+            403
+        );
+        let links = store.links_of_site("paris").await.expect("links");
+        let conseil = links.iter().find(|l| l.name == "Conseil").expect("conseil");
+        assert!(conseil.embeddable);
+        let revoked = post(
+            &dashboard,
+            &format!("/sites/paris/links/{}/revoke", conseil.id),
+            &admin,
+            &form(&[("csrf", &csrf)]),
+        )
+        .await;
+        assert_eq!(revoked.status, 303);
+        assert_eq!(get(shared, None).await.status, 404);
+
+        // Tokens: one's own, for sites one may read.
+        assert_eq!(get("/account".into(), me.clone()).await.status, 200);
+        let made = post(
+            &dashboard,
+            "/account/tokens",
+            &admin,
+            &form(&[("name", "Grafana"), ("site", "paris"), ("csrf", &csrf)]),
+        )
+        .await;
+        assert_eq!(made.status, 200, "{}", text(&made));
+        let token = format!("mesure_{}", secret_after(&text(&made), "value=\"mesure_"));
+        let query = br#"{"site_id": "paris", "date_range": "7d", "metrics": ["visitors"]}"#;
+        let with_token = |token: String| {
+            let dashboard = &dashboard;
+            async move {
+                let bearer = format!("Bearer {token}");
+                send(
+                    dashboard.addr,
+                    browser_request(
+                        "POST",
+                        "/api/v2/query",
+                        &[("Authorization", &bearer)],
+                        query,
+                    ),
+                )
+                .await
+            }
+        };
+        assert_eq!(with_token(token.clone()).await.status, 200);
+        let elsewhere = post(
+            &dashboard,
+            "/account/tokens",
+            &admin,
+            &form(&[("name", "x"), ("site", "noumea"), ("csrf", &csrf)]),
+        )
+        .await;
+        assert_eq!(elsewhere.status, 404);
+        let none = post(
+            &dashboard,
+            "/account/tokens",
+            &admin,
+            &form(&[("name", "x"), ("csrf", &csrf)]),
+        )
+        .await;
+        assert_eq!(none.status, 400);
+        let adm = store
+            .user_by_email("adm@paris.fr")
+            .await
+            .expect("read")
+            .expect("adm");
+        let id = store.tokens_of(&adm.id).await.expect("tokens")[0]
+            .id
+            .clone();
+        // Another user cannot revoke it.
+        let (other, other_csrf) = session(store, "other@paris.fr", &[("paris", Role::Admin)]).await;
+        let theirs = post(
+            &dashboard,
+            &format!("/account/tokens/{id}/revoke"),
+            &other,
+            &form(&[("csrf", &other_csrf)]),
+        )
+        .await;
+        assert_eq!(theirs.status, 404);
+        let revoked = post(
+            &dashboard,
+            &format!("/account/tokens/{id}/revoke"),
+            &admin,
+            &form(&[("csrf", &csrf)]),
+        )
+        .await;
+        assert_eq!(revoked.status, 303);
+        assert_eq!(with_token(token).await.status, 401);
+
+        let mut logged: Vec<String> = actions(&client, "paris")
+            .await
+            .into_iter()
+            .map(|(a, _)| a)
+            .filter(|a| a != "link_used" && a != "token_used")
+            .collect();
+        logged.sort();
+        let mut expected = vec![
+            "role_granted",
+            "invited",
+            "invitation_accepted",
+            "role_granted",
+            "role_revoked",
+            "invited",
+            "invitation_revoked",
+            "link_created",
+            "link_created",
+            "link_revoked",
+            "token_created",
+            "token_revoked",
+        ];
+        expected.sort_unstable();
+        assert_eq!(logged, expected, "{engine:?}");
+        dashboard.stop();
+    }
+}

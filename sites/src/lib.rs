@@ -270,6 +270,17 @@ impl Site {
         })
     }
 
+    /// The site's hosts, as written: `example.fr` or `*.example.fr`.
+    pub fn host_patterns(&self) -> Vec<String> {
+        self.hosts
+            .iter()
+            .map(|pattern| match pattern {
+                HostPattern::Exact(host) => host.clone(),
+                HostPattern::Subdomains(domain) => format!("*.{domain}"),
+            })
+            .collect()
+    }
+
     /// Whether a page or origin host (lowercase, without port) is the site's.
     pub fn has_host(&self, host: &str) -> bool {
         self.hosts.iter().any(|p| p.matches(host))

@@ -56,6 +56,7 @@ pub(super) fn layout(
                     }
                     @if let Some(account) = account {
                         div.account {
+                            a href="/account" { (lang.t("nav-account")) }
                             @if account.admin {
                                 a href="/audit" { (lang.t("nav-audit")) }
                             }
@@ -603,7 +604,13 @@ pub fn overview(overview: &Overview, account: Option<&Account>, admin: bool) -> 
     let body = html! {
         h1 { (site.id.as_ref()) }
         @if admin {
-            p { a href=(format!("{here}/settings")) { (lang.t("nav-settings")) } }
+            p.actions {
+                a href=(format!("{here}/settings")) { (lang.t("nav-settings")) }
+                " · "
+                a href=(format!("{here}/users")) { (lang.t("nav-users")) }
+                " · "
+                a href=(format!("{here}/links")) { (lang.t("nav-links")) }
+            }
         }
         (controls(lang, &here, view, Some(range), (!overview.shared).then(|| format!("{here}/realtime")).as_deref()))
         @if let Some(then) = overview.comparison {

@@ -16,6 +16,8 @@ pub mod audit;
 pub mod countries;
 mod html;
 pub mod i18n;
+pub mod keys;
+pub mod people;
 pub mod session;
 pub mod settings;
 pub mod share;
@@ -24,7 +26,7 @@ pub mod view;
 use crate::annotations::{self, Annotation};
 use crate::api::ApiError;
 use crate::api::v2;
-use crate::app::{AppState, ask, attachment, count, file_name, registry};
+use crate::app::{AppState, FrameAncestors, ask, attachment, count, file_name, registry};
 use crate::audit::{Action, Actor};
 use crate::auth::{self, Viewer};
 use crate::export;
@@ -426,6 +428,32 @@ fn read_view(raw: Option<&str>, headers: &HeaderMap) -> Result<(View, Lang), Box
     }
 }
 
+/// The language an admin page's `lang` asks for, else the browser's.
+fn lang_of(raw: Option<&str>, headers: &HeaderMap) -> Lang {
+    let chosen = form_urlencoded::parse(raw.unwrap_or("").as_bytes())
+        .find(|(k, _)| k == "lang")
+        .and_then(|(_, v)| Lang::from_code(&v));
+    language(
+        &View {
+            lang: chosen,
+            ..View::default()
+        },
+        headers,
+    )
+}
+
+/// An admin page's answer, or its error page; counted as `admin`.
+fn finish_admin(
+    state: &AppState,
+    started: Instant,
+    outcome: Result<Response, ApiError>,
+    lang: Lang,
+) -> Response {
+    let response = outcome.unwrap_or_else(|error| error_page(&error, lang));
+    count(state, "admin", started, &response);
+    response
+}
+
 /// The signed-in user as pages show them.
 #[derive(Debug, Clone)]
 pub struct Account {
@@ -498,6 +526,8 @@ pub enum Reader {
         site: Arc<Site>,
         base: String,
         actor: Actor,
+        /// The origins that may frame the link's pages, if any.
+        frame: Option<Vec<String>>,
     },
 }
 
@@ -572,10 +602,20 @@ where
     let started = Instant::now();
     let response = match read_view(raw, headers) {
         Ok((view, lang)) => match reader_of(state, who, headers, lang).await {
-            Ok(reader) => match work(view, lang, reader).await {
-                Ok(body) => page(StatusCode::OK, lang, body),
-                Err(error) => error_page(&error, lang),
-            },
+            Ok(reader) => {
+                let frame = match &reader {
+                    Reader::Link { frame, .. } => frame.clone(),
+                    Reader::Viewer(_) => None,
+                };
+                let mut response = match work(view, lang, reader).await {
+                    Ok(body) => page(StatusCode::OK, lang, body),
+                    Err(error) => error_page(&error, lang),
+                };
+                if let Some(sources) = frame {
+                    response.extensions_mut().insert(FrameAncestors(sources));
+                }
+                response
+            }
             Err(response) => response,
         },
         Err(response) => *response,

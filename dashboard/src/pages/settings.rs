@@ -8,9 +8,9 @@
 use super::annotate::{admin_form, field, same_origin};
 use super::i18n::{Arg, Lang};
 use super::view::View;
-use super::{Account, error_page, html, language, page, see_other, to_sign_in};
+use super::{Account, finish_admin, html, language, page, see_other, to_sign_in};
 use crate::api::ApiError;
-use crate::app::{AppState, count, registry};
+use crate::app::{AppState, registry};
 use crate::audit::{self, Action};
 use crate::auth::{self, Viewer};
 use axum::body::Bytes;
@@ -229,31 +229,13 @@ pub async fn form(
         ))
     }
     .await;
-    finish(&state, started, outcome, lang)
+    finish_admin(&state, started, outcome, lang)
 }
 
+/// The page's language, and whether it follows a save.
 fn lang_of(raw: Option<&str>, headers: &HeaderMap) -> (Lang, bool) {
-    let mut view = View::default();
-    let mut saved = false;
-    for (key, value) in form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
-        match key.as_ref() {
-            "lang" => view.lang = Lang::from_code(&value),
-            "saved" => saved = true,
-            _ => {}
-        }
-    }
-    (language(&view, headers), saved)
-}
-
-fn finish(
-    state: &AppState,
-    started: Instant,
-    outcome: Result<Response, ApiError>,
-    lang: Lang,
-) -> Response {
-    let response = outcome.unwrap_or_else(|error| error_page(&error, lang));
-    count(state, "admin", started, &response);
-    response
+    let saved = form_urlencoded::parse(raw.unwrap_or("").as_bytes()).any(|(k, _)| k == "saved");
+    (super::lang_of(raw, headers), saved)
 }
 
 /// `POST /sites/{id}/settings`: the form's fields and `csrf`.
@@ -281,7 +263,7 @@ pub async fn save(
         write_site(&state, &viewer, (Some(&old), form), lang, &back).await
     }
     .await;
-    finish(&state, started, outcome, lang)
+    finish_admin(&state, started, outcome, lang)
 }
 
 /// Writes a site from its form, or shows the form again with the reason.
@@ -352,7 +334,7 @@ pub async fn new_form(
         Ok(page(StatusCode::OK, lang, markup(&form, &shown)))
     }
     .await;
-    finish(&state, started, outcome, lang)
+    finish_admin(&state, started, outcome, lang)
 }
 
 fn superuser(viewer: &Viewer) -> Result<(), ApiError> {
@@ -413,7 +395,7 @@ pub async fn add(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
         write_site(&state, &viewer, (None, form), lang, &back).await
     }
     .await;
-    finish(&state, started, outcome, lang)
+    finish_admin(&state, started, outcome, lang)
 }
 
 /// `POST /sites/{id}/goals`: `name`, `kind` (`page` or `event`), `target`.
@@ -490,7 +472,7 @@ pub async fn add_goal(
         )))
     }
     .await;
-    finish(&state, started, outcome, lang)
+    finish_admin(&state, started, outcome, lang)
 }
 
 /// `POST /sites/{id}/goals/delete`: `name`.
@@ -523,7 +505,7 @@ pub async fn remove_goal(
         )))
     }
     .await;
-    finish(&state, started, outcome, lang)
+    finish_admin(&state, started, outcome, lang)
 }
 
 fn markup(form: &SiteForm, shown: &Shown) -> String {

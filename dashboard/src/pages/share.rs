@@ -78,11 +78,26 @@ pub(crate) async fn reader(
     if mesure_accounts::use_due(link.last_used_at, (state.now_ms)()) {
         audit::note(state, &actor, Action::LinkUsed, &site.id, "").await;
     }
+    let frame = link.embeddable.then(|| frame_sources(&site));
     Ok(Reader::Link {
         site,
         base: base(secret),
         actor,
+        frame,
     })
+}
+
+/// The origins of a site's own pages, which may frame its embeddable
+/// links: over HTTPS only.
+pub fn frame_sources(site: &mesure_sites::Site) -> Vec<String> {
+    let mut sources = Vec::new();
+    for pattern in site.host_patterns() {
+        if let Some(domain) = pattern.strip_prefix("*.") {
+            sources.push(format!("https://{domain}"));
+        }
+        sources.push(format!("https://{pattern}"));
+    }
+    sources
 }
 
 /// `GET /share/{secret}`: the site's overview.
