@@ -323,8 +323,8 @@ mod tests {
         check(&[("MESURE_SPOOL_MAX_BYTES", "1000")], "spool.max_bytes");
         check(&[("MESURE_SPOOL_FSYNC", "sometimes")], "fsync");
         check(
-            &[("MESURE_DASHBOARD_LISTEN", "0.0.0.0:8081")],
-            "not a loopback address",
+            &[("MESURE_DASHBOARD_TRUSTED_PROXIES", "not-a-net")],
+            "dashboard.trusted_proxies",
         );
         check(
             &[("MESURE_COLLECTOR_FORWARDED_HEADER", "x-real-ip")],

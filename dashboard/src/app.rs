@@ -59,6 +59,8 @@ pub struct AppState {
     /// Users, roles and sessions.
     pub accounts: mesure_accounts::Store,
     pub policy: mesure_accounts::sessions::Policy,
+    /// How client addresses are read (trusted proxies) and truncated.
+    pub network: Arc<mesure_sites::network::Network>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -151,7 +153,10 @@ pub fn app(state: AppState) -> Router {
             )
         })
         .layer(DefaultBodyLimit::max(MAX_BODY))
-        .layer(axum::middleware::from_fn(auth::mark_address))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&state.network),
+            auth::mark_address,
+        ))
         .layer(axum::middleware::map_response(security_headers))
         // Pages, scripts and answers gzipped for the clients that ask.
         .layer(tower_http::compression::CompressionLayer::new())

@@ -10,14 +10,16 @@
 use crate::api::ApiError;
 use crate::app::AppState;
 use crate::audit::{self, Action, Actor};
-use axum::extract::{ConnectInfo, Request};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use mesure_accounts::{Access, Role, User};
 use mesure_sites::Site;
+use mesure_sites::network::Network;
 use std::collections::HashSet;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 /// The session cookie over plain HTTP on a loopback host (development).
 pub const COOKIE: &str = "mesure_session";
@@ -239,17 +241,31 @@ pub async fn token_used(state: &AppState, viewer: &Viewer, site_id: &str) {
 /// its own handlers; whatever a client sends under it is replaced.
 const ADDRESS: HeaderName = HeaderName::from_static("x-mesure-client-prefix");
 
-/// Puts the client's truncated address in the request's headers (the
-/// socket's peer: the dashboard listens behind no proxy it trusts).
-pub async fn mark_address(mut request: Request, next: Next) -> Response {
-    let prefix = request
+/// Puts the client's truncated address in the request's headers: the
+/// socket's peer, or behind a trusted proxy the address it forwards.
+pub async fn mark_address(
+    State(network): State<Arc<Network>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let peer = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|peer| truncated(peer.0.ip()))
-        .unwrap_or_default();
+        .map(|peer| peer.0.ip());
+    let prefix = client_prefix(&network, peer, request.headers());
     let value = HeaderValue::from_str(&prefix).unwrap_or_else(|_| HeaderValue::from_static(""));
     request.headers_mut().insert(ADDRESS, value);
     next.run(request).await
+}
+
+/// The truncated address of the client of a request from `peer`.
+fn client_prefix(network: &Network, peer: Option<std::net::IpAddr>, headers: &HeaderMap) -> String {
+    peer.map(|peer| {
+        network
+            .truncate(network.client_ip(peer, headers))
+            .to_string()
+    })
+    .unwrap_or_default()
 }
 
 /// The client's truncated address, as `mark_address` found it.
@@ -273,21 +289,6 @@ pub fn next_path(text: &str) -> String {
         text.to_owned()
     } else {
         "/".to_owned()
-    }
-}
-
-/// A client address truncated as the collector truncates (IPv4 /24, IPv6
-/// /48): what sign-in attempts are counted under.
-pub fn truncated(ip: std::net::IpAddr) -> String {
-    match ip {
-        std::net::IpAddr::V4(v4) => {
-            let [a, b, c, _] = v4.octets();
-            format!("{a}.{b}.{c}.0")
-        }
-        std::net::IpAddr::V6(v6) => {
-            let s = v6.segments();
-            format!("{:x}:{:x}:{:x}::", s[0], s[1], s[2])
-        }
     }
 }
 
@@ -370,11 +371,19 @@ mod tests {
     }
 
     #[test]
-    fn addresses_are_truncated() {
-        assert_eq!(truncated("192.0.2.77".parse().expect("ip")), "192.0.2.0");
-        assert_eq!(
-            truncated("2001:db8:1:2::5".parse().expect("ip")),
-            "2001:db8:1::"
-        );
+    fn the_client_is_the_peer_unless_a_trusted_proxy_forwards_it() {
+        let config = crate::config::DashboardConfig {
+            trusted_proxies: vec!["10.0.0.0/8".parse().expect("net")],
+            ..Default::default()
+        };
+        let network = config.network();
+        let forwarded = test_headers(&[("x-forwarded-for", "203.0.113.9")]);
+        let prefix = |peer: &str, headers: &HeaderMap| {
+            client_prefix(&network, Some(peer.parse().expect("ip")), headers)
+        };
+        assert_eq!(prefix("192.0.2.77", &forwarded), "192.0.2.0");
+        assert_eq!(prefix("10.1.2.3", &forwarded), "203.0.113.0");
+        assert_eq!(prefix("2001:db8:1:2::5", &HeaderMap::new()), "2001:db8:1::");
+        assert_eq!(client_prefix(&network, None, &forwarded), "");
     }
 }

@@ -158,6 +158,7 @@ pub async fn run(
         now_ms: Arc::new(now_ms),
         accounts: settings.accounts.clone(),
         policy: settings.policy,
+        network: Arc::new(settings.dashboard.network()),
     };
     // Ended sessions and old sign-in failures are deleted every few minutes.
     let sweeper = {

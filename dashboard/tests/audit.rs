@@ -145,7 +145,12 @@ async fn every_audited_action_leaves_one_row_that_admins_read() {
             ("/api/v1/realtime?site_id=paris", Some(&secret)),
         ] {
             let bearer = authorization.map(|s| format!("Bearer {s}"));
-            let mut headers = vec![("Content-Type", "application/json")];
+            // What a client says of its own address is not believed.
+            let mut headers = vec![
+                ("Content-Type", "application/json"),
+                ("X-Forwarded-For", "198.51.100.7"),
+                ("X-Mesure-Client-Prefix", "198.51.100.0"),
+            ];
             match &bearer {
                 Some(bearer) => headers.push(("Authorization", bearer)),
                 None => headers.push(("Cookie", &admin)),

@@ -2,9 +2,11 @@
 //! which rules, and in which time zone their days are read. It lives in
 //! ClickHouse (`sites`), so every collector replica and the dashboard see
 //! the same sites; each reloads it every few seconds and swaps the new index
-//! in without blocking hits or queries.
+//! in without blocking hits or queries. `network` is how both services
+//! read a client's address (through trusted proxies only) and truncate it.
 
 pub mod goals;
+pub mod network;
 
 use arc_swap::ArcSwap;
 use clickhouse::{Client, Row};

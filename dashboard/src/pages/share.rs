@@ -15,10 +15,9 @@ use crate::app::{AppState, count, registry};
 use crate::audit::{self, Action, Actor};
 use crate::auth;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, Path, RawQuery, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
-use std::net::SocketAddr;
 use std::time::Instant;
 
 /// How long a browser keeps a link open once it gave the password.
@@ -141,14 +140,13 @@ pub async fn csv(
 pub async fn open(
     State(state): State<AppState>,
     Path(secret): Path<String>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let started = Instant::now();
     let lang = language(&View::default(), &headers);
     let fields: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
-    let address = auth::truncated(peer.ip());
+    let address = auth::address(&headers);
     let outcome = async {
         same_origin(&headers)?;
         let (accounts, policy, now) = (&state.accounts, state.policy, (state.now_ms)());
