@@ -7,6 +7,7 @@ use mesure_accounts::AccountsConfig;
 use mesure_collector::config::{CollectorConfig, GeoConfig};
 use mesure_collector::spool::SpoolConfig;
 use mesure_dashboard::config::DashboardConfig;
+use mesure_dashboard::oidc::OidcConfig;
 use mesure_schema::{ClickHouseConfig, Retention};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -27,6 +28,7 @@ pub struct Config {
     pub spool: SpoolConfig,
     pub dashboard: DashboardConfig,
     pub accounts: AccountsConfig,
+    pub oidc: OidcConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -54,7 +56,7 @@ pub enum ConfigError {
     #[error("{origin}: {error}")]
     Parse { origin: String, error: String },
     #[error(
-        "unknown setting {0}: settings are MESURE_<SECTION>_<KEY> with a section of clickhouse, retention, collector, geoip, spool, dashboard, accounts"
+        "unknown setting {0}: settings are MESURE_<SECTION>_<KEY> with a section of clickhouse, retention, collector, geoip, spool, dashboard, accounts, oidc"
     )]
     UnknownVariable(String),
     #[error("{variable}: {error}")]
@@ -69,6 +71,8 @@ pub enum ConfigError {
     Collector(#[from] mesure_collector::config::ConfigError),
     #[error(transparent)]
     Dashboard(#[from] mesure_dashboard::config::ConfigError),
+    #[error(transparent)]
+    Oidc(#[from] mesure_dashboard::oidc::OidcConfigError),
 }
 
 impl Config {
@@ -117,6 +121,7 @@ impl Config {
         self.collector.validate()?;
         self.spool.validate()?;
         self.dashboard.validate()?;
+        self.oidc.validate()?;
         Ok(())
     }
 

@@ -270,6 +270,7 @@ async fn dashboard(config: Config) -> anyhow::Result<()> {
         dashboard: config.dashboard,
         accounts: users::store(&config.accounts).await?,
         policy: mesure_accounts::sessions::Policy::of(&config.accounts),
+        oidc: config.oidc,
     };
     mesure_dashboard::service::run(settings, shutdown_signal(), |_| {}).await?;
     Ok(())
@@ -532,6 +533,9 @@ fn show_config(mut config: Config) -> anyhow::Result<()> {
         config.clickhouse.password = "(hidden)".to_owned();
     }
     config.accounts.url = users::redacted(&config.accounts.url);
+    if !config.oidc.client_secret.is_empty() {
+        config.oidc.client_secret = "(hidden)".to_owned();
+    }
     print(&toml::to_string(&config)?);
     Ok(())
 }

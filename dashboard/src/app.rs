@@ -9,6 +9,7 @@
 //! | `GET /api/v1/export?site_id=&date_range=` (or `&from=&to=`) | every breakdown of the period, one CSV each, in a ZIP |
 //! | `GET /api/v1/realtime?site_id=` | visitors in the last 5 and 30 minutes, pages and sources now |
 //! | `GET /sign-in`, `POST /sign-in`, `POST /sign-out` | a session cookie for the pages and the API |
+//! | `GET /sign-in/oidc`, `GET /sign-in/oidc/callback` | single sign-on through OpenID Connect, when configured |
 //! | `GET /share/{secret}` (and `/details/..`, `/csv`), `POST` (password) | a shared link: one site's overview, read-only |
 //! | `GET`, `POST /sites/{id}/settings`, `POST /sites/{id}/goals` (and `/delete`) | a site's settings and goals, for its admins |
 //! | `GET`, `POST /sites/{id}/users` (and `/role`, `/remove`, `/invitations/{i}/revoke`) | a site's members and invitations, for its admins |
@@ -61,6 +62,8 @@ pub struct AppState {
     pub policy: mesure_accounts::sessions::Policy,
     /// How client addresses are read (trusted proxies) and truncated.
     pub network: Arc<mesure_sites::network::Network>,
+    /// Single sign-on, when configured.
+    pub oidc: Option<Arc<crate::oidc::Provider>>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -137,6 +140,8 @@ pub fn app(state: AppState) -> Router {
             get(pages::session::form).post(pages::session::sign_in),
         )
         .route("/sign-out", post(pages::session::sign_out))
+        .route("/sign-in/oidc", get(pages::session::oidc_start))
+        .route("/sign-in/oidc/callback", get(pages::session::oidc_callback))
         .route(
             "/share/{secret}",
             get(pages::share::overview).post(pages::share::open),

@@ -124,11 +124,12 @@ pub fn secret(headers: &HeaderMap) -> Option<String> {
 }
 
 /// A `Set-Cookie` for `name=value` on `path`, for `max_age_s` seconds:
-/// `HttpOnly`, `SameSite=Strict`, and `Secure` beyond a loopback host.
+/// `HttpOnly`, `SameSite` as given (`Strict` but for a flow that comes
+/// back from another site), and `Secure` beyond a loopback host.
 pub fn cookie_header(
     headers: &HeaderMap,
     (name, value): (&str, &str),
-    path: &str,
+    (path, same_site): (&str, &str),
     max_age_s: i64,
 ) -> HeaderValue {
     let secure = if loopback_host(headers) {
@@ -137,7 +138,7 @@ pub fn cookie_header(
         "; Secure"
     };
     let cookie = format!(
-        "{name}={value}; Path={path}; HttpOnly; SameSite=Strict; Max-Age={max_age_s}{secure}"
+        "{name}={value}; Path={path}; HttpOnly; SameSite={same_site}; Max-Age={max_age_s}{secure}"
     );
     HeaderValue::from_str(&cookie).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
@@ -150,7 +151,12 @@ pub fn plain_local(headers: &HeaderMap) -> bool {
 /// The `Set-Cookie` of a new session, or of its end (`None`).
 pub fn set_cookie(headers: &HeaderMap, session: Option<(&str, i64)>) -> HeaderValue {
     let (value, max_age) = session.map_or(("", 0), |(secret, ms)| (secret, ms / 1000));
-    cookie_header(headers, (cookie_name(headers), value), "/", max_age)
+    cookie_header(
+        headers,
+        (cookie_name(headers), value),
+        ("/", "Strict"),
+        max_age,
+    )
 }
 
 /// The viewer of a request, if its session is live.

@@ -19,6 +19,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 pub enum StartError {
     #[error(transparent)]
     Config(#[from] ConfigError),
+    #[error(transparent)]
+    Oidc(#[from] crate::oidc::OidcConfigError),
+    #[error("single sign-on: {0}")]
+    Provider(#[from] crate::oidc::OidcError),
     #[error("cannot listen on {addr}: {error}")]
     Listen {
         addr: SocketAddr,
@@ -36,6 +40,8 @@ pub struct Settings {
     /// Users, roles and sessions, migrated.
     pub accounts: mesure_accounts::Store,
     pub policy: mesure_accounts::sessions::Policy,
+    /// Single sign-on (off without an issuer).
+    pub oidc: crate::oidc::OidcConfig,
 }
 
 fn now_ms() -> i64 {
@@ -110,6 +116,12 @@ pub async fn run(
     ready: impl FnOnce(SocketAddr),
 ) -> Result<(), StartError> {
     settings.dashboard.validate()?;
+    settings.oidc.validate()?;
+    let oidc = if settings.oidc.enabled() {
+        Some(crate::oidc::Provider::new(settings.oidc.clone())?)
+    } else {
+        None
+    };
     let metrics = Metrics::new();
     let registry = Arc::new(Registry::default());
     let goals: Arc<RwLock<Arc<Vec<Goal>>>> = Arc::default();
@@ -159,6 +171,7 @@ pub async fn run(
         accounts: settings.accounts.clone(),
         policy: settings.policy,
         network: Arc::new(settings.dashboard.network()),
+        oidc,
     };
     // Ended sessions and old sign-in failures are deleted every few minutes.
     let sweeper = {

@@ -944,8 +944,14 @@ pub fn realtime(
 }
 
 /// The sign-in form: `next` is where it leads after, `message` why the
-/// last attempt failed.
-pub fn sign_in(lang: Lang, next: &str, email: &str, message: Option<String>) -> String {
+/// last attempt failed, `sso` the single sign-on button's words when it
+/// is on.
+pub fn sign_in(
+    lang: Lang,
+    (next, email): (&str, &str),
+    message: Option<String>,
+    sso: Option<&str>,
+) -> String {
     let view = View::default();
     let body = html! {
         h1 { (lang.t("sign-in-title")) }
@@ -965,6 +971,12 @@ pub fn sign_in(lang: Lang, next: &str, email: &str, message: Option<String>) -> 
             }
             button type="submit" { (lang.t("sign-in-submit")) }
         }
+        @if let Some(label) = sso {
+            form.sign-in method="get" action="/sign-in/oidc" {
+                input type="hidden" name="next" value=(next);
+                button type="submit" { (lang.t_with("sign-in-sso", &[("provider", Arg::Text(label.to_owned()))])) }
+            }
+        }
     };
     layout(
         lang,
@@ -972,6 +984,24 @@ pub fn sign_in(lang: Lang, next: &str, email: &str, message: Option<String>) -> 
         &view,
         None,
         html! {},
+        body,
+    )
+}
+
+/// A page of ours that leads to `next` (a dashboard path) at once: after
+/// single sign-on, so that the browser sends its new session.
+pub fn continue_to(lang: Lang, next: &str) -> String {
+    let body = html! {
+        h1 { (lang.t("continue-title")) }
+        p { a href=(next) { (lang.t("continue-link")) } }
+    };
+    let head = html! { meta http-equiv="refresh" content=(format!("0;url={next}")); };
+    layout(
+        lang,
+        (&lang.t("continue-title"), "/sign-in"),
+        &View::default(),
+        None,
+        head,
         body,
     )
 }

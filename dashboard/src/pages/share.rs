@@ -194,7 +194,7 @@ pub async fn open(
             auth::cookie_header(
                 &headers,
                 (unlock_cookie(&headers), &unlock),
-                &base(&secret),
+                (&base(&secret), "Strict"),
                 UNLOCK_SECONDS,
             ),
         );

@@ -361,6 +361,16 @@ pub async fn dashboard(client: Client) -> Dashboard {
 
 /// A dashboard over `client` with the accounts in `store`.
 pub async fn dashboard_with(client: Client, store: Store) -> Dashboard {
+    dashboard_signing_in(client, store, Default::default()).await
+}
+
+/// A dashboard over `client` with the accounts in `store` and single
+/// sign-on through `oidc`.
+pub async fn dashboard_signing_in(
+    client: Client,
+    store: Store,
+    oidc: mesure_dashboard::oidc::OidcConfig,
+) -> Dashboard {
     // Failed queries are logged: shown with the failing test.
     let _ = tracing_subscriber::fmt().with_test_writer().try_init();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -377,6 +387,7 @@ pub async fn dashboard_with(client: Client, store: Store) -> Dashboard {
         },
         accounts: store.clone(),
         policy: Policy::of(&AccountsConfig::default()),
+        oidc,
     };
     tokio::spawn(async move {
         run(
