@@ -17,6 +17,7 @@
 //! | `GET /account`, `POST /account/tokens` (and `/{token}/revoke`) | the signed-in user's API tokens |
 //! | `GET`, `POST /invite/{secret}` | an invitation: the new account's password, then signed in |
 //! | `GET`, `POST /sites/new` | a new site, for superusers |
+//! | `GET`, `POST /organisations/{name}` (and `/role`, `/remove`) | an organisation's sites and members, for its admins |
 //! | `GET /audit` (and `/audit/csv`) `?site=&action=&from=&to=` | the audit log, for admins and superusers |
 //! | `GET /healthz` | `200` while the process runs |
 //! | `GET /readyz` | `200` when ClickHouse answers and the sites are known; `503` otherwise |
@@ -131,6 +132,18 @@ pub fn app(state: AppState) -> Router {
         .route(
             "/invite/{secret}",
             get(pages::people::open).post(pages::people::accept),
+        )
+        .route(
+            "/organisations/{name}",
+            get(pages::organisations::show).post(pages::organisations::add),
+        )
+        .route(
+            "/organisations/{name}/role",
+            post(pages::organisations::change_role),
+        )
+        .route(
+            "/organisations/{name}/remove",
+            post(pages::organisations::remove),
         )
         .route("/audit", get(pages::audit::page_of))
         .route("/audit/csv", get(pages::audit::csv))

@@ -735,3 +735,162 @@ async fn admins_give_access_and_share_and_users_make_tokens() {
         dashboard.stop();
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn organisation_admins_manage_who_reads_its_sites() {
+    for engine in ENGINES {
+        let (_db, client) = database("manage_orgs", &generate(1, 113)).await;
+        let org = "Ville de Démo";
+        for id in ["paris", "cayenne"] {
+            let mut row = site_row(&client, id).await.expect("site");
+            row.organisation = org.to_owned();
+            sites::put(&client, row).await.expect("organisation");
+        }
+        let dashboard = dashboard_with(client.clone(), accounts_on(engine).await).await;
+        let store = &dashboard.accounts;
+        let boss_user = store
+            .add_user("boss@ville.fr", "", None, false)
+            .await
+            .expect("boss");
+        store
+            .grant_organisation(&boss_user.id, org, Role::Admin)
+            .await
+            .expect("organisation admin");
+        let opened = store
+            .open_session(&boss_user, mesure_testkit::clock::real_now_ms())
+            .await
+            .expect("session");
+        let boss = format!(
+            "{}={}",
+            mesure_dashboard::auth::SECURE_COOKIE,
+            opened.secret
+        );
+        let csrf = opened.csrf;
+        let (site_admin, site_csrf) =
+            session(store, "adm@paris.fr", &[("paris", Role::Admin)]).await;
+        store
+            .add_user("ana@ville.fr", "", None, false)
+            .await
+            .expect("ana");
+        let page_of = "/organisations/Ville%20de%20D%C3%A9mo";
+        let get = |target: String, cookie: String| {
+            let dashboard = &dashboard;
+            async move {
+                send(
+                    dashboard.addr,
+                    browser_request(
+                        "GET",
+                        &target,
+                        &[("Cookie", &cookie), ("Accept-Language", "en")],
+                        b"",
+                    ),
+                )
+                .await
+            }
+        };
+
+        let page = get(page_of.into(), boss.clone()).await;
+        assert_eq!(page.status, 200, "{}", text(&page));
+        assert!(text(&page).contains("href=\"/sites/cayenne\"") && !text(&page).contains("noumea"));
+        let sites = text(&get("/?lang=en".into(), boss.clone()).await);
+        assert!(sites.contains(&format!("href=\"{page_of}\"")), "{sites}");
+        assert_eq!(get(page_of.into(), site_admin.clone()).await.status, 404);
+        assert_eq!(
+            get("/organisations/Ailleurs".into(), dashboard.cookie.clone())
+                .await
+                .status,
+            404
+        );
+        assert_eq!(
+            get(page_of.into(), dashboard.cookie.clone()).await.status,
+            200
+        );
+        // A site's admin cannot give a role on the organisation.
+        let refused = post(
+            &dashboard,
+            page_of,
+            &site_admin,
+            &form(&[
+                ("email", "ana@ville.fr"),
+                ("role", "admin"),
+                ("csrf", &site_csrf),
+            ]),
+        )
+        .await;
+        assert_eq!(refused.status, 404);
+
+        // An existing account is given a role on every site of it.
+        let added = post(
+            &dashboard,
+            page_of,
+            &boss,
+            &form(&[
+                ("email", "ANA@ville.fr"),
+                ("role", "viewer"),
+                ("csrf", &csrf),
+            ]),
+        )
+        .await;
+        assert_eq!(added.status, 303, "{}", text(&added));
+        let ana = store
+            .user_by_email("ana@ville.fr")
+            .await
+            .expect("read")
+            .expect("ana");
+        let access = store.access(&ana).await.expect("access");
+        assert_eq!(access.role_on("cayenne", org), Some(Role::Viewer));
+        assert_eq!(access.role_on("noumea", ""), None);
+        let unknown = post(
+            &dashboard,
+            page_of,
+            &boss,
+            &form(&[
+                ("email", "nobody@ville.fr"),
+                ("role", "viewer"),
+                ("csrf", &csrf),
+            ]),
+        )
+        .await;
+        assert_eq!(unknown.status, 400);
+        assert!(text(&unknown).contains("No account uses this address"));
+        let changed = post(
+            &dashboard,
+            &format!("{page_of}/role"),
+            &boss,
+            &form(&[("user", &ana.id), ("role", "admin"), ("csrf", &csrf)]),
+        )
+        .await;
+        assert_eq!(changed.status, 303);
+        let removed = post(
+            &dashboard,
+            &format!("{page_of}/remove"),
+            &boss,
+            &form(&[("user", &ana.id), ("csrf", &csrf)]),
+        )
+        .await;
+        assert_eq!(removed.status, 303);
+        assert_eq!(
+            store
+                .access(&ana)
+                .await
+                .expect("access")
+                .role_on("cayenne", org),
+            None
+        );
+
+        // Each change is audited on each site of the organisation.
+        for site in ["paris", "cayenne"] {
+            let names: Vec<String> = actions(&client, site)
+                .await
+                .into_iter()
+                .map(|(a, _)| a)
+                .collect();
+            assert_eq!(
+                names,
+                ["role_granted", "role_granted", "role_revoked"],
+                "{site}"
+            );
+        }
+        dashboard.stop();
+    }
+}

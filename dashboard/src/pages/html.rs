@@ -720,6 +720,10 @@ pub fn sites(groups: &[Group], view: &View, lang: Lang, account: &Account) -> St
                         @if group.organisation.is_empty() { (lang.t("sites-no-organisation")) }
                         @else { (group.organisation) }
                     }
+                    @if !group.organisation.is_empty()
+                        && (account.superuser || account.organisations.contains(&group.organisation)) {
+                        p { a href=(format!("/organisations/{}", percent_encoding::utf8_percent_encode(&group.organisation, percent_encoding::NON_ALPHANUMERIC))) { (lang.t("organisation-manage")) } }
+                    }
                 }
                 div.scroll {
                 table {

@@ -17,6 +17,7 @@ pub mod countries;
 mod html;
 pub mod i18n;
 pub mod keys;
+pub mod organisations;
 pub mod people;
 pub mod session;
 pub mod settings;
@@ -464,6 +465,8 @@ pub struct Account {
     pub admin: bool,
     /// Administers the instance: adds sites.
     pub superuser: bool,
+    /// The organisations they administer.
+    pub organisations: Vec<String>,
 }
 
 impl Account {
@@ -477,6 +480,12 @@ impl Account {
             csrf: viewer.csrf.clone(),
             admin: access.superuser || admin(&access.sites) || admin(&access.organisations),
             superuser: access.superuser,
+            organisations: access
+                .organisations
+                .iter()
+                .filter(|(_, role)| **role == mesure_accounts::Role::Admin)
+                .map(|(name, _)| name.clone())
+                .collect(),
         }
     }
 }
