@@ -426,17 +426,25 @@ fn users_and_roles_from_the_command_line_on_sqlite_and_postgresql() {
                 .starts_with("ana@mairie.fr\tuser\torganisation:Ville de Démo=admin\n")
         );
         // No password, secret or hash in what the commands print.
-        let hidden = [(
-            "MESURE_ACCOUNTS_URL",
-            "postgres://mesure:s3cret@db.example/mesure",
-        )];
+        let hidden = [
+            (
+                "MESURE_ACCOUNTS_URL",
+                "postgres://mesure:s3cret@db.example/mesure",
+            ),
+            ("MESURE_OIDC_CLIENT_SECRET", "s3cret"),
+        ];
         for out in [
             mesure(&["user", "list"], &vars),
             mesure(&["config"], &hidden),
         ] {
             let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
             assert!(out.status.success(), "{all}");
-            for secret in ["secret", "s3cret", "argon2"] {
+            for secret in [
+                "a long enough secret",
+                "another long secret",
+                "s3cret",
+                "argon2",
+            ] {
                 assert!(!all.contains(secret), "{all}");
             }
         }

@@ -7,8 +7,9 @@
 
 use super::annotate::{admin_form, check_csrf, field, same_origin};
 use super::i18n::{Arg, Lang};
-use super::view::View;
-use super::{Account, finish_admin, html, lang_of, language, page, see_other, to_sign_in};
+use super::{
+    Account, Notice, admin_layout, admin_page, admin_post, administered_site, see_other, store_down,
+};
 use crate::api::ApiError;
 use crate::app::{AppState, registry};
 use crate::audit::{self, Action};
@@ -18,18 +19,13 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use chrono::DateTime;
-use maud::{Markup, html};
+use maud::html;
 use mesure_accounts::users::AccountError;
 use mesure_sites::Site;
 use std::sync::Arc;
-use std::time::Instant;
 
 /// The longest expiry a link may be given, in days.
 pub const MAX_DAYS: i64 = 3660;
-
-fn unavailable(error: AccountError) -> ApiError {
-    ApiError::Unavailable(error.to_string())
-}
 
 /// A time as pages show it: the UTC date and minute.
 fn moment(ms: i64) -> String {
@@ -42,38 +38,17 @@ fn last_use(lang: Lang, at: Option<i64>) -> String {
     at.map_or_else(|| lang.t("keys-never"), moment)
 }
 
-/// What a page shows besides its lists: a message, or a secret made.
-struct Shown {
-    message: Option<(bool, String)>,
-    made: Option<String>,
-}
-
-fn shown_part(lang: Lang, shown: &Shown) -> Markup {
-    html! {
-        @if let Some((ok, message)) = &shown.message {
-            p.message role=(if *ok { "status" } else { "alert" }) { (message) }
-        }
-        @if let Some(made) = &shown.made {
-            section.card aria-labelledby="made" {
-                h2 #made { (lang.t("keys-made-title")) }
-                p { (lang.t("keys-made-help")) }
-                input.wide readonly value=(made) aria-labelledby="made";
-            }
-        }
-    }
-}
-
 async fn links_page(
     state: &AppState,
     (viewer, site): (&Viewer, &Site),
     lang: Lang,
-    (status, shown): (StatusCode, Shown),
+    (status, shown): (StatusCode, Notice),
 ) -> Result<Response, ApiError> {
     let links = state
         .accounts
         .links_of_site(&site.id)
         .await
-        .map_err(unavailable)?;
+        .map_err(store_down)?;
     let account = Account::of(viewer);
     let here = format!("/sites/{}/links", site.id);
     let title = lang.t_with("links-title", &[("site", Arg::Text(site.id.to_string()))]);
@@ -82,7 +57,7 @@ async fn links_page(
     let body = html! {
         h1 { (title) }
         p { a href=(format!("/sites/{}", site.id)) { (lang.t("settings-back")) } }
-        (shown_part(lang, &shown))
+        (shown.markup(lang, ("keys-made-title", "keys-made-help")))
         section.card aria-labelledby="links" {
             h2 #links { (lang.t("links-list")) }
             @if links.is_empty() {
@@ -145,15 +120,12 @@ async fn links_page(
             }
         }
     };
-    let markup = html::layout(
-        lang,
+    Ok(admin_layout(
+        (status, lang),
         (&title, &here),
-        &View::default(),
-        Some(&account),
-        html! {},
+        &account,
         body,
-    );
-    Ok(page(status, lang, markup))
+    ))
 }
 
 /// `GET /sites/{id}/links`.
@@ -164,23 +136,18 @@ pub async fn links(
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    let started = Instant::now();
-    let lang = lang_of(raw.as_deref(), &headers);
-    let outcome = async {
-        let Some(viewer) = auth::viewer(&state, &headers).await? else {
-            return Ok(to_sign_in(&uri));
-        };
-        let (sites, _) = registry(&state)?;
-        let (site, _) = crate::api::v2::find_site(&sites, &id)?;
-        viewer.check_admin(&site)?;
-        let shown = Shown {
-            message: None,
-            made: None,
-        };
-        links_page(&state, (&viewer, &site), lang, (StatusCode::OK, shown)).await
-    }
-    .await;
-    finish_admin(&state, started, outcome, lang)
+    let state = &state;
+    admin_page(
+        state,
+        (&uri, raw.as_deref()),
+        &headers,
+        async |viewer, lang| {
+            let site = administered_site(state, &viewer, &id)?;
+            let shown = (StatusCode::OK, Notice::default());
+            links_page(state, (&viewer, &site), lang, shown).await
+        },
+    )
+    .await
 }
 
 /// Why a link or token was refused, in the page's words.
@@ -201,15 +168,10 @@ pub async fn add_link(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let started = Instant::now();
-    let lang = language(&View::default(), &headers);
-    let fields: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
-    let outcome = async {
-        let (viewer, site) = admin_form(&state, &id, &headers, &fields).await?;
-        let refused = |key: &str| Shown {
-            message: Some((false, lang.t(key))),
-            made: None,
-        };
+    let state = &state;
+    admin_post(state, &headers, &body, async |fields, lang| {
+        let (viewer, site) = admin_form(state, &id, &headers, &fields).await?;
+        let refused = |key: &str| Notice::refused(lang.t(key));
         let password = Some(field(&fields, "password")).filter(|p| !p.is_empty());
         let embeddable = field(&fields, "embeddable") == "on";
         let days = match field(&fields, "days").trim() {
@@ -219,7 +181,7 @@ pub async fn add_link(
                 _ => {
                     let shown = refused("links-error-days");
                     return links_page(
-                        &state,
+                        state,
                         (&viewer, &site),
                         lang,
                         (StatusCode::BAD_REQUEST, shown),
@@ -233,7 +195,7 @@ pub async fn add_link(
         if embeddable && password.is_some() {
             let shown = refused("links-error-embed-password");
             return links_page(
-                &state,
+                state,
                 (&viewer, &site),
                 lang,
                 (StatusCode::BAD_REQUEST, shown),
@@ -250,13 +212,10 @@ pub async fn add_link(
         let (link, secret) = match made {
             Ok(made) => made,
             Err(error) => {
-                let message = refusal(lang, &error).ok_or_else(|| unavailable(error))?;
-                let shown = Shown {
-                    message: Some((false, message)),
-                    made: None,
-                };
+                let message = refusal(lang, &error).ok_or_else(|| store_down(error))?;
+                let shown = Notice::refused(message);
                 return links_page(
-                    &state,
+                    state,
                     (&viewer, &site),
                     lang,
                     (StatusCode::BAD_REQUEST, shown),
@@ -269,28 +228,20 @@ pub async fn add_link(
                 .accounts
                 .set_embeddable(&link.id, true)
                 .await
-                .map_err(unavailable)?;
+                .map_err(store_down)?;
         }
         let detail = format!("{}: {}", link.id, link.name);
-        audit::note(
-            &state,
-            &viewer.actor,
-            Action::LinkCreated,
-            &site.id,
-            &detail,
-        )
-        .await;
-        let shown = Shown {
+        audit::note(state, &viewer.actor, Action::LinkCreated, &site.id, &detail).await;
+        let shown = Notice {
             message: None,
             made: Some(super::people::absolute(
                 &headers,
                 &format!("/share/{secret}"),
             )),
         };
-        links_page(&state, (&viewer, &site), lang, (StatusCode::OK, shown)).await
-    }
-    .await;
-    finish_admin(&state, started, outcome, lang)
+        links_page(state, (&viewer, &site), lang, (StatusCode::OK, shown)).await
+    })
+    .await
 }
 
 /// `POST /sites/{id}/links/{link}/revoke`.
@@ -300,16 +251,14 @@ pub async fn revoke_link(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let started = Instant::now();
-    let lang = language(&View::default(), &headers);
-    let fields: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
-    let outcome = async {
-        let (viewer, site) = admin_form(&state, &id, &headers, &fields).await?;
+    let state = &state;
+    admin_post(state, &headers, &body, async |fields, _| {
+        let (viewer, site) = admin_form(state, &id, &headers, &fields).await?;
         let found = state
             .accounts
             .link(&link)
             .await
-            .map_err(unavailable)?
+            .map_err(store_down)?
             .filter(|l| l.site_id == site.id.as_ref() && !l.revoked)
             .ok_or(ApiError::Refused {
                 status: StatusCode::NOT_FOUND,
@@ -320,20 +269,12 @@ pub async fn revoke_link(
             .accounts
             .revoke_link(&found.id, (state.now_ms)())
             .await
-            .map_err(unavailable)?;
+            .map_err(store_down)?;
         let detail = format!("{}: {}", found.id, found.name);
-        audit::note(
-            &state,
-            &viewer.actor,
-            Action::LinkRevoked,
-            &site.id,
-            &detail,
-        )
-        .await;
+        audit::note(state, &viewer.actor, Action::LinkRevoked, &site.id, &detail).await;
         Ok(see_other(&format!("/sites/{}/links", site.id)))
-    }
-    .await;
-    finish_admin(&state, started, outcome, lang)
+    })
+    .await
 }
 
 /// The sites `viewer` may read, by id.
@@ -348,13 +289,13 @@ async fn account_page(
     state: &AppState,
     viewer: &Viewer,
     lang: Lang,
-    (status, shown): (StatusCode, Shown),
+    (status, shown): (StatusCode, Notice),
 ) -> Result<Response, ApiError> {
     let tokens = state
         .accounts
         .tokens_of(&viewer.user.id)
         .await
-        .map_err(unavailable)?;
+        .map_err(store_down)?;
     let sites = readable(state, viewer)?;
     let account = Account::of(viewer);
     let csrf = &account.csrf;
@@ -362,7 +303,7 @@ async fn account_page(
     let body = html! {
         h1 { (title) }
         p { (lang.t_with("signed-in-as", &[("email", Arg::Text(viewer.user.email.clone()))])) }
-        (shown_part(lang, &shown))
+        (shown.markup(lang, ("keys-made-title", "keys-made-help")))
         section.card aria-labelledby="tokens" {
             h2 #tokens { (lang.t("tokens-list")) }
             p { (lang.t("tokens-intro")) }
@@ -414,15 +355,12 @@ async fn account_page(
             }
         }
     };
-    let markup = html::layout(
-        lang,
+    Ok(admin_layout(
+        (status, lang),
         (&title, "/account"),
-        &View::default(),
-        Some(&account),
-        html! {},
+        &account,
         body,
-    );
-    Ok(page(status, lang, markup))
+    ))
 }
 
 /// `GET /account`: the signed-in user's API tokens.
@@ -432,20 +370,16 @@ pub async fn account(
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    let started = Instant::now();
-    let lang = lang_of(raw.as_deref(), &headers);
-    let outcome = async {
-        let Some(viewer) = auth::viewer(&state, &headers).await? else {
-            return Ok(to_sign_in(&uri));
-        };
-        let shown = Shown {
-            message: None,
-            made: None,
-        };
-        account_page(&state, &viewer, lang, (StatusCode::OK, shown)).await
-    }
-    .await;
-    finish_admin(&state, started, outcome, lang)
+    let state = &state;
+    admin_page(
+        state,
+        (&uri, raw.as_deref()),
+        &headers,
+        async |viewer, lang| {
+            account_page(state, &viewer, lang, (StatusCode::OK, Notice::default())).await
+        },
+    )
+    .await
 }
 
 /// The signed-in viewer of a form of the account page.
@@ -464,12 +398,10 @@ async fn account_form(
 
 /// `POST /account/tokens`: `name`, `site` (repeated).
 pub async fn add_token(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let started = Instant::now();
-    let lang = language(&View::default(), &headers);
-    let fields: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
-    let outcome = async {
-        let viewer = account_form(&state, &headers, &fields).await?;
-        let readable = readable(&state, &viewer)?;
+    let state = &state;
+    admin_post(state, &headers, &body, async |fields, lang| {
+        let viewer = account_form(state, &headers, &fields).await?;
+        let readable = readable(state, &viewer)?;
         let mut chosen: Vec<String> = Vec::new();
         for (key, value) in &fields {
             if key == "site" && !chosen.contains(value) {
@@ -495,27 +427,23 @@ pub async fn add_token(State(state): State<AppState>, headers: HeaderMap, body: 
                 let message = if chosen.is_empty() {
                     lang.t("tokens-error-sites")
                 } else {
-                    refusal(lang, &error).ok_or_else(|| unavailable(error))?
+                    refusal(lang, &error).ok_or_else(|| store_down(error))?
                 };
-                let shown = Shown {
-                    message: Some((false, message)),
-                    made: None,
-                };
-                return account_page(&state, &viewer, lang, (StatusCode::BAD_REQUEST, shown)).await;
+                let shown = Notice::refused(message);
+                return account_page(state, &viewer, lang, (StatusCode::BAD_REQUEST, shown)).await;
             }
         };
         let detail = format!("{}: {} for {}", token.id, token.name, viewer.user.email);
         for site in &token.sites {
-            audit::note(&state, &viewer.actor, Action::TokenCreated, site, &detail).await;
+            audit::note(state, &viewer.actor, Action::TokenCreated, site, &detail).await;
         }
-        let shown = Shown {
+        let shown = Notice {
             message: None,
             made: Some(secret),
         };
-        account_page(&state, &viewer, lang, (StatusCode::OK, shown)).await
-    }
-    .await;
-    finish_admin(&state, started, outcome, lang)
+        account_page(state, &viewer, lang, (StatusCode::OK, shown)).await
+    })
+    .await
 }
 
 /// `POST /account/tokens/{token}/revoke`.
@@ -525,17 +453,15 @@ pub async fn revoke_token(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let started = Instant::now();
-    let lang = language(&View::default(), &headers);
-    let fields: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
-    let outcome = async {
-        let viewer = account_form(&state, &headers, &fields).await?;
+    let state = &state;
+    admin_post(state, &headers, &body, async |fields, _| {
+        let viewer = account_form(state, &headers, &fields).await?;
         // Only one's own tokens: another's is not found.
         let found = state
             .accounts
             .token(&token)
             .await
-            .map_err(unavailable)?
+            .map_err(store_down)?
             .filter(|t| t.user_id == viewer.user.id && !t.revoked)
             .ok_or(ApiError::Refused {
                 status: StatusCode::NOT_FOUND,
@@ -546,13 +472,12 @@ pub async fn revoke_token(
             .accounts
             .revoke_token(&found.id, (state.now_ms)())
             .await
-            .map_err(unavailable)?;
+            .map_err(store_down)?;
         let detail = format!("{}: {}", found.id, found.name);
         for site in &found.sites {
-            audit::note(&state, &viewer.actor, Action::TokenRevoked, site, &detail).await;
+            audit::note(state, &viewer.actor, Action::TokenRevoked, site, &detail).await;
         }
         Ok(see_other("/account"))
-    }
-    .await;
-    finish_admin(&state, started, outcome, lang)
+    })
+    .await
 }

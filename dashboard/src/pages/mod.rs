@@ -443,6 +443,102 @@ fn lang_of(raw: Option<&str>, headers: &HeaderMap) -> Lang {
     )
 }
 
+/// The site `id` if `viewer` administers it.
+fn administered_site(state: &AppState, viewer: &Viewer, id: &str) -> Result<Arc<Site>, ApiError> {
+    let (sites, _) = registry(state)?;
+    let (site, _) = v2::find_site(&sites, id)?;
+    viewer.check_admin(&site)?;
+    Ok(site)
+}
+
+/// An admin page's whole answer: `body` under `title`, for `account`.
+fn admin_layout(
+    (status, lang): (StatusCode, Lang),
+    (title, here): (&str, &str),
+    account: &Account,
+    body: maud::Markup,
+) -> Response {
+    let markup = html::layout(
+        lang,
+        (title, here),
+        &View::default(),
+        Some(account),
+        maud::html! {},
+        body,
+    );
+    page(status, lang, markup)
+}
+
+/// An accounts store that fails: the page cannot be answered now.
+fn store_down(error: mesure_accounts::users::AccountError) -> ApiError {
+    ApiError::Unavailable(error.to_string())
+}
+
+/// An admin page, for a signed-in viewer (anyone else is sent to sign
+/// in): `work`'s answer in the page's language, or the error page.
+async fn admin_page(
+    state: &AppState,
+    (uri, raw): (&Uri, Option<&str>),
+    headers: &HeaderMap,
+    work: impl AsyncFnOnce(Viewer, Lang) -> Result<Response, ApiError>,
+) -> Response {
+    let started = Instant::now();
+    let lang = lang_of(raw, headers);
+    let outcome = match auth::viewer(state, headers).await {
+        Ok(Some(viewer)) => work(viewer, lang).await,
+        Ok(None) => Ok(to_sign_in(uri)),
+        Err(error) => Err(error),
+    };
+    finish_admin(state, started, outcome, lang)
+}
+
+/// A form of an admin page: `work` gets its fields and the browser's
+/// language; its answer, or the error page.
+async fn admin_post(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+    work: impl AsyncFnOnce(Vec<(String, String)>, Lang) -> Result<Response, ApiError>,
+) -> Response {
+    let started = Instant::now();
+    let lang = language(&View::default(), headers);
+    let fields: Vec<(String, String)> = form_urlencoded::parse(body).into_owned().collect();
+    let outcome = work(fields, lang).await;
+    finish_admin(state, started, outcome, lang)
+}
+
+/// What an admin page says after a form: a message (`true`: done), and a
+/// secret just made, shown once under `title` and `help`.
+#[derive(Debug, Default)]
+struct Notice {
+    message: Option<(bool, String)>,
+    made: Option<String>,
+}
+
+impl Notice {
+    fn refused(message: String) -> Notice {
+        Notice {
+            message: Some((false, message)),
+            made: None,
+        }
+    }
+
+    fn markup(&self, lang: Lang, (title, help): (&str, &str)) -> maud::Markup {
+        maud::html! {
+            @if let Some((ok, message)) = &self.message {
+                p.message role=(if *ok { "status" } else { "alert" }) { (message) }
+            }
+            @if let Some(made) = &self.made {
+                section.card aria-labelledby="made" {
+                    h2 #made { (lang.t(title)) }
+                    p { (lang.t(help)) }
+                    input.wide readonly value=(made) aria-labelledby="made";
+                }
+            }
+        }
+    }
+}
+
 /// An admin page's answer, or its error page; counted as `admin`.
 fn finish_admin(
     state: &AppState,

@@ -6,8 +6,8 @@
 
 use super::annotate::{check_csrf, field, same_origin};
 use super::i18n::{Arg, Lang};
-use super::view::View;
-use super::{Account, finish_admin, html, lang_of, language, page, see_other, to_sign_in};
+use super::people::{members_table, role_choice};
+use super::{Account, admin_layout, admin_page, admin_post, see_other, store_down};
 use crate::api::ApiError;
 use crate::app::{AppState, registry};
 use crate::audit::{self, Action};
@@ -19,11 +19,6 @@ use axum::response::Response;
 use maud::html;
 use mesure_accounts::Role;
 use mesure_accounts::users::AccountError;
-use std::time::Instant;
-
-fn unavailable(error: AccountError) -> ApiError {
-    ApiError::Unavailable(error.to_string())
-}
 
 /// Whether `viewer` administers organisation `name`.
 pub fn administers(viewer: &Viewer, name: &str) -> bool {
@@ -56,7 +51,7 @@ async fn render(
         .accounts
         .organisation_members(name)
         .await
-        .map_err(unavailable)?;
+        .map_err(store_down)?;
     let account = Account::of(viewer);
     let csrf = &account.csrf;
     let here = format!("/organisations/{}", encode(name));
@@ -64,12 +59,6 @@ async fn render(
         "organisation-title",
         &[("organisation", Arg::Text(name.to_owned()))],
     );
-    let role_name = |role: Role| {
-        lang.t(match role {
-            Role::Admin => "role-admin",
-            Role::Viewer => "role-viewer",
-        })
-    };
     let body = html! {
         h1 { (title) }
         @if let Some(message) = &message {
@@ -81,66 +70,24 @@ async fn render(
         }
         section.card aria-labelledby="org-members" {
             h2 #org-members { (lang.t("organisation-members")) }
-            @if members.is_empty() {
-                p { (lang.t("people-none")) }
-            } @else {
-                table {
-                    thead { tr {
-                        th scope="col" { (lang.t("people-email")) }
-                        th scope="col" { (lang.t("people-role")) }
-                        th scope="col" { span.visually-hidden { (lang.t("people-remove-short")) } }
-                    } }
-                    tbody {
-                        @for (user, role) in &members {
-                            tr {
-                                th scope="row" { (user.email) }
-                                td {
-                                    form.inline method="post" action=(format!("{here}/role")) {
-                                        input type="hidden" name="csrf" value=(csrf);
-                                        input type="hidden" name="user" value=(user.id);
-                                        select name="role" aria-label=(lang.t("people-role")) {
-                                            @for r in [Role::Viewer, Role::Admin] {
-                                                option value=(r.as_str()) selected[*role == r] { (role_name(r)) }
-                                            }
-                                        }
-                                        button type="submit" aria-label=(lang.t_with("people-change", &[("email", Arg::Text(user.email.clone()))])) { (lang.t("people-change-short")) }
-                                    }
-                                }
-                                td {
-                                    form.inline method="post" action=(format!("{here}/remove")) {
-                                        input type="hidden" name="csrf" value=(csrf);
-                                        input type="hidden" name="user" value=(user.id);
-                                        button type="submit" aria-label=(lang.t_with("people-remove", &[("email", Arg::Text(user.email.clone()))])) { (lang.t("people-remove-short")) }
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
+            (members_table(lang, &here, &members, csrf))
             form.settings method="post" action=(here) {
                 h3 { (lang.t("people-invite")) }
                 input type="hidden" name="csrf" value=(csrf);
                 label for="email" { (lang.t("people-email")) }
                 input #email type="email" name="email" required maxlength="254";
-                label for="role" { (lang.t("people-role")) }
-                select #role name="role" {
-                    @for r in [Role::Viewer, Role::Admin] { option value=(r.as_str()) { (role_name(r)) } }
-                }
+                (role_choice(lang, None))
                 p.help { (lang.t("organisation-add-help")) }
                 button type="submit" { (lang.t("people-invite-submit")) }
             }
         }
     };
-    let markup = html::layout(
-        lang,
+    Ok(admin_layout(
+        (status, lang),
         (&title, &here),
-        &View::default(),
-        Some(&account),
-        html! {},
+        &account,
         body,
-    );
-    Ok(page(status, lang, markup))
+    ))
 }
 
 /// An organisation's name in a path.
@@ -156,16 +103,14 @@ pub async fn show(
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    let started = Instant::now();
-    let lang = lang_of(raw.as_deref(), &headers);
-    let outcome = async {
-        let Some(viewer) = auth::viewer(&state, &headers).await? else {
-            return Ok(to_sign_in(&uri));
-        };
-        render(&state, (&viewer, &name), lang, (StatusCode::OK, None)).await
-    }
-    .await;
-    finish_admin(&state, started, outcome, lang)
+    let state = &state;
+    admin_page(
+        state,
+        (&uri, raw.as_deref()),
+        &headers,
+        async |viewer, lang| render(state, (&viewer, &name), lang, (StatusCode::OK, None)).await,
+    )
+    .await
 }
 
 /// Runs a form of the page: `work` changes roles and returns the audit
@@ -177,17 +122,14 @@ async fn serve(
         &[(String, String)],
     ) -> Result<Result<(Action, String), &'static str>, AccountError>,
 ) -> Response {
-    let started = Instant::now();
-    let lang = language(&View::default(), headers);
-    let fields: Vec<(String, String)> = form_urlencoded::parse(body).into_owned().collect();
-    let outcome = async {
+    admin_post(state, headers, body, async |fields, lang| {
         same_origin(headers)?;
         let viewer = auth::viewer(state, headers)
             .await?
             .ok_or(ApiError::Unauthorized)?;
         check_csrf(&viewer, &fields)?;
         let sites = sites_of(state, &viewer, name)?;
-        match work(&fields).await.map_err(unavailable)? {
+        match work(&fields).await.map_err(store_down)? {
             Ok((action, detail)) => {
                 for site in &sites {
                     audit::note(state, &viewer.actor, action, site, &detail).await;
@@ -199,9 +141,8 @@ async fn serve(
                 render(state, (&viewer, name), lang, refused).await
             }
         }
-    }
-    .await;
-    finish_admin(state, started, outcome, lang)
+    })
+    .await
 }
 
 fn role_of(fields: &[(String, String)]) -> Option<Role> {

@@ -10,26 +10,25 @@
 use super::annotate::{admin_form, field, same_origin};
 use super::i18n::{Arg, Lang};
 use super::view::View;
-use super::{Account, finish_admin, html, lang_of, language, page, see_other, to_sign_in};
+use super::{
+    Account, Notice, admin_layout, admin_page, admin_post, administered_site, finish_admin, html,
+    lang_of, page, see_other, store_down,
+};
 use crate::api::ApiError;
-use crate::app::{AppState, registry};
+use crate::app::AppState;
 use crate::audit::{self, Action, Actor};
 use crate::auth::{self, Viewer};
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::Response;
-use maud::html;
+use maud::{Markup, html};
 use mesure_accounts::invitations::Invitation;
 use mesure_accounts::users::AccountError;
 use mesure_accounts::{Role, User};
 use mesure_sites::Site;
 use std::sync::Arc;
 use std::time::Instant;
-
-fn unavailable(error: AccountError) -> ApiError {
-    ApiError::Unavailable(error.to_string())
-}
 
 /// A refused value, in the page's words.
 fn refusal(lang: Lang, error: &AccountError) -> Option<String> {
@@ -46,18 +45,68 @@ fn refusal(lang: Lang, error: &AccountError) -> Option<String> {
     Some(lang.t(key))
 }
 
-/// What the page shows besides the lists.
-struct Shown {
-    message: Option<(bool, String)>,
-    /// An invitation's link, shown once, just made.
-    made: Option<String>,
-}
-
-fn role_name(lang: Lang, role: Role) -> String {
+pub(super) fn role_name(lang: Lang, role: Role) -> String {
     lang.t(match role {
         Role::Admin => "role-admin",
         Role::Viewer => "role-viewer",
     })
+}
+
+/// The members of a site or an organisation, each with forms to change
+/// their role (`{here}/role`) or take it away (`{here}/remove`).
+pub(super) fn members_table(
+    lang: Lang,
+    here: &str,
+    members: &[(User, Role)],
+    csrf: &str,
+) -> Markup {
+    html! {
+        @if members.is_empty() {
+            p { (lang.t("people-none")) }
+        } @else {
+            table {
+                thead { tr {
+                    th scope="col" { (lang.t("people-email")) }
+                    th scope="col" { (lang.t("people-role")) }
+                    th scope="col" { span.visually-hidden { (lang.t("people-remove-short")) } }
+                } }
+                tbody {
+                    @for (user, role) in members {
+                        @let email = Arg::Text(user.email.clone());
+                        tr {
+                            th scope="row" { (user.email) @if !user.name.is_empty() { br; span.muted { (user.name) } } }
+                            td {
+                                form.inline method="post" action=(format!("{here}/role")) {
+                                    input type="hidden" name="csrf" value=(csrf);
+                                    input type="hidden" name="user" value=(user.id);
+                                    (role_choice(lang, Some(*role)))
+                                    button type="submit" aria-label=(lang.t_with("people-change", &[("email", email.clone())])) { (lang.t("people-change-short")) }
+                                }
+                            }
+                            td {
+                                form.inline method="post" action=(format!("{here}/remove")) {
+                                    input type="hidden" name="csrf" value=(csrf);
+                                    input type="hidden" name="user" value=(user.id);
+                                    button type="submit" aria-label=(lang.t_with("people-remove", &[("email", email)])) { (lang.t("people-remove-short")) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A role to choose, `current` chosen.
+pub(super) fn role_choice(lang: Lang, current: Option<Role>) -> Markup {
+    html! {
+        select name="role" aria-label=(lang.t("people-role")) {
+            @for role in [Role::Viewer, Role::Admin] {
+                option value=(role.as_str()) selected[current == Some(role)] { (role_name(lang, role)) }
+            }
+        }
+    }
 }
 
 /// The page of `site` for its admin `viewer`.
@@ -65,24 +114,23 @@ async fn render(
     state: &AppState,
     (viewer, site): (&Viewer, &Site),
     lang: Lang,
-    status: StatusCode,
-    shown: Shown,
+    (status, shown): (StatusCode, Notice),
 ) -> Result<Response, ApiError> {
     let store = &state.accounts;
-    let members = store.site_members(&site.id).await.map_err(unavailable)?;
+    let members = store.site_members(&site.id).await.map_err(store_down)?;
     let through = if site.organisation.is_empty() {
         Vec::new()
     } else {
         store
             .organisation_members(&site.organisation)
             .await
-            .map_err(unavailable)?
+            .map_err(store_down)?
     };
     let now = (state.now_ms)();
     let pending: Vec<Invitation> = store
         .invitations_of_site(&site.id)
         .await
-        .map_err(unavailable)?
+        .map_err(store_down)?
         .into_iter()
         .filter(|i| i.live(now))
         .collect();
@@ -90,63 +138,13 @@ async fn render(
     let here = format!("/sites/{}/users", site.id);
     let title = lang.t_with("people-title", &[("site", Arg::Text(site.id.to_string()))]);
     let csrf = &account.csrf;
-    let role_choice = |name: &str, current: Option<Role>| {
-        html! {
-            select name=(name) aria-label=(lang.t("people-role")) {
-                @for role in [Role::Viewer, Role::Admin] {
-                    option value=(role.as_str()) selected[current == Some(role)] { (role_name(lang, role)) }
-                }
-            }
-        }
-    };
     let body = html! {
         h1 { (title) }
         p { a href=(format!("/sites/{}", site.id)) { (lang.t("settings-back")) } }
-        @if let Some((ok, message)) = &shown.message {
-            p.message role=(if *ok { "status" } else { "alert" }) { (message) }
-        }
-        @if let Some(link) = &shown.made {
-            section.card aria-labelledby="made" {
-                h2 #made { (lang.t("people-link-title")) }
-                p { (lang.t("people-link-help")) }
-                input.wide readonly value=(link) aria-labelledby="made";
-            }
-        }
+        (shown.markup(lang, ("people-link-title", "people-link-help")))
         section.card aria-labelledby="members" {
             h2 #members { (lang.t("people-members")) }
-            @if members.is_empty() {
-                p { (lang.t("people-none")) }
-            } @else {
-                table {
-                    thead { tr {
-                        th scope="col" { (lang.t("people-email")) }
-                        th scope="col" { (lang.t("people-role")) }
-                        th scope="col" { span.visually-hidden { (lang.t("people-remove-short")) } }
-                    } }
-                    tbody {
-                        @for (user, role) in &members {
-                            tr {
-                                th scope="row" { (user.email) @if !user.name.is_empty() { br; span.muted { (user.name) } } }
-                                td {
-                                    form.inline method="post" action=(format!("{here}/role")) {
-                                        input type="hidden" name="csrf" value=(csrf);
-                                        input type="hidden" name="user" value=(user.id);
-                                        (role_choice("role", Some(*role)))
-                                        button type="submit" aria-label=(lang.t_with("people-change", &[("email", Arg::Text(user.email.clone()))])) { (lang.t("people-change-short")) }
-                                    }
-                                }
-                                td {
-                                    form.inline method="post" action=(format!("{here}/remove")) {
-                                        input type="hidden" name="csrf" value=(csrf);
-                                        input type="hidden" name="user" value=(user.id);
-                                        button type="submit" aria-label=(lang.t_with("people-remove", &[("email", Arg::Text(user.email.clone()))])) { (lang.t("people-remove-short")) }
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
+            (members_table(lang, &here, &members, csrf))
             @if !through.is_empty() {
                 h3 { (lang.t_with("people-through", &[("organisation", Arg::Text(site.organisation.clone()))])) }
                 ul {
@@ -178,26 +176,18 @@ async fn render(
                 input type="hidden" name="csrf" value=(csrf);
                 label for="email" { (lang.t("people-email")) }
                 input #email type="email" name="email" required maxlength="254" autocomplete="off";
-                label for="role" { (lang.t("people-role")) }
-                select #role name="role" {
-                    @for role in [Role::Viewer, Role::Admin] {
-                        option value=(role.as_str()) { (role_name(lang, role)) }
-                    }
-                }
+                (role_choice(lang, None))
                 p.help { (lang.t("people-invite-help")) }
                 button type="submit" { (lang.t("people-invite-submit")) }
             }
         }
     };
-    let markup = html::layout(
-        lang,
+    Ok(admin_layout(
+        (status, lang),
         (&title, &here),
-        &View::default(),
-        Some(&account),
-        html! {},
+        &account,
         body,
-    );
-    Ok(page(status, lang, markup))
+    ))
 }
 
 /// `GET /sites/{id}/users`.
@@ -208,60 +198,53 @@ pub async fn list(
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    let started = Instant::now();
-    let lang = lang_of(raw.as_deref(), &headers);
-    let outcome = async {
-        let Some(viewer) = auth::viewer(&state, &headers).await? else {
-            return Ok(to_sign_in(&uri));
-        };
-        let (sites, _) = registry(&state)?;
-        let (site, _) = crate::api::v2::find_site(&sites, &id)?;
-        viewer.check_admin(&site)?;
-        let shown = Shown {
-            message: None,
-            made: None,
-        };
-        render(&state, (&viewer, &site), lang, StatusCode::OK, shown).await
-    }
-    .await;
-    finish_admin(&state, started, outcome, lang)
+    let state = &state;
+    admin_page(
+        state,
+        (&uri, raw.as_deref()),
+        &headers,
+        async |viewer, lang| {
+            let site = administered_site(state, &viewer, &id)?;
+            let shown = (StatusCode::OK, Notice::default());
+            render(state, (&viewer, &site), lang, shown).await
+        },
+    )
+    .await
 }
 
 /// Runs a form of the page: `work` gets the admin, the site and the
-/// fields, and returns the page's message (or a refused account value).
+/// fields, and returns what to show (or a refused account value).
 async fn serve(
     state: &AppState,
     (id, headers, body): (&str, &HeaderMap, &[u8]),
-    work: impl AsyncFnOnce(&Viewer, &Arc<Site>, &[(String, String)]) -> Result<Shown, AccountError>,
+    work: impl AsyncFnOnce(&Viewer, &Arc<Site>, &[(String, String)]) -> Result<Notice, AccountError>,
 ) -> Response {
-    let started = Instant::now();
-    let lang = language(&View::default(), headers);
-    let fields: Vec<(String, String)> = form_urlencoded::parse(body).into_owned().collect();
-    let outcome = async {
+    admin_post(state, headers, body, async |fields, lang| {
         let (viewer, site) = admin_form(state, id, headers, &fields).await?;
         match work(&viewer, &site, &fields).await {
             Ok(shown) if shown.made.is_some() => {
-                render(state, (&viewer, &site), lang, StatusCode::OK, shown).await
+                render(state, (&viewer, &site), lang, (StatusCode::OK, shown)).await
             }
             Ok(_) => Ok(see_other(&format!("/sites/{}/users", site.id))),
-            Err(error) => match refusal(lang, &error) {
-                Some(message) => {
-                    let shown = Shown {
-                        message: Some((false, message)),
-                        made: None,
-                    };
-                    let status = match error {
-                        AccountError::Unknown(_) => StatusCode::NOT_FOUND,
-                        _ => StatusCode::BAD_REQUEST,
-                    };
-                    render(state, (&viewer, &site), lang, status, shown).await
-                }
-                None => Err(unavailable(error)),
-            },
+            Err(error) => {
+                let Some(message) = refusal(lang, &error) else {
+                    return Err(store_down(error));
+                };
+                let status = match error {
+                    AccountError::Unknown(_) => StatusCode::NOT_FOUND,
+                    _ => StatusCode::BAD_REQUEST,
+                };
+                render(
+                    state,
+                    (&viewer, &site),
+                    lang,
+                    (status, Notice::refused(message)),
+                )
+                .await
+            }
         }
-    }
-    .await;
-    finish_admin(state, started, outcome, lang)
+    })
+    .await
 }
 
 fn role_field(fields: &[(String, String)]) -> Result<Role, AccountError> {
@@ -269,7 +252,7 @@ fn role_field(fields: &[(String, String)]) -> Result<Role, AccountError> {
     Role::parse(text).ok_or_else(|| AccountError::Role(text.chars().take(20).collect()))
 }
 
-const DONE: Shown = Shown {
+const DONE: Notice = Notice {
     message: None,
     made: None,
 };
@@ -315,7 +298,7 @@ pub async fn invite(
                 .invite(&viewer.user, &email, (&site.id, role), now)
                 .await?;
             audit::note(state, &viewer.actor, Action::Invited, &site.id, &detail).await;
-            Ok(Shown {
+            Ok(Notice {
                 message: None,
                 made: Some(absolute(&headers, &format!("/invite/{secret}"))),
             })
@@ -456,7 +439,7 @@ pub async fn open(
             .accounts
             .invitation(&secret, (state.now_ms)())
             .await
-            .map_err(unavailable)?
+            .map_err(store_down)?
             .ok_or_else(gone)?;
         let action = format!("/invite/{secret}");
         Ok(page(
@@ -485,17 +468,15 @@ pub async fn accept(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let started = Instant::now();
-    let lang = language(&View::default(), &headers);
-    let fields: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
-    let outcome = async {
+    let state = &state;
+    admin_post(state, &headers, &body, async |fields, lang| {
         same_origin(&headers)?;
         let now = (state.now_ms)();
         let store = &state.accounts;
         let invitation = store
             .invitation(&secret, now)
             .await
-            .map_err(unavailable)?
+            .map_err(store_down)?
             .ok_or_else(gone)?;
         let action = format!("/invite/{secret}");
         let again = |key: &str| {
@@ -514,7 +495,7 @@ pub async fn accept(
             Ok(None) => return Err(gone()),
             Err(AccountError::Password(_)) => return Ok(again("people-error-password")),
             Err(AccountError::Name) => return Ok(again("people-error-name")),
-            Err(error) => return Err(unavailable(error)),
+            Err(error) => return Err(store_down(error)),
         };
         let actor = Actor {
             name: user.email.clone(),
@@ -528,21 +509,20 @@ pub async fn accept(
             invitation.site_id
         );
         audit::note(
-            &state,
+            state,
             &actor,
             Action::InvitationAccepted,
             &invitation.site_id,
             &detail,
         )
         .await;
-        let opened = store.open_session(&user, now).await.map_err(unavailable)?;
+        let opened = store.open_session(&user, now).await.map_err(store_down)?;
         let mut response = see_other(&format!("/sites/{}", invitation.site_id));
         response.headers_mut().insert(
             header::SET_COOKIE,
             auth::set_cookie(&headers, Some((&opened.secret, state.policy.max_ms))),
         );
         Ok(response)
-    }
-    .await;
-    finish_admin(&state, started, outcome, lang)
+    })
+    .await
 }

@@ -8,9 +8,9 @@
 use super::annotate::{admin_form, field, same_origin};
 use super::i18n::{Arg, Lang};
 use super::view::View;
-use super::{Account, finish_admin, html, language, page, see_other, to_sign_in};
+use super::{Account, admin_page, admin_post, administered_site, html, page, see_other};
 use crate::api::ApiError;
-use crate::app::{AppState, registry};
+use crate::app::AppState;
 use crate::audit::{self, Action};
 use crate::auth::{self, Viewer};
 use axum::body::Bytes;
@@ -20,7 +20,6 @@ use axum::response::Response;
 use maud::{Markup, html};
 use mesure_sites::goals::{self, GoalError, GoalRow};
 use mesure_sites::{Mode, RegistryError, SiteError, SiteRow};
-use std::time::Instant;
 
 /// Entries a list field (hosts, parameters, events) may hold.
 pub const MAX_ENTRIES: usize = 100;
@@ -196,6 +195,24 @@ struct Shown<'a> {
     message: Option<(bool, String)>,
 }
 
+/// The settings page of `form` for `viewer`: a site's with its `goals`, or
+/// a new one's (`None`), with a message (`true`: done).
+fn settings_page(
+    (status, lang): (StatusCode, Lang),
+    viewer: &Viewer,
+    (form, goals): (&SiteForm, Option<&[GoalRow]>),
+    message: Option<(bool, String)>,
+) -> Response {
+    let shown = Shown {
+        lang,
+        account: &Account::of(viewer),
+        goals,
+        organisation: viewer.access.superuser,
+        message,
+    };
+    page(status, lang, markup(form, &shown))
+}
+
 /// `GET /sites/{id}/settings`.
 pub async fn form(
     State(state): State<AppState>,
@@ -204,38 +221,28 @@ pub async fn form(
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    let started = Instant::now();
-    let (lang, saved) = lang_of(raw.as_deref(), &headers);
-    let outcome = async {
-        let Some(viewer) = auth::viewer(&state, &headers).await? else {
-            return Ok(to_sign_in(&uri));
-        };
-        let (sites, _) = registry(&state)?;
-        let (site, _) = crate::api::v2::find_site(&sites, &id)?;
-        viewer.check_admin(&site)?;
-        let row = stored(&state, &id).await?.ok_or(ApiError::UnknownSite)?;
-        let goals = site_goals(&state, &id).await?;
-        let shown = Shown {
-            lang,
-            account: &Account::of(&viewer),
-            goals: Some(&goals),
-            organisation: viewer.access.superuser,
-            message: saved.then(|| (true, lang.t("settings-saved"))),
-        };
-        Ok(page(
-            StatusCode::OK,
-            lang,
-            markup(&SiteForm::of_row(&row), &shown),
-        ))
-    }
-    .await;
-    finish_admin(&state, started, outcome, lang)
-}
-
-/// The page's language, and whether it follows a save.
-fn lang_of(raw: Option<&str>, headers: &HeaderMap) -> (Lang, bool) {
-    let saved = form_urlencoded::parse(raw.unwrap_or("").as_bytes()).any(|(k, _)| k == "saved");
-    (super::lang_of(raw, headers), saved)
+    let state = &state;
+    let saved =
+        form_urlencoded::parse(raw.as_deref().unwrap_or("").as_bytes()).any(|(k, _)| k == "saved");
+    admin_page(
+        state,
+        (&uri, raw.as_deref()),
+        &headers,
+        async |viewer, lang| {
+            administered_site(state, &viewer, &id)?;
+            let row = stored(state, &id).await?.ok_or(ApiError::UnknownSite)?;
+            let goals = site_goals(state, &id).await?;
+            let message = saved.then(|| (true, lang.t("settings-saved")));
+            let form = (&SiteForm::of_row(&row), Some(goals.as_slice()));
+            Ok(settings_page(
+                (StatusCode::OK, lang),
+                &viewer,
+                form,
+                message,
+            ))
+        },
+    )
+    .await
 }
 
 /// `POST /sites/{id}/settings`: the form's fields and `csrf`.
@@ -245,12 +252,10 @@ pub async fn save(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let started = Instant::now();
-    let lang = language(&View::default(), &headers);
-    let fields: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
-    let outcome = async {
-        let (viewer, site) = admin_form(&state, &id, &headers, &fields).await?;
-        let old = stored(&state, &site.id)
+    let state = &state;
+    admin_post(state, &headers, &body, async |fields, lang| {
+        let (viewer, site) = admin_form(state, &id, &headers, &fields).await?;
+        let old = stored(state, &site.id)
             .await?
             .ok_or(ApiError::UnknownSite)?;
         let mut form = SiteForm::posted(&site.id, &fields);
@@ -259,11 +264,9 @@ pub async fn save(
         if !viewer.access.superuser {
             form.organisation.clone_from(&old.organisation);
         }
-        let back = format!("/sites/{}/settings", site.id);
-        write_site(&state, &viewer, (Some(&old), form), lang, &back).await
-    }
-    .await;
-    finish_admin(&state, started, outcome, lang)
+        write_site(state, &viewer, (Some(&old), form), lang).await
+    })
+    .await
 }
 
 /// Writes a site from its form, or shows the form again with the reason.
@@ -272,33 +275,25 @@ async fn write_site(
     viewer: &Viewer,
     (old, form): (Option<&SiteRow>, SiteForm),
     lang: Lang,
-    back: &str,
 ) -> Result<Response, ApiError> {
-    let refused = |refusal: Refusal, goals: Option<&[GoalRow]>| {
-        let shown = Shown {
-            lang,
-            account: &Account::of(viewer),
-            goals,
-            organisation: viewer.access.superuser,
-            message: Some((false, refusal.text(lang))),
-        };
-        page(StatusCode::BAD_REQUEST, lang, markup(&form, &shown))
-    };
     let goals = match old {
         Some(_) => Some(site_goals(state, &form.id).await?),
         None => None,
     };
+    let refused = |refusal: Refusal| {
+        let status = (StatusCode::BAD_REQUEST, lang);
+        let message = Some((false, refusal.text(lang)));
+        settings_page(status, viewer, (&form, goals.as_deref()), message)
+    };
     let row = match form.row() {
         Ok(row) => row,
-        Err(refusal) => return Ok(refused(refusal, goals.as_deref())),
+        Err(refusal) => return Ok(refused(refusal)),
     };
     let put = mesure_sites::put(&state.reader.client, row.clone());
     match tokio::time::timeout(state.timeouts.receive, put).await {
         Ok(Ok(())) => {}
         // ClickHouse knows fewer time zones than the form may offer.
-        Ok(Err(RegistryError::Site(error))) => {
-            return Ok(refused(Refusal::of_site(&error), goals.as_deref()));
-        }
+        Ok(Err(RegistryError::Site(error))) => return Ok(refused(Refusal::of_site(&error))),
         Ok(Err(error)) => return Err(ApiError::Unavailable(error.to_string())),
         Err(_) => return Err(ApiError::Unavailable("clickhouse timed out".into())),
     }
@@ -306,7 +301,10 @@ async fn write_site(
         audit::note(state, &viewer.actor, action, &row.site_id, &detail).await;
     }
     reload(state).await;
-    Ok(see_other(&format!("{back}?saved=1")))
+    Ok(see_other(&format!(
+        "/sites/{}/settings?saved=1",
+        row.site_id
+    )))
 }
 
 /// `GET /sites/new`: a new site, for superusers.
@@ -316,25 +314,22 @@ pub async fn new_form(
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    let started = Instant::now();
-    let (lang, _) = lang_of(raw.as_deref(), &headers);
-    let outcome = async {
-        let Some(viewer) = auth::viewer(&state, &headers).await? else {
-            return Ok(to_sign_in(&uri));
-        };
-        superuser(&viewer)?;
-        let form = SiteForm::of_row(&SiteRow::new("", &[]));
-        let shown = Shown {
-            lang,
-            account: &Account::of(&viewer),
-            goals: None,
-            organisation: true,
-            message: None,
-        };
-        Ok(page(StatusCode::OK, lang, markup(&form, &shown)))
-    }
-    .await;
-    finish_admin(&state, started, outcome, lang)
+    admin_page(
+        &state,
+        (&uri, raw.as_deref()),
+        &headers,
+        async |viewer, lang| {
+            superuser(&viewer)?;
+            let form = SiteForm::of_row(&SiteRow::new("", &[]));
+            Ok(settings_page(
+                (StatusCode::OK, lang),
+                &viewer,
+                (&form, None),
+                None,
+            ))
+        },
+    )
+    .await
 }
 
 fn superuser(viewer: &Viewer) -> Result<(), ApiError> {
@@ -351,51 +346,44 @@ fn superuser(viewer: &Viewer) -> Result<(), ApiError> {
 
 /// `POST /sites/new`: `id`, the settings, `csrf`.
 pub async fn add(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let started = Instant::now();
-    let lang = language(&View::default(), &headers);
-    let fields: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
-    let outcome = async {
+    let state = &state;
+    admin_post(state, &headers, &body, async |fields, lang| {
         same_origin(&headers)?;
-        let viewer = auth::viewer(&state, &headers)
+        let viewer = auth::viewer(state, &headers)
             .await?
             .ok_or(ApiError::Unauthorized)?;
         super::annotate::check_csrf(&viewer, &fields)?;
         superuser(&viewer)?;
         let id = field(&fields, "id").trim().to_owned();
         let form = SiteForm::posted(&id, &fields);
-        // `/sites/new` is this form: no site may hide behind it.
-        if id == "new" {
-            let shown = Shown {
-                lang,
-                account: &Account::of(&viewer),
-                goals: None,
-                organisation: true,
-                message: Some((
-                    false,
-                    Refusal::of_site(&SiteError::Id(id.clone())).text(lang),
-                )),
-            };
-            return Ok(page(StatusCode::BAD_REQUEST, lang, markup(&form, &shown)));
-        }
-        if stored(&state, &id).await?.is_some() {
+        // `/sites/new` is this form: no site may hide behind it; and an
+        // id is taken once.
+        let taken = if id == "new" {
+            Some((
+                StatusCode::BAD_REQUEST,
+                Refusal::of_site(&SiteError::Id(id.clone())),
+            ))
+        } else if stored(state, &id).await?.is_some() {
             let refusal = Refusal {
                 key: "site-error-exists",
                 value: id.clone(),
             };
-            let shown = Shown {
-                lang,
-                account: &Account::of(&viewer),
-                goals: None,
-                organisation: true,
-                message: Some((false, refusal.text(lang))),
-            };
-            return Ok(page(StatusCode::CONFLICT, lang, markup(&form, &shown)));
+            Some((StatusCode::CONFLICT, refusal))
+        } else {
+            None
+        };
+        if let Some((status, refusal)) = taken {
+            let message = Some((false, refusal.text(lang)));
+            return Ok(settings_page(
+                (status, lang),
+                &viewer,
+                (&form, None),
+                message,
+            ));
         }
-        let back = format!("/sites/{id}/settings");
-        write_site(&state, &viewer, (None, form), lang, &back).await
-    }
-    .await;
-    finish_admin(&state, started, outcome, lang)
+        write_site(state, &viewer, (None, form), lang).await
+    })
+    .await
 }
 
 /// `POST /sites/{id}/goals`: `name`, `kind` (`page` or `event`), `target`.
@@ -405,33 +393,28 @@ pub async fn add_goal(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let started = Instant::now();
-    let lang = language(&View::default(), &headers);
-    let fields: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
-    let outcome = async {
-        let (viewer, site) = admin_form(&state, &id, &headers, &fields).await?;
+    let state = &state;
+    admin_post(state, &headers, &body, async |fields, lang| {
+        let (viewer, site) = admin_form(state, &id, &headers, &fields).await?;
         let (name, target) = (
             field(&fields, "name").trim(),
             field(&fields, "target").trim(),
         );
         let page_goal = field(&fields, "kind") != "event";
+        let (page_pattern, event_name) = if page_goal {
+            (target.to_owned(), String::new())
+        } else {
+            (String::new(), target.to_owned())
+        };
         let row = GoalRow {
             site_id: site.id.to_string(),
             name: name.to_owned(),
-            page_pattern: if page_goal {
-                target.to_owned()
-            } else {
-                String::new()
-            },
-            event_name: if page_goal {
-                String::new()
-            } else {
-                target.to_owned()
-            },
+            page_pattern,
+            event_name,
             updated_at: 0,
             deleted: false,
         };
-        let goals = site_goals(&state, &site.id).await?;
+        let goals = site_goals(state, &site.id).await?;
         let refusal = if goals.len() >= MAX_GOALS && !goals.iter().any(|g| g.name == name) {
             Some(Refusal {
                 key: "goal-error-full",
@@ -443,36 +426,29 @@ pub async fn add_goal(
                 .map(|e| Refusal::of_site(&SiteError::Goal(e)))
         };
         if let Some(refusal) = refusal {
-            let old = stored(&state, &site.id)
+            let old = stored(state, &site.id)
                 .await?
                 .ok_or(ApiError::UnknownSite)?;
-            let shown = Shown {
-                lang,
-                account: &Account::of(&viewer),
-                goals: Some(&goals),
-                organisation: viewer.access.superuser,
-                message: Some((false, refusal.text(lang))),
-            };
-            return Ok(page(
-                StatusCode::BAD_REQUEST,
-                lang,
-                markup(&SiteForm::of_row(&old), &shown),
+            let form = (&SiteForm::of_row(&old), Some(goals.as_slice()));
+            let message = Some((false, refusal.text(lang)));
+            return Ok(settings_page(
+                (StatusCode::BAD_REQUEST, lang),
+                &viewer,
+                form,
+                message,
             ));
         }
-        let detail = format!(
-            "{name}: {}={target}",
-            if page_goal { "page" } else { "event" }
-        );
-        within(&state, goals::put(&state.reader.client, row)).await?;
-        audit::note(&state, &viewer.actor, Action::GoalSaved, &site.id, &detail).await;
-        reload(&state).await;
+        let kind = if page_goal { "page" } else { "event" };
+        let detail = format!("{name}: {kind}={target}");
+        within(state, goals::put(&state.reader.client, row)).await?;
+        audit::note(state, &viewer.actor, Action::GoalSaved, &site.id, &detail).await;
+        reload(state).await;
         Ok(see_other(&format!(
             "/sites/{}/settings?saved=1#goals",
             site.id
         )))
-    }
-    .await;
-    finish_admin(&state, started, outcome, lang)
+    })
+    .await
 }
 
 /// `POST /sites/{id}/goals/delete`: `name`.
@@ -482,13 +458,11 @@ pub async fn remove_goal(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let started = Instant::now();
-    let lang = language(&View::default(), &headers);
-    let fields: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
-    let outcome = async {
-        let (viewer, site) = admin_form(&state, &id, &headers, &fields).await?;
+    let state = &state;
+    admin_post(state, &headers, &body, async |fields, _| {
+        let (viewer, site) = admin_form(state, &id, &headers, &fields).await?;
         let name = field(&fields, "name");
-        let goals = site_goals(&state, &site.id).await?;
+        let goals = site_goals(state, &site.id).await?;
         if !goals.iter().any(|g| g.name == name) {
             return Err(ApiError::Refused {
                 status: StatusCode::NOT_FOUND,
@@ -496,16 +470,15 @@ pub async fn remove_goal(
                 detail: "this site has no such goal".into(),
             });
         }
-        within(&state, goals::remove(&state.reader.client, &site.id, name)).await?;
-        audit::note(&state, &viewer.actor, Action::GoalRemoved, &site.id, name).await;
-        reload(&state).await;
+        within(state, goals::remove(&state.reader.client, &site.id, name)).await?;
+        audit::note(state, &viewer.actor, Action::GoalRemoved, &site.id, name).await;
+        reload(state).await;
         Ok(see_other(&format!(
             "/sites/{}/settings?saved=1#goals",
             site.id
         )))
-    }
-    .await;
-    finish_admin(&state, started, outcome, lang)
+    })
+    .await
 }
 
 fn markup(form: &SiteForm, shown: &Shown) -> String {
