@@ -10,6 +10,7 @@ pub mod invitations;
 pub mod links;
 pub mod password;
 pub mod sessions;
+pub mod tasks;
 pub mod tokens;
 pub mod users;
 
@@ -76,6 +77,7 @@ pub const MIGRATIONS: &[Migration] = migrations![
     3 "0003_api_tokens",
     4 "0004_shared_links",
     5 "0005_invitations",
+    6 "0006_task_runs",
 ];
 
 impl Migration {

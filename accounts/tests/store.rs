@@ -17,7 +17,7 @@ async fn stores(name: &str) -> Vec<Store> {
         let store = Store::open(&url)
             .await
             .unwrap_or_else(|e| panic!("{url}: {e}"));
-        assert_eq!(store.migrate().await.expect("migrate"), [1, 2, 3, 4, 5]);
+        assert_eq!(store.migrate().await.expect("migrate"), [1, 2, 3, 4, 5, 6]);
         stores.push(store);
     }
     assert_eq!(stores[0].engine(), Engine::Sqlite);
@@ -46,7 +46,7 @@ async fn migrations_apply_once_and_a_changed_or_newer_one_is_refused() {
             .await
             .expect("future");
         assert!(
-            matches!(store.migrate().await, Err(StoreError::Newer(99, 5))),
+            matches!(store.migrate().await, Err(StoreError::Newer(99, 6))),
             "{engine:?}"
         );
     }
@@ -815,5 +815,63 @@ async fn an_invitation_opens_once_until_it_expires_or_is_revoked() {
         let members = store.site_members("ville").await.expect("members");
         let emails: Vec<&str> = members.iter().map(|(u, _)| u.email.as_str()).collect();
         assert_eq!(emails, ["bea@ville.fr", "odd@ville.fr"], "{engine:?}");
+    }
+}
+
+#[tokio::test]
+async fn one_replica_claims_a_daily_task_and_a_failed_run_gives_it_back() {
+    for store in stores("accounts_tasks").await {
+        let engine = store.engine();
+        assert!(
+            store
+                .claim_task("expire", "2026-12-03", 1)
+                .await
+                .expect("claim"),
+            "{engine:?}"
+        );
+        assert!(
+            !store
+                .claim_task("expire", "2026-12-03", 2)
+                .await
+                .expect("again")
+        );
+        // Another day, another task: free.
+        assert!(
+            store
+                .claim_task("expire", "2026-12-04", 3)
+                .await
+                .expect("next day")
+        );
+        assert!(
+            store
+                .claim_task("other", "2026-12-03", 4)
+                .await
+                .expect("other")
+        );
+        // A failed run is claimed again; a finished one is not given back.
+        store
+            .release_task("expire", "2026-12-03")
+            .await
+            .expect("release");
+        assert!(
+            store
+                .claim_task("expire", "2026-12-03", 5)
+                .await
+                .expect("retry")
+        );
+        store
+            .finish_task("expire", "2026-12-03", 6)
+            .await
+            .expect("finish");
+        store
+            .release_task("expire", "2026-12-03")
+            .await
+            .expect("no-op");
+        assert!(
+            !store
+                .claim_task("expire", "2026-12-03", 7)
+                .await
+                .expect("done")
+        );
     }
 }

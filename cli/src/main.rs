@@ -264,13 +264,19 @@ async fn collector(config: Config) -> anyhow::Result<()> {
 }
 
 async fn dashboard(config: Config) -> anyhow::Result<()> {
+    let expiry = config
+        .dashboard
+        .daily_expiry
+        .then(|| migrator(&config))
+        .transpose()?;
     let settings = mesure_dashboard::service::Settings {
         client: config.clickhouse.client(),
         timeouts: config.clickhouse.timeouts()?,
-        dashboard: config.dashboard,
         accounts: users::store(&config.accounts).await?,
         policy: mesure_accounts::sessions::Policy::of(&config.accounts),
+        dashboard: config.dashboard,
         oidc: config.oidc,
+        expiry,
     };
     mesure_dashboard::service::run(settings, shutdown_signal(), |_| {}).await?;
     Ok(())

@@ -25,6 +25,10 @@ pub struct DashboardConfig {
     /// How often finished days are looked for and sealed (see the README's
     /// "Fast answers"): also how long late hits may take to show in them.
     pub seal_interval_seconds: u64,
+    /// Run `mesure expire` once a day (one replica a day, through the
+    /// accounts store), so that nothing outlives the retention by more
+    /// than a day even where TTL merges lag.
+    pub daily_expiry: bool,
     /// Memory kept for answers over sealed days, in MiB (0: none). They
     /// never change, so a page asked again reads only what is not sealed.
     pub sealed_cache_mib: u64,
@@ -39,6 +43,7 @@ impl Default for DashboardConfig {
             sites_refresh_seconds: 10,
             seal_interval_seconds: 60,
             sealed_cache_mib: 64,
+            daily_expiry: true,
         }
     }
 }

@@ -34,6 +34,8 @@ pub struct Metrics {
     pub seal_duration: Histogram,
     pub sealed_answers: IntCounterVec,
     pub audit_errors: IntCounter,
+    pub expiry_runs: IntCounterVec,
+    pub expiry_last_run: IntGauge,
 }
 
 impl Metrics {
@@ -113,6 +115,19 @@ impl Metrics {
                 "Audit rows ClickHouse did not take: the log has a gap.",
             )
             .expect("valid metric"),
+            expiry_runs: IntCounterVec::new(
+                Opts::new(
+                    "mesure_expiry_runs_total",
+                    "Daily forced expiries this replica ran, by result (done, failed).",
+                ),
+                &["result"],
+            )
+            .expect("valid metric"),
+            expiry_last_run: IntGauge::new(
+                "mesure_expiry_last_run_timestamp_seconds",
+                "When the daily forced expiry last finished, on any replica (0: never).",
+            )
+            .expect("valid metric"),
             registry,
         };
         for collector in [
@@ -127,6 +142,8 @@ impl Metrics {
             Box::new(metrics.seal_duration.clone()),
             Box::new(metrics.sealed_answers.clone()),
             Box::new(metrics.audit_errors.clone()),
+            Box::new(metrics.expiry_runs.clone()),
+            Box::new(metrics.expiry_last_run.clone()),
         ] {
             metrics.registry.register(collector).expect("unique metric");
         }
@@ -135,6 +152,9 @@ impl Metrics {
         }
         for kind in ["timeout", "error"] {
             metrics.query_errors.with_label_values(&[kind]);
+        }
+        for result in ["done", "failed"] {
+            metrics.expiry_runs.with_label_values(&[result]);
         }
         for result in ["kept", "read"] {
             metrics.sealed_answers.with_label_values(&[result]);

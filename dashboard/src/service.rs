@@ -42,6 +42,9 @@ pub struct Settings {
     pub policy: mesure_accounts::sessions::Policy,
     /// Single sign-on (off without an issuer).
     pub oidc: crate::oidc::OidcConfig,
+    /// The daily forced expiry (`mesure expire`), run by one replica a
+    /// day; `None`: not run by the dashboard.
+    pub expiry: Option<mesure_schema::Migrator>,
 }
 
 fn now_ms() -> i64 {
@@ -65,6 +68,52 @@ pub(crate) async fn reload(
         .collect();
     *goals.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(valid);
     Ok(count)
+}
+
+/// How often a replica looks whether today's expiry has run.
+const EXPIRY_CHECK: Duration = Duration::from_secs(15 * 60);
+/// The expiry's name among the shared daily tasks.
+const EXPIRY_TASK: &str = "expire";
+
+/// Runs the forced expiry once a UTC day, on the one replica that claims
+/// the day in the accounts store; a failed run is given back and tried
+/// again at the next check.
+async fn expire_daily(
+    migrator: mesure_schema::Migrator,
+    accounts: mesure_accounts::Store,
+    metrics: Metrics,
+) {
+    loop {
+        let now = now_ms();
+        let day = chrono::DateTime::from_timestamp_millis(now)
+            .unwrap_or_default()
+            .date_naive()
+            .to_string();
+        match accounts.claim_task(EXPIRY_TASK, &day, now).await {
+            Ok(true) => match migrator.expire().await {
+                Ok(expiry) => {
+                    metrics.expiry_runs.with_label_values(&["done"]).inc();
+                    tracing::info!(dropped = ?expiry.dropped, materialized = ?expiry.materialized, salts = expiry.salts, "daily expiry done");
+                    if let Err(error) = accounts.finish_task(EXPIRY_TASK, &day, now_ms()).await {
+                        tracing::warn!(%error, "daily expiry done, not recorded");
+                    }
+                }
+                Err(error) => {
+                    metrics.expiry_runs.with_label_values(&["failed"]).inc();
+                    tracing::warn!(%error, "daily expiry failed; tried again later");
+                    if let Err(error) = accounts.release_task(EXPIRY_TASK, &day).await {
+                        tracing::warn!(%error, "daily expiry claim not given back");
+                    }
+                }
+            },
+            Ok(false) => {}
+            Err(error) => tracing::warn!(%error, "daily expiry not claimed"),
+        }
+        if let Ok(Some(at)) = accounts.last_finished(EXPIRY_TASK).await {
+            metrics.expiry_last_run.set(at / 1000);
+        }
+        tokio::time::sleep(EXPIRY_CHECK).await;
+    }
 }
 
 /// Seals finished days every `period`, once the sites are known.
@@ -154,6 +203,13 @@ pub async fn run(
         settings.dashboard.sealed_cache_mib.saturating_mul(1 << 20),
     )
     .counted(metrics.sealed_answers.clone());
+    let expirer = settings.expiry.clone().map(|migrator| {
+        tokio::spawn(expire_daily(
+            migrator,
+            settings.accounts.clone(),
+            metrics.clone(),
+        ))
+    });
     let sealer = tokio::spawn(seal_forever(
         reader.clone(),
         Arc::clone(&registry),
@@ -207,6 +263,9 @@ pub async fn run(
     refresh.abort();
     sweeper.abort();
     sealer.abort();
+    if let Some(expirer) = expirer {
+        expirer.abort();
+    }
     if let Err(error) = served {
         tracing::error!(%error, "dashboard server failed");
     }

@@ -269,8 +269,12 @@ async fn single_sign_on_signs_in_known_verified_addresses_only() {
             label: "ProConnect".into(),
             scopes: vec!["email".into()],
         };
-        let dashboard =
-            dashboard_signing_in(clickhouse.clone(), accounts_on(engine).await, config).await;
+        let dashboard = dashboard_configured(
+            clickhouse.clone(),
+            accounts_on(engine).await,
+            (config, None),
+        )
+        .await;
         let store = &dashboard.accounts;
         let since = mesure_testkit::clock::real_now_ms() - 1;
         // Accounts without a password: single sign-on only.

@@ -55,6 +55,8 @@ pub struct Expiry {
     pub dropped: Vec<String>,
     /// `table/partition` in which expired rows were deleted.
     pub materialized: Vec<String>,
+    /// Salts deleted: past their day by 48 hours.
+    pub salts: u64,
 }
 
 #[derive(Debug, clickhouse::Row, Serialize, Deserialize)]
@@ -70,7 +72,7 @@ struct TableTtl {
     engine_full: String,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Migrator {
     client: Client,
     target: Target,
@@ -290,7 +292,31 @@ impl Migrator {
                 list.push(format!("{}/{partition}", table.name));
             }
         }
+        expiry.salts = self.expire_salts().await?;
         Ok(expiry)
+    }
+
+    /// Deletes the salts whose TTL has passed (48 hours after their day
+    /// began), whether or not a merge has run.
+    async fn expire_salts(&self) -> Result<u64, MigrateError> {
+        let db = self.target.database();
+        let past = "toDateTime(day, 'UTC') + toIntervalDay(2) <= now('UTC')";
+        let count: u64 = self
+            .client
+            .query(&format!("SELECT count() FROM {db}.salts WHERE {past}"))
+            .fetch_one()
+            .await?;
+        if count > 0 {
+            self.client
+                .query(&format!(
+                    "ALTER TABLE {db}.salts{} DELETE WHERE {past}",
+                    self.target.on_cluster()
+                ))
+                .with_setting("mutations_sync", "2")
+                .execute()
+                .await?;
+        }
+        Ok(count)
     }
 
     fn create_database(&self) -> String {

@@ -291,3 +291,42 @@ async fn the_cluster_rendering_is_valid_clickhouse_sql_and_matches_its_golden_fi
     );
     check_golden("cluster.sql", &rendered);
 }
+
+#[tokio::test]
+async fn forced_expiry_destroys_salts_past_48_hours() {
+    let db = LocalClickHouse::unique_database("salt_expiry");
+    migrator(&db, 6).migrate().await.expect("migrate");
+    // Salts that aged past their TTL without a merge: written while the
+    // table has no TTL (an insert drops what is already expired), the TTL
+    // put back without applying it. Days as the engine sees them: this
+    // test holds on any date.
+    for statement in [
+        format!("ALTER TABLE {db}.salts REMOVE TTL"),
+        format!(
+            "INSERT INTO {db}.salts (day, salt, created_at) \
+             SELECT today() - number, toFixedString(toString(number), 16), now64(3) FROM numbers(5)"
+        ),
+        format!(
+            "ALTER TABLE {db}.salts MODIFY TTL toDateTime(day, 'UTC') + toIntervalDay(2) \
+             SETTINGS materialize_ttl_after_modify = 0"
+        ),
+    ] {
+        client()
+            .query(&statement)
+            .execute()
+            .await
+            .expect(&statement);
+    }
+    let expiry = migrator(&db, 6).expire().await.expect("expire");
+    // Today's and yesterday's salts are kept; the day before yesterday's
+    // is 48 hours old at midnight, and older ones too.
+    assert_eq!(expiry.salts, 3, "{expiry:?}");
+    let left: Vec<i64> = client()
+        .query(&format!(
+            "SELECT dateDiff('day', day, today()) AS age FROM {db}.salts ORDER BY age"
+        ))
+        .fetch_all()
+        .await
+        .expect("left");
+    assert_eq!(left, [0, 1]);
+}

@@ -341,10 +341,14 @@ pub async fn accounts_on(engine: Engine) -> Store {
 /// A session for a new user with these roles (no role: a superuser), as
 /// the `Cookie` header sends it over TLS, and its forms' token.
 pub async fn session(store: &Store, email: &str, roles: &[(&str, Role)]) -> (String, String) {
-    let user = store
-        .add_user(email, "", None, roles.is_empty())
-        .await
-        .expect("user");
+    // The same user again (a second dashboard on one store): a new session.
+    let user = match store.user_by_email(email).await.expect("read") {
+        Some(user) => user,
+        None => store
+            .add_user(email, "", None, roles.is_empty())
+            .await
+            .expect("user"),
+    };
     for (site, role) in roles {
         store.grant_site(&user.id, site, *role).await.expect("role");
     }
@@ -361,15 +365,15 @@ pub async fn dashboard(client: Client) -> Dashboard {
 
 /// A dashboard over `client` with the accounts in `store`.
 pub async fn dashboard_with(client: Client, store: Store) -> Dashboard {
-    dashboard_signing_in(client, store, Default::default()).await
+    dashboard_configured(client, store, (Default::default(), None)).await
 }
 
-/// A dashboard over `client` with the accounts in `store` and single
-/// sign-on through `oidc`.
-pub async fn dashboard_signing_in(
+/// A dashboard over `client` with the accounts in `store`, single sign-on
+/// through `oidc`, and the daily expiry of `expiry`.
+pub async fn dashboard_configured(
     client: Client,
     store: Store,
-    oidc: mesure_dashboard::oidc::OidcConfig,
+    (oidc, expiry): (mesure_dashboard::oidc::OidcConfig, Option<Migrator>),
 ) -> Dashboard {
     // Failed queries are logged: shown with the failing test.
     let _ = tracing_subscriber::fmt().with_test_writer().try_init();
@@ -388,6 +392,7 @@ pub async fn dashboard_signing_in(
         accounts: store.clone(),
         policy: Policy::of(&AccountsConfig::default()),
         oidc,
+        expiry,
     };
     tokio::spawn(async move {
         run(
