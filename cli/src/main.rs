@@ -252,12 +252,14 @@ async fn expire(config: &Config) -> anyhow::Result<()> {
 }
 
 async fn collector(config: Config) -> anyhow::Result<()> {
+    let retention_months = config.retention()?.as_months();
     let settings = mesure_collector::service::Settings {
         client: config.clickhouse.client(),
         timeouts: config.clickhouse.timeouts()?,
         collector: config.collector,
         geoip: config.geoip,
         spool: config.spool,
+        retention_months,
     };
     mesure_collector::service::run(settings, shutdown_signal(), |_| {}).await?;
     Ok(())

@@ -110,24 +110,34 @@ impl Lang {
     }
 }
 
-/// The opt-out page: the form, with what it does, in one language. No
-/// inline script or style: it runs under `default-src 'self'`.
-pub fn optout_page(lang: Lang) -> String {
+/// The opt-out page: the form, with what it does (the retention as
+/// configured, in months), in one language. No inline script or style: it
+/// runs under `default-src 'self'`.
+pub fn optout_page(lang: Lang, retention_months: u32) -> String {
+    let months = match (lang, retention_months) {
+        (Lang::Fr, n) => format!("{n} mois"),
+        (Lang::En, 1) => "1 month".to_owned(),
+        (Lang::En, n) => format!("{n} months"),
+    };
     let (title, intro, note, other) = match lang {
         Lang::Fr => (
             "Mesure d'audience : votre choix",
-            "Ce site mesure sa fréquentation avec Mesure, de façon anonyme : sans cookie, sans \
-             identifiant durable, sans suivi d'un site à l'autre. Les adresses IP sont tronquées \
-             avant tout traitement et les données sont effacées au bout de six mois.",
+            format!(
+                "Ce site mesure sa fréquentation avec Mesure, de façon anonyme : sans cookie, sans \
+                 identifiant durable, sans suivi d'un site à l'autre. Les adresses IP sont \
+                 tronquées avant tout traitement et les données sont effacées au bout de {months}."
+            ),
             "Votre choix est enregistré dans ce navigateur, pour ce site uniquement. Il ne \
              s'applique pas à vos autres navigateurs ou appareils.",
             "<a href=\"?lang=en\" hreflang=\"en\" lang=\"en\">English</a>",
         ),
         Lang::En => (
             "Audience measurement: your choice",
-            "This site measures its audience with Mesure, anonymously: no cookie, no lasting \
-             identifier, no tracking from one site to another. IP addresses are truncated before \
-             any processing and the data is deleted after six months.",
+            format!(
+                "This site measures its audience with Mesure, anonymously: no cookie, no lasting \
+                 identifier, no tracking from one site to another. IP addresses are truncated \
+                 before any processing and the data is deleted after {months}."
+            ),
             "Your choice is stored in this browser, for this site only. It does not apply to \
              your other browsers or devices.",
             "<a href=\"?lang=fr\" hreflang=\"fr\" lang=\"fr\">Français</a>",
@@ -158,9 +168,13 @@ mod tests {
 
     #[test]
     fn the_page_exists_in_both_languages_without_inline_code() {
-        for (lang, words) in [(Lang::Fr, "sans cookie"), (Lang::En, "no cookie")] {
-            let page = optout_page(lang);
+        for (lang, words, kept) in [
+            (Lang::Fr, "sans cookie", "au bout de 13 mois"),
+            (Lang::En, "no cookie", "after 13 months"),
+        ] {
+            let page = optout_page(lang, 13);
             assert!(page.contains(words), "{page}");
+            assert!(page.contains(kept), "the retention as configured: {page}");
             assert!(page.contains(&format!("lang=\"{}\"", lang.code())));
             assert!(
                 !page.contains("<script>") && !page.contains("style="),

@@ -58,6 +58,8 @@ pub struct Collector {
     pub metrics: Metrics,
     pub health: Arc<Health>,
     pub limits: Limits,
+    /// Months the data is kept, as the opt-out page says.
+    pub retention_months: u32,
 }
 
 /// What one client may take of the server.
@@ -120,7 +122,7 @@ impl Collector {
                     .get(header::ACCEPT_LANGUAGE)
                     .and_then(|v| v.to_str().ok())
                     .unwrap_or_default();
-                optout_page(Lang::choose(parts.uri.query(), accept))
+                optout_page(Lang::choose(parts.uri.query(), accept), self.retention_months)
             }
             ("/healthz", &Method::GET) => text(StatusCode::OK, "ok\n"),
             // Browsers ask on every page of the collector's own (the opt-out).
@@ -566,8 +568,9 @@ fn serve_asset(file: &Asset, immutable: bool, request: &HeaderMap, head: bool) -
 }
 
 /// The opt-out page, allowed to run only its own files.
-fn optout_page(lang: Lang) -> Reply {
-    let mut reply = Response::new(Full::new(Bytes::from(assets::optout_page(lang))));
+fn optout_page(lang: Lang, retention_months: u32) -> Reply {
+    let page = assets::optout_page(lang, retention_months);
+    let mut reply = Response::new(Full::new(Bytes::from(page)));
     set_headers(
         &mut reply,
         &[

@@ -61,6 +61,8 @@ pub struct Settings {
     pub collector: CollectorConfig,
     pub geoip: GeoConfig,
     pub spool: SpoolConfig,
+    /// Months the data is kept (`retention.months`), as the opt-out page says.
+    pub retention_months: u32,
 }
 
 /// Runs until `shutdown` completes. `ready` receives the bound address.
@@ -162,6 +164,7 @@ pub async fn run(
             max_connections: config.max_connections,
             read_timeout: Duration::from_millis(config.read_timeout_ms),
         },
+        retention_months: settings.retention_months,
     });
     let depth = spawn_every(Duration::from_secs(1), move || {
         metrics

@@ -93,6 +93,7 @@ pub fn collector_with(
         metrics,
         health: Arc::new(health),
         limits: Limits::default(),
+        retention_months: 6,
     }
 }
 
@@ -280,6 +281,7 @@ pub async fn launch(
             dir: spool_dir.to_path_buf(),
             ..SpoolConfig::default()
         },
+        retention_months: 6,
     };
     edit(&mut settings);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
