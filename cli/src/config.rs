@@ -7,6 +7,7 @@ use mesure_accounts::AccountsConfig;
 use mesure_collector::config::{CollectorConfig, GeoConfig};
 use mesure_collector::spool::SpoolConfig;
 use mesure_dashboard::config::DashboardConfig;
+use mesure_dashboard::notice::NoticeConfig;
 use mesure_dashboard::oidc::OidcConfig;
 use mesure_schema::{ClickHouseConfig, Retention};
 use serde::{Deserialize, Serialize};
@@ -29,6 +30,7 @@ pub struct Config {
     pub dashboard: DashboardConfig,
     pub accounts: AccountsConfig,
     pub oidc: OidcConfig,
+    pub notice: NoticeConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -56,7 +58,7 @@ pub enum ConfigError {
     #[error("{origin}: {error}")]
     Parse { origin: String, error: String },
     #[error(
-        "unknown setting {0}: settings are MESURE_<SECTION>_<KEY> with a section of clickhouse, retention, collector, geoip, spool, dashboard, accounts, oidc"
+        "unknown setting {0}: settings are MESURE_<SECTION>_<KEY> with a section of clickhouse, retention, collector, geoip, spool, dashboard, accounts, oidc, notice"
     )]
     UnknownVariable(String),
     #[error("{variable}: {error}")]
@@ -123,6 +125,17 @@ impl Config {
         self.dashboard.validate()?;
         self.oidc.validate()?;
         Ok(())
+    }
+
+    /// What the privacy notices say: the live configuration.
+    pub fn notice_facts(&self) -> Result<mesure_dashboard::notice::Facts, ConfigError> {
+        Ok(mesure_dashboard::notice::Facts {
+            retention_months: self.retention()?.as_months(),
+            ipv4_prefix: self.collector.ipv4_prefix,
+            ipv6_prefix: self.collector.ipv6_prefix,
+            honors_signals: self.collector.honor_dnt_and_gpc,
+            config: self.notice.clone(),
+        })
     }
 
     pub fn retention(&self) -> Result<Retention, mesure_schema::RetentionError> {

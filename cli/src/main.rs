@@ -66,6 +66,18 @@ enum Command {
     /// Seal every finished day now (the dashboard does it every minute):
     /// after loading history, or to see how long it takes.
     Seal,
+    /// Print a site's privacy notice, built from the live configuration, to
+    /// paste into its privacy policy.
+    Notice {
+        /// Site id.
+        site: String,
+        /// fr or en.
+        #[arg(long, default_value = "fr", value_parser = ["fr", "en"])]
+        lang: String,
+        /// md (Markdown) or html.
+        #[arg(long, default_value = "md", value_parser = ["md", "html"])]
+        format: String,
+    },
     /// Print the audit log, newest first, tab-separated: time (UTC),
     /// action, actor, credential, site, address, detail.
     Audit {
@@ -206,6 +218,9 @@ async fn main() -> anyhow::Result<()> {
         Command::DemoData(args) => demo_data(&config, args).await,
         Command::Seal => seal(&config).await,
         Command::Audit { site, days } => show_audit(&config, site, days).await,
+        Command::Notice { site, lang, format } => {
+            show_notice(&config, &site, (&lang, &format)).await
+        }
     }
 }
 
@@ -271,7 +286,9 @@ async fn dashboard(config: Config) -> anyhow::Result<()> {
         .daily_expiry
         .then(|| migrator(&config))
         .transpose()?;
+    let notice = config.notice_facts()?;
     let settings = mesure_dashboard::service::Settings {
+        notice,
         client: config.clickhouse.client(),
         timeouts: config.clickhouse.timeouts()?,
         accounts: users::store(&config.accounts).await?,
@@ -409,6 +426,25 @@ async fn goal(config: &Config, command: GoalCommand) -> anyhow::Result<()> {
             users::audit(&client, Action::GoalRemoved, &site, &name).await;
         }
     }
+    Ok(())
+}
+
+async fn show_notice(
+    config: &Config,
+    id: &str,
+    (lang, format): (&str, &str),
+) -> anyhow::Result<()> {
+    use mesure_dashboard::notice::{self, Format};
+    use mesure_dashboard::pages::i18n::Lang;
+    let row = sites::load(&config.clickhouse.client())
+        .await?
+        .into_iter()
+        .find(|row| row.site_id == id)
+        .with_context(|| format!("no site {id}"))?;
+    let site = sites::Site::from_row(&row)?;
+    let lang = Lang::from_code(lang).unwrap_or(Lang::Fr);
+    let format = Format::parse(format).unwrap_or(Format::Markdown);
+    print(notice::notice(&config.notice_facts()?, &site, lang, format).trim_end());
     Ok(())
 }
 

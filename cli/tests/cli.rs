@@ -180,6 +180,19 @@ fn migrate_expire_and_sites_against_the_local_clickhouse() {
         &vars,
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
+    // Its privacy notice says what the configuration says.
+    let out = mesure(&["notice", "mairie", "--lang", "en"], &vars);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let notice = text(&out.stdout);
+    assert!(
+        notice.starts_with("## Audience measurement")
+            && notice.contains("kept 13 months")
+            && notice.contains("the events the site measures: Inscription"),
+        "{notice}"
+    );
+    let out = mesure(&["notice", "mairie", "--format", "html"], &vars);
+    assert!(text(&out.stdout).starts_with("<h2>Mesure d'audience</h2>"));
+    assert!(!mesure(&["notice", "nowhere"], &vars).status.success());
     let out = mesure(
         &[
             "site",

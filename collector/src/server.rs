@@ -122,7 +122,10 @@ impl Collector {
                     .get(header::ACCEPT_LANGUAGE)
                     .and_then(|v| v.to_str().ok())
                     .unwrap_or_default();
-                optout_page(Lang::choose(parts.uri.query(), accept), self.retention_months)
+                optout_page(
+                    Lang::choose(parts.uri.query(), accept),
+                    self.retention_months,
+                )
             }
             ("/healthz", &Method::GET) => text(StatusCode::OK, "ok\n"),
             // Browsers ask on every page of the collector's own (the opt-out).

@@ -380,3 +380,6 @@ organisation-members = Users of every site of the organisation
 organisation-manage = Manage the organisation's users
 organisation-add-help = The address must already have an account: give a new person access to one site first (an invitation), then to the organisation.
 organisation-error-no-account = No account uses this address: invite the person to one of the sites first.
+notice-title = { $site } – privacy notice
+notice-intro = The text to paste into the site's privacy policy, built from the live settings: it changes with them. Fill in what is between brackets, or name it in the [notice] settings.
+nav-notice = Privacy notice

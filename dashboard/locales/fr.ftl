@@ -380,3 +380,6 @@ organisation-members = Utilisateurs de tous les sites de l’organisation
 organisation-manage = Gérer les utilisateurs de l’organisation
 organisation-add-help = L’adresse doit déjà avoir un compte : donnez d’abord à une nouvelle personne l’accès à un site (une invitation), puis à l’organisation.
 organisation-error-no-account = Aucun compte n’utilise cette adresse : invitez d’abord la personne sur l’un des sites.
+notice-title = { $site } – mention d’information
+notice-intro = Le texte à coller dans la politique de confidentialité du site, construit à partir des réglages en vigueur : il change avec eux. Complétez ce qui est entre crochets, ou renseignez-le dans la section [notice] de la configuration.
+nav-notice = Mention d’information

@@ -18,6 +18,7 @@
 //! | `GET`, `POST /invite/{secret}` | an invitation: the new account's password, then signed in |
 //! | `GET`, `POST /sites/new` | a new site, for superusers |
 //! | `GET`, `POST /organisations/{name}` (and `/role`, `/remove`) | an organisation's sites and members, for its admins |
+//! | `GET /sites/{id}/notice?lang=&format=md\|html` | the site's privacy notice, to read or download |
 //! | `GET /audit` (and `/audit/csv`) `?site=&action=&from=&to=` | the audit log, for admins and superusers |
 //! | `GET /healthz` | `200` while the process runs |
 //! | `GET /readyz` | `200` when ClickHouse answers and the sites are known; `503` otherwise |
@@ -65,6 +66,8 @@ pub struct AppState {
     pub network: Arc<mesure_sites::network::Network>,
     /// Single sign-on, when configured.
     pub oidc: Option<Arc<crate::oidc::Provider>>,
+    /// What the privacy notices say.
+    pub notice: Arc<crate::notice::Facts>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -145,6 +148,7 @@ pub fn app(state: AppState) -> Router {
             "/organisations/{name}/remove",
             post(pages::organisations::remove),
         )
+        .route("/sites/{id}/notice", get(pages::notice::page))
         .route("/audit", get(pages::audit::page_of))
         .route("/audit/csv", get(pages::audit::csv))
         .route("/assets/{name}", get(pages::assets::serve))

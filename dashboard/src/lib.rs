@@ -19,6 +19,7 @@ pub mod config;
 pub mod demo;
 pub mod export;
 pub mod metrics;
+pub mod notice;
 pub mod oidc;
 pub mod pages;
 pub mod query;

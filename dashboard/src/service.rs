@@ -45,6 +45,8 @@ pub struct Settings {
     /// The daily forced expiry (`mesure expire`), run by one replica a
     /// day; `None`: not run by the dashboard.
     pub expiry: Option<mesure_schema::Migrator>,
+    /// What the privacy notices say: the live configuration.
+    pub notice: crate::notice::Facts,
 }
 
 fn now_ms() -> i64 {
@@ -227,6 +229,7 @@ pub async fn run(
         accounts: settings.accounts.clone(),
         policy: settings.policy,
         network: Arc::new(settings.dashboard.network()),
+        notice: Arc::new(settings.notice.clone()),
         oidc,
     };
     // Ended sessions and old sign-in failures are deleted every few minutes.

@@ -34,6 +34,8 @@ fn routes(s: &str) -> Vec<(Kind, &'static str, String, String)> {
         page(format!("/sites/{s}/settings")),
         page(format!("/sites/{s}/users")),
         page(format!("/sites/{s}/links")),
+        page(format!("/sites/{s}/notice")),
+        page(format!("/sites/{s}/notice?format=md")),
         page(format!("/audit?site={s}")),
         page(format!("/audit/csv?site={s}")),
         form(

@@ -635,6 +635,9 @@ pub fn overview(overview: &Overview, account: Option<&Account>, admin: bool) -> 
             } @else {
                 (lang.t("mode-consent"))
             }
+            @if !overview.shared {
+                " " a href=(format!("{here}/notice")) { (lang.t("nav-notice")) }
+            }
         }
     };
     let head = html! {

@@ -17,6 +17,7 @@ pub mod countries;
 mod html;
 pub mod i18n;
 pub mod keys;
+pub mod notice;
 pub mod organisations;
 pub mod people;
 pub mod session;

@@ -393,6 +393,7 @@ pub async fn dashboard_configured(
         policy: Policy::of(&AccountsConfig::default()),
         oidc,
         expiry,
+        notice: Default::default(),
     };
     tokio::spawn(async move {
         run(
