@@ -383,3 +383,19 @@ organisation-error-no-account = No account uses this address: invite the person 
 notice-title = { $site } – privacy notice
 notice-intro = The text to paste into the site's privacy policy, built from the live settings: it changes with them. Fill in what is between brackets, or name it in the [notice] settings.
 nav-notice = Privacy notice
+nav-assessment = Self-assessment
+assessment-title = { $site } – consent exemption self-assessment
+assessment-date = Drawn up on { $date } from the settings in force.
+assessment-all-met = Every condition is met.
+assessment-some-not-met = { $count ->
+    [one] One condition is not met.
+   *[other] { $count } conditions are not met.
+}
+assessment-condition = Condition
+assessment-status = Status
+assessment-reason = Why
+assessment-met = Met
+assessment-not-met = Not met
+assessment-remedy = To change:
+assessment-sources = Texts followed
+assessment-download-html = Download (HTML, printable)

@@ -383,3 +383,19 @@ organisation-error-no-account = Aucun compte n’utilise cette adresse : invitez
 notice-title = { $site } – mention d’information
 notice-intro = Le texte à coller dans la politique de confidentialité du site, construit à partir des réglages en vigueur : il change avec eux. Complétez ce qui est entre crochets, ou renseignez-le dans la section [notice] de la configuration.
 nav-notice = Mention d’information
+nav-assessment = Auto-évaluation
+assessment-title = { $site } – auto-évaluation de l’exemption de consentement
+assessment-date = Établie le { $date } à partir des réglages en vigueur.
+assessment-all-met = Toutes les conditions sont respectées.
+assessment-some-not-met = { $count ->
+    [one] Une condition n’est pas respectée.
+   *[other] { $count } conditions ne sont pas respectées.
+}
+assessment-condition = Condition
+assessment-status = État
+assessment-reason = Pourquoi
+assessment-met = Respectée
+assessment-not-met = Non respectée
+assessment-remedy = À changer :
+assessment-sources = Textes suivis
+assessment-download-html = Télécharger (HTML, imprimable)

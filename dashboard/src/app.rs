@@ -18,6 +18,7 @@
 //! | `GET`, `POST /invite/{secret}` | an invitation: the new account's password, then signed in |
 //! | `GET`, `POST /sites/new` | a new site, for superusers |
 //! | `GET`, `POST /organisations/{name}` (and `/role`, `/remove`) | an organisation's sites and members, for its admins |
+//! | `GET /sites/{id}/assessment?lang=&format=md\|html` | the site's dated self-assessment against the consent exemption |
 //! | `GET /sites/{id}/notice?lang=&format=md\|html` | the site's privacy notice, to read or download |
 //! | `GET /audit` (and `/audit/csv`) `?site=&action=&from=&to=` | the audit log, for admins and superusers |
 //! | `GET /healthz` | `200` while the process runs |
@@ -149,6 +150,7 @@ pub fn app(state: AppState) -> Router {
             post(pages::organisations::remove),
         )
         .route("/sites/{id}/notice", get(pages::notice::page))
+        .route("/sites/{id}/assessment", get(pages::assessment::page))
         .route("/audit", get(pages::audit::page_of))
         .route("/audit/csv", get(pages::audit::csv))
         .route("/assets/{name}", get(pages::assets::serve))

@@ -13,6 +13,7 @@
 pub mod annotations;
 pub mod api;
 pub mod app;
+pub mod assessment;
 pub mod audit;
 pub mod auth;
 pub mod config;

@@ -36,6 +36,8 @@ fn routes(s: &str) -> Vec<(Kind, &'static str, String, String)> {
         page(format!("/sites/{s}/links")),
         page(format!("/sites/{s}/notice")),
         page(format!("/sites/{s}/notice?format=md")),
+        page(format!("/sites/{s}/assessment")),
+        page(format!("/sites/{s}/assessment?format=html")),
         page(format!("/audit?site={s}")),
         page(format!("/audit/csv?site={s}")),
         form(

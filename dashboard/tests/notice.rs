@@ -3,7 +3,8 @@
 //! retention and truncation, signals not honoured, everything named), in
 //! both languages: a change of wording shows as a diff of
 //! `tests/golden/notice-*` (`UPDATE_GOLDEN=1` rewrites them after review).
-//! Then the page that shows and serves it.
+//! The same for the self-assessment of a compliant site and of a site that
+//! fails conditions, each named. Then the pages that show and serve them.
 
 mod common;
 
@@ -66,6 +67,48 @@ fn the_notice_follows_each_sites_configuration_in_both_languages() {
     }
 }
 
+#[test]
+fn the_self_assessment_names_each_condition_a_site_fails() {
+    use mesure_dashboard::assessment::{assess, markdown};
+    let compliant_facts = Facts {
+        config: NoticeConfig {
+            controller: "Mairie".into(),
+            hosting: "la mairie, en France".into(),
+            optout_url: "https://stats.mairie.fr/optout".into(),
+        },
+        ..Facts::default()
+    };
+    let mut row = SiteRow::new("mairie", &["www.mairie.fr"]);
+    row.allowed_events = vec!["Inscription".into()];
+    let compliant = site(row);
+    assert!(
+        assess(&compliant_facts, &compliant, Lang::Fr)
+            .iter()
+            .all(|c| c.met)
+    );
+    let mut row = SiteRow::new("musee", &["musee.example.org"]);
+    row.mode = Mode::Consent;
+    let failing = site(row);
+    let careless = Facts {
+        honors_signals: false,
+        ..Facts::default()
+    };
+    let failed: Vec<&str> = assess(&careless, &failing, Lang::En)
+        .iter()
+        .filter(|c| !c.met)
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(failed, ["anonymous", "hosting", "campaigns", "opt_out"]);
+    for (name, facts, site, lang) in [
+        ("mairie", &compliant_facts, &compliant, Lang::Fr),
+        ("musee", &careless, &failing, Lang::Fr),
+        ("musee", &careless, &failing, Lang::En),
+    ] {
+        let text = markdown(facts, site, lang, "2026-01-15");
+        check_golden(&format!("assessment-{name}-{}.md", lang.code()), &text);
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readers_of_a_site_read_and_download_its_notice() {
     let (_db, client) = database("notice", &[]).await;
@@ -107,5 +150,22 @@ async fn readers_of_a_site_read_and_download_its_notice() {
     assert!(text(&html).starts_with("<h2>"));
     assert_eq!(get("/sites/paris/notice?format=pdf").await.status, 400);
     assert_eq!(get("/sites/noumea/notice").await.status, 404);
+    // The self-assessment, dated, to print or download.
+    let page = get("/sites/paris/assessment").await;
+    assert_eq!(page.status, 200, "{}", text(&page));
+    assert!(text(&page).contains("data-check=\"opt_out\""));
+    assert!(
+        text(&page).contains("Not met"),
+        "no opt-out page is configured"
+    );
+    let html = get("/sites/paris/assessment?format=html").await;
+    let disposition = html.header("content-disposition").expect("a file");
+    assert!(
+        disposition.contains("mesure-assessment-paris-"),
+        "{disposition}"
+    );
+    assert!(text(&html).starts_with("<!DOCTYPE html>"));
+    assert_eq!(get("/sites/paris/assessment?format=md").await.status, 200);
+    assert_eq!(get("/sites/noumea/assessment").await.status, 404);
     dashboard.stop();
 }

@@ -637,6 +637,7 @@ pub fn overview(overview: &Overview, account: Option<&Account>, admin: bool) -> 
             }
             @if !overview.shared {
                 " " a href=(format!("{here}/notice")) { (lang.t("nav-notice")) }
+                " · " a href=(format!("{here}/assessment")) { (lang.t("nav-assessment")) }
             }
         }
     };

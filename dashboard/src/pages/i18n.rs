@@ -207,6 +207,12 @@ impl From<&str> for Arg {
     }
 }
 
+impl From<u64> for Arg {
+    fn from(count: u64) -> Arg {
+        Arg::Count(count)
+    }
+}
+
 impl From<String> for Arg {
     fn from(text: String) -> Arg {
         Arg::Text(text)

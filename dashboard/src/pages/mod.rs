@@ -11,6 +11,7 @@
 //! `POST /sites/{id}/annotations` and `/sites/{id}/annotations/{note}/delete`.
 
 pub mod annotate;
+pub mod assessment;
 pub mod assets;
 pub mod audit;
 pub mod countries;

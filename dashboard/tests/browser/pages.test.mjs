@@ -301,7 +301,7 @@ test("axe-core finds no serious or critical violation on any page, in either lan
   const pages = [
     "/", "/sites/demo-1", "/sites/demo-1/details/visit%3Acountry", "/sites/live/realtime", "/sites/nowhere", "/sign-in",
     "/sites/demo-1/settings", "/sites/new", "/audit", "/sites/demo-1/users", "/sites/demo-1/links", "/account",
-    "/organisations/Ville%20de%20D%C3%A9mo", "/sites/demo-1/notice",
+    "/organisations/Ville%20de%20D%C3%A9mo", "/sites/demo-1/notice", "/sites/demo-1/assessment",
   ];
   // What people without an account see: the sign-in form, a shared link's
   // pages and a shared link's password form.
