@@ -6,7 +6,7 @@
 
 use crate::notice::Facts;
 use crate::pages::i18n::Lang;
-use mesure_sites::{MAX_EXEMPT_EVENTS, Mode, Site};
+use mesure_sites::{Mode, SHORT_EXEMPT_EVENTS, Site};
 
 /// The longest retention the exemption allows, in months.
 pub const MAX_RETENTION_MONTHS: u32 = 25;
@@ -62,6 +62,7 @@ pub fn assess(facts: &Facts, site: &Site, lang: Lang) -> Vec<Check> {
     let fr = lang == Lang::Fr;
     let t = |f: &str, e: &str| if fr { f.to_owned() } else { e.to_owned() };
     let exempt = site.mode == Mode::Exempt;
+    let short_list = site.allowed_events.len() <= SHORT_EXEMPT_EVENTS;
     let mut checks = vec![
         Check {
             id: "purpose",
@@ -228,7 +229,7 @@ pub fn assess(facts: &Facts, site: &Site, lang: Lang) -> Vec<Check> {
         },
         Check {
             id: "campaigns",
-            met: exempt,
+            met: exempt && short_list,
             condition: t(
                 "Pas de suivi des campagnes ni de propriétés d'événements ; une liste courte d'événements.",
                 "No campaign tracking, no event properties; a short list of events.",
@@ -238,13 +239,13 @@ pub fn assess(facts: &Facts, site: &Site, lang: Lang) -> Vec<Check> {
                     format!(
                         "Paramètres de campagne retirés, propriétés ignorées ; {} événement(s) autorisé(s) sur {} au plus.",
                         site.allowed_events.len(),
-                        MAX_EXEMPT_EVENTS
+                        SHORT_EXEMPT_EVENTS
                     )
                 } else {
                     format!(
                         "Campaign parameters removed, properties ignored; {} event name(s) allowed out of {} at most.",
                         site.allowed_events.len(),
-                        MAX_EXEMPT_EVENTS
+                        SHORT_EXEMPT_EVENTS
                     )
                 }
             } else {
@@ -253,12 +254,19 @@ pub fn assess(facts: &Facts, site: &Site, lang: Lang) -> Vec<Check> {
                     "Consent mode: utm_* parameters and event properties are kept.",
                 )
             },
-            remedy: (!exempt).then(|| {
-                t(
+            remedy: if !exempt {
+                Some(t(
                     "Passer le site en mode exempté (réglages du site, « Mode »).",
                     "Switch the site to exempt mode (site settings, “Mode”).",
-                )
-            }),
+                ))
+            } else if !short_list {
+                Some(t(
+                    "Réduire la liste des événements acceptés à 3 noms (réglages du site).",
+                    "Shorten the list of accepted events to 3 names (site settings).",
+                ))
+            } else {
+                None
+            },
         },
         Check {
             id: "opt_out",

@@ -109,8 +109,12 @@ pub const CAMPAIGN_PARAMS: &[&str] = &[
     "utm_", "gclid", "fbclid", "msclkid", "pk_", "mtm_", "matomo_",
 ];
 
-/// How many custom event names an exempt site may allow.
+/// How many custom event names an exempt site read from the registry may
+/// allow (sites saved before the short list).
 pub const MAX_EXEMPT_EVENTS: usize = 30;
+/// How many an exempt site may be given: a short list, as the consent
+/// exemption expects (consent mode for more).
+pub const SHORT_EXEMPT_EVENTS: usize = 3;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SiteError {
@@ -130,7 +134,9 @@ pub enum SiteError {
     CampaignParam(String),
     #[error("event name {0:?} is invalid: 1 to 64 printable characters")]
     Event(String),
-    #[error("an exempt site allows at most {MAX_EXEMPT_EVENTS} event names")]
+    #[error(
+        "an exempt site allows at most {SHORT_EXEMPT_EVENTS} event names, a short list as the consent exemption expects; use consent mode for more"
+    )]
     TooManyEvents,
     #[error("organisation {0:?} is invalid: at most {MAX_ORGANISATION} printable characters")]
     Organisation(String),
@@ -512,9 +518,19 @@ pub async fn load(client: &Client) -> Result<Vec<SiteRow>, RegistryError> {
         .await?)
 }
 
+/// A site as it may be written: valid, and an exempt site's event list
+/// short.
+pub fn writable(row: &SiteRow) -> Result<Site, SiteError> {
+    let site = Site::from_row(row)?;
+    if site.mode == Mode::Exempt && site.allowed_events.len() > SHORT_EXEMPT_EVENTS {
+        return Err(SiteError::TooManyEvents);
+    }
+    Ok(site)
+}
+
 /// Adds or replaces a site, after validating it (the time zone by ClickHouse).
 pub async fn put(client: &Client, mut row: SiteRow) -> Result<(), RegistryError> {
-    Site::from_row(&row)?;
+    writable(&row)?;
     let valid_zone: u64 = client
         .query("SELECT count() FROM system.time_zones WHERE time_zone = ?")
         .bind(&row.time_zone)
@@ -640,6 +656,19 @@ mod tests {
         grouped.organisation = " Ministère ".into();
         let site = Site::from_row(&grouped).expect("valid");
         assert_eq!(site.organisation, "Ministère");
+    }
+
+    #[test]
+    fn an_exempt_site_is_given_a_short_event_list_and_a_consent_site_any() {
+        let mut row = SiteRow::new("ok", &["example.fr"]);
+        row.allowed_events = (0..SHORT_EXEMPT_EVENTS).map(|i| format!("e{i}")).collect();
+        assert!(writable(&row).is_ok());
+        row.allowed_events.push("one more".into());
+        assert_eq!(writable(&row).err(), Some(SiteError::TooManyEvents));
+        // Still read from the registry, as saved before the short list.
+        assert!(Site::from_row(&row).is_ok());
+        row.mode = Mode::Consent;
+        assert!(writable(&row).is_ok());
     }
 
     #[test]

@@ -143,7 +143,7 @@ impl SiteForm {
             updated_at: 0,
             deleted: false,
         };
-        mesure_sites::Site::from_row(&row).map_err(|e| Refusal::of_site(&e))?;
+        mesure_sites::writable(&row).map_err(|e| Refusal::of_site(&e))?;
         if row.time_zone.parse::<chrono_tz::Tz>().is_err() {
             return Err(Refusal::of_site(&SiteError::TimeZone(row.time_zone)));
         }
