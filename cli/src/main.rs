@@ -350,6 +350,11 @@ async fn site(config: &Config, command: SiteCommand) -> anyhow::Result<()> {
             for (action, detail) in audit::site_changes(old.as_ref(), &row) {
                 users::audit(&client, action, &args.id, &detail).await;
             }
+            if let Some(old) = old.filter(|old| old.mode != row.mode) {
+                let now = mesure_accounts::now_ms();
+                mesure_dashboard::annotations::mark_mode_change(&client, &row, old.mode, now)
+                    .await?;
+            }
         }
         SiteCommand::List => {
             for row in sites::load(&client).await? {

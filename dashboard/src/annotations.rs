@@ -99,6 +99,20 @@ pub fn parse(
     Ok((parsed, text.to_owned()))
 }
 
+/// Marks a site's mode change on its chart, at the site's local date: who
+/// reads the figures sees when campaigns began or stopped being measured.
+pub async fn mark_mode_change(
+    client: &Client,
+    site: &mesure_sites::SiteRow,
+    old: mesure_sites::Mode,
+    now_ms: i64,
+) -> Result<u64, AnnotationError> {
+    let tz = site.time_zone.parse().unwrap_or(chrono_tz::UTC);
+    let date = crate::query::period::local_date(tz, now_ms);
+    let text = format!("Mode {} → {}", old.as_str(), site.mode.as_str());
+    add(client, &site.site_id, (date, text), now_ms).await
+}
+
 /// The newest version of each of a site's notes, deleted ones included.
 async fn versions(client: &Client, site_id: &str) -> Result<Vec<AnnotationRow>, AnnotationError> {
     Ok(client

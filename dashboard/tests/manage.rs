@@ -154,6 +154,8 @@ async fn admins_manage_their_sites_and_nobody_else_does() {
             overview.contains("Consent mode"),
             "the registry was reloaded"
         );
+        // The change is marked on the site's chart.
+        assert!(overview.contains("Mode exempt → consent"), "{overview}");
 
         // Refused values: shown again with the reason, nothing written.
         let hostile = "<script>alert(1)</script>";

@@ -9,6 +9,7 @@ use super::annotate::{admin_form, field, same_origin};
 use super::i18n::{Arg, Lang};
 use super::view::View;
 use super::{Account, admin_page, admin_post, administered_site, html, page, see_other};
+use crate::annotations;
 use crate::api::ApiError;
 use crate::app::AppState;
 use crate::audit::{self, Action};
@@ -299,6 +300,13 @@ async fn write_site(
     }
     for (action, detail) in audit::site_changes(old, &row) {
         audit::note(state, &viewer.actor, action, &row.site_id, &detail).await;
+    }
+    if let Some(old) = old.filter(|old| old.mode != row.mode) {
+        let client = &state.reader.client;
+        let marked = annotations::mark_mode_change(client, &row, old.mode, (state.now_ms)());
+        if let Err(error) = within(state, marked).await {
+            tracing::warn!(?error, "mode change not marked on the chart");
+        }
     }
     reload(state).await;
     Ok(see_other(&format!(
