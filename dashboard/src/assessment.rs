@@ -8,6 +8,49 @@ use crate::notice::Facts;
 use crate::pages::i18n::Lang;
 use mesure_sites::{Mode, SHORT_EXEMPT_EVENTS, Site};
 
+/// What the collector's opt-out page answered when the assessment asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Probe {
+    /// No opt-out page is named.
+    NotAsked,
+    /// It answered, stating the retention as configured.
+    Answered,
+    /// It did not answer as it should: why.
+    Failed(String),
+}
+
+/// Asks the running collector's opt-out page at `url`: it must answer and
+/// state the configured retention.
+pub async fn probe_optout(url: &str, retention_months: u32) -> Probe {
+    if url.trim().is_empty() {
+        return Probe::NotAsked;
+    }
+    let client = match openidconnect::reqwest::ClientBuilder::new()
+        .redirect(openidconnect::reqwest::redirect::Policy::limited(3))
+        .timeout(std::time::Duration::from_secs(5))
+        .build()
+    {
+        Ok(client) => client,
+        Err(error) => return Probe::Failed(error.to_string()),
+    };
+    let answer = match client.get(url.trim()).send().await {
+        Ok(answer) => answer,
+        Err(error) => return Probe::Failed(error.without_url().to_string()),
+    };
+    let status = answer.status();
+    let text = answer.text().await.unwrap_or_default();
+    let states = |words: &str| text.contains(&format!("{retention_months} {words}"));
+    if !status.is_success() {
+        Probe::Failed(format!("HTTP {status}"))
+    } else if states("mois") || states("month") {
+        Probe::Answered
+    } else {
+        Probe::Failed(format!(
+            "it does not state {retention_months} months of retention"
+        ))
+    }
+}
+
 /// The longest retention the exemption allows, in months.
 pub const MAX_RETENTION_MONTHS: u32 = 25;
 
@@ -57,8 +100,9 @@ pub fn disclaimer(lang: Lang) -> &'static str {
     }
 }
 
-/// Every condition for `site`, in `lang`.
-pub fn assess(facts: &Facts, site: &Site, lang: Lang) -> Vec<Check> {
+/// Every condition for `site`, in `lang`; `probe` is what the opt-out page
+/// answered.
+pub fn assess(facts: &Facts, site: &Site, lang: Lang, probe: &Probe) -> Vec<Check> {
     let fr = lang == Lang::Fr;
     let t = |f: &str, e: &str| if fr { f.to_owned() } else { e.to_owned() };
     let exempt = site.mode == Mode::Exempt;
@@ -270,33 +314,33 @@ pub fn assess(facts: &Facts, site: &Site, lang: Lang) -> Vec<Check> {
         },
         Check {
             id: "opt_out",
-            met: !facts.config.optout_url.trim().is_empty() && facts.honors_signals,
+            met: *probe == Probe::Answered && facts.honors_signals,
             condition: t(
                 "Possibilité de s'opposer à la mesure, simplement, et information des visiteurs.",
                 "A simple way to refuse the measurement, and visitors informed.",
             ),
-            reason: match (facts.config.optout_url.trim().is_empty(), facts.honors_signals, fr) {
-                (false, true, true) => format!(
-                    "Page d'opposition : {} ; « Do Not Track » et « Global Privacy Control » respectés.",
-                    facts.config.optout_url.trim()
-                ),
-                (false, true, false) => format!(
-                    "Opt-out page: {}; “Do Not Track” and “Global Privacy Control” honoured.",
-                    facts.config.optout_url.trim()
-                ),
-                (true, _, true) => "L'adresse de la page d'opposition n'est pas renseignée.".into(),
-                (true, _, false) => "The opt-out page's address is not given.".into(),
-                (false, false, true) => {
-                    "« Do Not Track » et « Global Privacy Control » ne sont pas respectés.".into()
-                }
-                (false, false, false) => {
-                    "“Do Not Track” and “Global Privacy Control” are not honoured.".into()
-                }
+            reason: {
+                let url = facts.config.optout_url.trim();
+                let page = match (probe, fr) {
+                    (Probe::NotAsked, true) => "L'adresse de la page d'opposition n'est pas renseignée.".to_owned(),
+                    (Probe::NotAsked, false) => "The opt-out page's address is not given.".to_owned(),
+                    (Probe::Answered, true) => format!("La page d'opposition {url} répond et indique la durée de conservation."),
+                    (Probe::Answered, false) => format!("The opt-out page {url} answers and states the retention."),
+                    (Probe::Failed(why), true) => format!("La page d'opposition {url} ne répond pas comme il faut : {why}."),
+                    (Probe::Failed(why), false) => format!("The opt-out page {url} does not answer as it should: {why}."),
+                };
+                let signals = match (facts.honors_signals, fr) {
+                    (true, true) => "« Do Not Track » et « Global Privacy Control » sont respectés.",
+                    (true, false) => "“Do Not Track” and “Global Privacy Control” are honoured.",
+                    (false, true) => "« Do Not Track » et « Global Privacy Control » ne sont pas respectés.",
+                    (false, false) => "“Do Not Track” and “Global Privacy Control” are not honoured.",
+                };
+                format!("{page} {signals}")
             },
-            remedy: (facts.config.optout_url.trim().is_empty() || !facts.honors_signals).then(|| {
+            remedy: (*probe != Probe::Answered || !facts.honors_signals).then(|| {
                 t(
-                    "Renseigner [notice] optout_url, la lier depuis la politique de confidentialité, et laisser collector.honor_dnt_and_gpc à true.",
-                    "Set [notice] optout_url, link it from the privacy policy, and keep collector.honor_dnt_and_gpc true.",
+                    "Renseigner [notice] optout_url (la page /optout du collecteur telle que les visiteurs l'atteignent), la lier depuis la politique de confidentialité, et laisser collector.honor_dnt_and_gpc à true.",
+                    "Set [notice] optout_url (the collector's /optout page as visitors reach it), link it from the privacy policy, and keep collector.honor_dnt_and_gpc true.",
                 )
             }),
         },
@@ -323,8 +367,8 @@ pub fn assess(facts: &Facts, site: &Site, lang: Lang) -> Vec<Check> {
 }
 
 /// The assessment as text: a title, the date, each condition, the texts.
-pub fn markdown(facts: &Facts, site: &Site, lang: Lang, date: &str) -> String {
-    let checks = assess(facts, site, lang);
+pub fn markdown(facts: &Facts, site: &Site, lang: Lang, (date, probe): (&str, &Probe)) -> String {
+    let checks = assess(facts, site, lang, probe);
     let (title, on, met, not_met, change, texts) = match lang {
         Lang::Fr => (
             "Auto-évaluation de l'exemption de consentement",

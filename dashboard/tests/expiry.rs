@@ -92,7 +92,10 @@ async fn one_replica_a_day_deletes_what_is_past_the_retention() {
         let first = dashboard_configured(
             client.clone(),
             store.clone(),
-            (Default::default(), Some(migrator(&db, 6))),
+            Extras {
+                expiry: Some(migrator(&db, 6)),
+                ..Extras::default()
+            },
         )
         .await;
         let mut done = 0.0;
@@ -121,7 +124,10 @@ async fn one_replica_a_day_deletes_what_is_past_the_retention() {
         let second = dashboard_configured(
             client.clone(),
             store.clone(),
-            (Default::default(), Some(migrator(&db, 6))),
+            Extras {
+                expiry: Some(migrator(&db, 6)),
+                ..Extras::default()
+            },
         )
         .await;
         let mut last_run = 0.0;

@@ -69,7 +69,7 @@ fn the_notice_follows_each_sites_configuration_in_both_languages() {
 
 #[test]
 fn the_self_assessment_names_each_condition_a_site_fails() {
-    use mesure_dashboard::assessment::{assess, markdown};
+    use mesure_dashboard::assessment::{Probe, assess, markdown};
     let compliant_facts = Facts {
         config: NoticeConfig {
             controller: "Mairie".into(),
@@ -81,11 +81,20 @@ fn the_self_assessment_names_each_condition_a_site_fails() {
     let mut row = SiteRow::new("mairie", &["www.mairie.fr"]);
     row.allowed_events = vec!["Inscription".into()];
     let compliant = site(row);
+    let answered = Probe::Answered;
     assert!(
-        assess(&compliant_facts, &compliant, Lang::Fr)
+        assess(&compliant_facts, &compliant, Lang::Fr, &answered)
             .iter()
             .all(|c| c.met)
     );
+    // The same site whose opt-out page does not answer.
+    let silent = Probe::Failed("connection refused".into());
+    let failed: Vec<&str> = assess(&compliant_facts, &compliant, Lang::Fr, &silent)
+        .iter()
+        .filter(|c| !c.met)
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(failed, ["opt_out"]);
     let mut row = SiteRow::new("musee", &["musee.example.org"]);
     row.mode = Mode::Consent;
     let failing = site(row);
@@ -93,18 +102,18 @@ fn the_self_assessment_names_each_condition_a_site_fails() {
         honors_signals: false,
         ..Facts::default()
     };
-    let failed: Vec<&str> = assess(&careless, &failing, Lang::En)
+    let failed: Vec<&str> = assess(&careless, &failing, Lang::En, &Probe::NotAsked)
         .iter()
         .filter(|c| !c.met)
         .map(|c| c.id)
         .collect();
     assert_eq!(failed, ["anonymous", "hosting", "campaigns", "opt_out"]);
-    for (name, facts, site, lang) in [
-        ("mairie", &compliant_facts, &compliant, Lang::Fr),
-        ("musee", &careless, &failing, Lang::Fr),
-        ("musee", &careless, &failing, Lang::En),
+    for (name, facts, site, lang, probe) in [
+        ("mairie", &compliant_facts, &compliant, Lang::Fr, &answered),
+        ("musee", &careless, &failing, Lang::Fr, &Probe::NotAsked),
+        ("musee", &careless, &failing, Lang::En, &Probe::NotAsked),
     ] {
-        let text = markdown(facts, site, lang, "2026-01-15");
+        let text = markdown(facts, site, lang, ("2026-01-15", probe));
         check_golden(&format!("assessment-{name}-{}.md", lang.code()), &text);
     }
 }
@@ -168,4 +177,119 @@ async fn readers_of_a_site_read_and_download_its_notice() {
     assert_eq!(get("/sites/paris/assessment?format=md").await.status, 200);
     assert_eq!(get("/sites/noumea/assessment").await.status, 404);
     dashboard.stop();
+}
+
+/// Starts a real collector with `retention_months` on `client`'s database;
+/// its address and what stops it.
+async fn collector(
+    client: clickhouse::Client,
+    retention_months: u32,
+) -> (std::net::SocketAddr, tokio::sync::oneshot::Sender<()>) {
+    use mesure_collector::config::{CollectorConfig, GeoConfig};
+    use mesure_collector::spool::SpoolConfig;
+    let spool = std::env::temp_dir().join(mesure_testkit::LocalClickHouse::unique_database(
+        "probe_spool",
+    ));
+    std::fs::create_dir_all(&spool).expect("spool folder");
+    let settings = mesure_collector::service::Settings {
+        client,
+        timeouts: Default::default(),
+        collector: CollectorConfig {
+            listen: "127.0.0.1:0".parse().expect("addr"),
+            ..CollectorConfig::default()
+        },
+        geoip: GeoConfig {
+            databases: vec![mesure_testkit::geoip_dir().join("GeoLite2-City.mmdb")],
+            cache: None,
+        },
+        spool: SpoolConfig {
+            dir: spool,
+            ..SpoolConfig::default()
+        },
+        retention_months,
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let (bound, addr) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        mesure_collector::service::run(
+            settings,
+            async {
+                let _ = stopped.await;
+            },
+            move |a| {
+                let _ = bound.send(a);
+            },
+        )
+        .await
+        .expect("collector runs");
+    });
+    (addr.await.expect("collector started"), stop)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_self_assessment_asks_the_running_collectors_opt_out_page() {
+    let (_db, client) = database("probe", &[]).await;
+    let (addr, stop) = collector(client.clone(), 13).await;
+    let facts = |optout_url: String, retention_months| Facts {
+        retention_months,
+        config: NoticeConfig {
+            hosting: "en France".into(),
+            optout_url,
+            ..NoticeConfig::default()
+        },
+        ..Facts::default()
+    };
+    // The page answers and states the 13 months configured: met. The same
+    // page where 6 months are expected, or no collector at all: not met.
+    for (url, months, met, says) in [
+        (
+            format!("http://{addr}/optout"),
+            13,
+            true,
+            "answers and states the retention",
+        ),
+        (
+            format!("http://{addr}/optout"),
+            6,
+            false,
+            "does not state 6 months",
+        ),
+        (
+            "http://127.0.0.1:9/optout".to_owned(),
+            13,
+            false,
+            "does not answer as it should",
+        ),
+    ] {
+        let dashboard = dashboard_configured(
+            client.clone(),
+            accounts().await,
+            Extras {
+                notice: facts(url.clone(), months),
+                ..Extras::default()
+            },
+        )
+        .await;
+        let page = send(
+            dashboard.addr,
+            dashboard.signed(browser_request(
+                "GET",
+                "/sites/paris/assessment?lang=en",
+                &[],
+                b"",
+            )),
+        )
+        .await;
+        let html = text(&page);
+        assert_eq!(page.status, 200);
+        let row = html
+            .split("data-check=\"opt_out\"")
+            .nth(1)
+            .and_then(|rest| rest.split("</tr>").next())
+            .expect("the opt-out row");
+        assert_eq!(row.contains("class=\"met\""), met, "{url} {months}: {row}");
+        assert!(row.contains(says), "{url} {months}: {row}");
+        dashboard.stop();
+    }
+    let _ = stop.send(());
 }

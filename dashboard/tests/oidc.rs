@@ -272,7 +272,10 @@ async fn single_sign_on_signs_in_known_verified_addresses_only() {
         let dashboard = dashboard_configured(
             clickhouse.clone(),
             accounts_on(engine).await,
-            (config, None),
+            Extras {
+                oidc: config,
+                ..Extras::default()
+            },
         )
         .await;
         let store = &dashboard.accounts;

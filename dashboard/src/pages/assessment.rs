@@ -67,7 +67,9 @@ pub async fn page(
             .unwrap_or_default()
             .date_naive()
             .to_string();
-        let checks = assessment::assess(&state.notice, &site, lang);
+        let facts = &state.notice;
+        let probe = assessment::probe_optout(&facts.config.optout_url, facts.retention_months).await;
+        let checks = assessment::assess(facts, &site, lang, &probe);
         let title = lang.t_with("assessment-title", &[("site", site.id.to_string().into())]);
         let dated = lang.t_with("assessment-date", &[("date", date.clone().into())]);
         let name = |ext: &str| format!("mesure-assessment-{}-{date}.{ext}", site.id);
@@ -75,7 +77,7 @@ pub async fn page(
             Some("md") => Ok(attachment(
                 "text/markdown; charset=utf-8",
                 &name("md"),
-                assessment::markdown(&state.notice, &site, lang, &date).into_bytes(),
+                assessment::markdown(facts, &site, lang, (&date, &probe)).into_bytes(),
             )),
             Some("html") => {
                 let document = html! {

@@ -365,15 +365,26 @@ pub async fn dashboard(client: Client) -> Dashboard {
 
 /// A dashboard over `client` with the accounts in `store`.
 pub async fn dashboard_with(client: Client, store: Store) -> Dashboard {
-    dashboard_configured(client, store, (Default::default(), None)).await
+    dashboard_configured(client, store, Extras::default()).await
 }
 
-/// A dashboard over `client` with the accounts in `store`, single sign-on
-/// through `oidc`, and the daily expiry of `expiry`.
+/// What some tests set besides the defaults.
+#[derive(Default)]
+pub struct Extras {
+    pub oidc: mesure_dashboard::oidc::OidcConfig,
+    pub expiry: Option<Migrator>,
+    pub notice: mesure_dashboard::notice::Facts,
+}
+
+/// A dashboard over `client` with the accounts in `store` and `extras`.
 pub async fn dashboard_configured(
     client: Client,
     store: Store,
-    (oidc, expiry): (mesure_dashboard::oidc::OidcConfig, Option<Migrator>),
+    Extras {
+        oidc,
+        expiry,
+        notice,
+    }: Extras,
 ) -> Dashboard {
     // Failed queries are logged: shown with the failing test.
     let _ = tracing_subscriber::fmt().with_test_writer().try_init();
@@ -393,7 +404,7 @@ pub async fn dashboard_configured(
         policy: Policy::of(&AccountsConfig::default()),
         oidc,
         expiry,
-        notice: Default::default(),
+        notice,
     };
     tokio::spawn(async move {
         run(
