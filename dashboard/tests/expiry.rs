@@ -26,6 +26,18 @@ fn metric(text: &str, name: &str) -> f64 {
         .unwrap_or_else(|| panic!("no {name} in {text}"))
 }
 
+/// A metric of `dashboard` once it is above zero (or zero after 30 s).
+async fn once_set(dashboard: &Dashboard, name: &str) -> f64 {
+    for _ in 0..300 {
+        let value = metric(&dashboard.metrics().await, name);
+        if value > 0.0 {
+            return value;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    0.0
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_replica_a_day_deletes_what_is_past_the_retention() {
     for engine in ENGINES {
@@ -98,17 +110,7 @@ async fn one_replica_a_day_deletes_what_is_past_the_retention() {
             },
         )
         .await;
-        let mut done = 0.0;
-        for _ in 0..300 {
-            done = metric(
-                &first.metrics().await,
-                "mesure_expiry_runs_total{result=\"done\"}",
-            );
-            if done > 0.0 {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
+        let done = once_set(&first, "mesure_expiry_runs_total{result=\"done\"}").await;
         assert_eq!(done, 1.0, "{engine:?}: the expiry ran once");
         assert_eq!(count("events").await, 200);
         assert_eq!(count("sessions").await, 200);
@@ -130,17 +132,7 @@ async fn one_replica_a_day_deletes_what_is_past_the_retention() {
             },
         )
         .await;
-        let mut last_run = 0.0;
-        for _ in 0..100 {
-            last_run = metric(
-                &second.metrics().await,
-                "mesure_expiry_last_run_timestamp_seconds",
-            );
-            if last_run > 0.0 {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
+        let last_run = once_set(&second, "mesure_expiry_last_run_timestamp_seconds").await;
         let now_s = mesure_testkit::clock::real_now_ms() as f64 / 1000.0;
         assert!(last_run > now_s - 600.0 && last_run <= now_s, "{last_run}");
         let text = second.metrics().await;

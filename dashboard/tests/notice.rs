@@ -15,20 +15,8 @@ use mesure_dashboard::pages::i18n::Lang;
 use mesure_sites::{Mode, Site, SiteRow};
 
 fn check_golden(name: &str, actual: &str) {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/golden")
-        .join(name);
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::write(&path, actual).expect("write golden file");
-        return;
-    }
-    let expected = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e} (UPDATE_GOLDEN=1 creates it)", path.display()));
-    assert!(
-        expected == actual,
-        "{} differs (UPDATE_GOLDEN=1 rewrites it after review):\n{actual}",
-        path.display()
-    );
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+    mesure_testkit::golden::check(&dir.join(name), actual);
 }
 
 fn site(row: SiteRow) -> Site {

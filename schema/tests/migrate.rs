@@ -41,35 +41,8 @@ async fn show_create_all(database: &str) -> String {
     out
 }
 
-/// Compares with a golden file; `UPDATE_GOLDEN=1` rewrites it instead.
 fn check_golden(name: &str, actual: &str) {
-    let path = repo_root().join("schema/tests/golden").join(name);
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::write(&path, actual).expect("write golden file");
-        return;
-    }
-    let expected = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e} (UPDATE_GOLDEN=1 creates it)", path.display()));
-    assert!(
-        expected == actual,
-        "{} differs from the schema (UPDATE_GOLDEN=1 rewrites it after review):\n{}",
-        path.display(),
-        first_difference(&expected, actual)
-    );
-}
-
-fn first_difference(expected: &str, actual: &str) -> String {
-    let line = expected
-        .lines()
-        .zip(actual.lines())
-        .position(|(a, b)| a != b)
-        .unwrap_or_else(|| expected.lines().count().min(actual.lines().count()));
-    format!(
-        "line {}:\n  expected: {:?}\n  actual:   {:?}",
-        line + 1,
-        expected.lines().nth(line),
-        actual.lines().nth(line)
-    )
+    mesure_testkit::golden::check(&repo_root().join("schema/tests/golden").join(name), actual);
 }
 
 #[tokio::test]

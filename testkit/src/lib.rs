@@ -10,6 +10,7 @@
 
 pub mod clock;
 pub mod disk;
+pub mod golden;
 pub mod http;
 pub mod postgres;
 
