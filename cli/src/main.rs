@@ -59,7 +59,12 @@ enum Command {
     #[command(subcommand)]
     Link(users::LinkCommand),
     /// Check the configuration and print it as applied (passwords hidden).
-    Config,
+    Config {
+        /// Print instead the reference of every key: type, default,
+        /// environment variable, meaning (docs/configuration.md).
+        #[arg(long)]
+        reference: bool,
+    },
     /// Fill ClickHouse with realistic demo traffic, through the same tables
     /// and views as real hits.
     DemoData(DemoArgs),
@@ -214,7 +219,11 @@ async fn main() -> anyhow::Result<()> {
         Command::Link(command) => {
             users::links(&config.accounts, &config.clickhouse.client(), command).await
         }
-        Command::Config => show_config(config),
+        Command::Config { reference: true } => {
+            print(config::reference().trim_end());
+            Ok(())
+        }
+        Command::Config { reference: false } => show_config(config),
         Command::DemoData(args) => demo_data(&config, args).await,
         Command::Seal => seal(&config).await,
         Command::Audit { site, days } => show_audit(&config, site, days).await,
