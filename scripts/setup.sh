@@ -34,6 +34,8 @@ need chromium chromium
 # The accounts tests run a real PostgreSQL server (scripts/local-postgres.sh).
 compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || install postgresql
 need psql postgresql-client
+# systemd-analyze checks the units of deploy/systemd.
+need systemd-analyze systemd
 
 # Python environment of the local ClickHouse.
 want=$(digest deploy/local/requirements.txt)

@@ -657,3 +657,49 @@ fn shared_links_from_the_command_line() {
     let out = mesure(&["link", "list", "--site", "mairie"], &vars);
     assert!(text(&out.stdout).trim_end().ends_with("\trevoked"));
 }
+
+#[test]
+fn the_systemd_units_verify_and_are_sandboxed() {
+    let units = mesure_testkit::repo_root().join("deploy/systemd");
+    let dir = std::env::temp_dir().join(LocalClickHouse::unique_database("systemd_units"));
+    std::fs::create_dir_all(&dir).expect("temporary folder");
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(&units).expect("deploy/systemd") {
+        let path = entry.expect("entry").path();
+        let text = std::fs::read_to_string(&path).expect("unit");
+        let name = path
+            .file_name()
+            .expect("name")
+            .to_string_lossy()
+            .into_owned();
+        if name.ends_with(".service") {
+            for setting in [
+                "ProtectSystem=strict",
+                "ReadWritePaths=/var/lib/mesure",
+                "NoNewPrivileges=yes",
+                "PrivateTmp=yes",
+                "User=mesure",
+            ] {
+                assert!(text.contains(setting), "{name} lacks {setting}");
+            }
+        }
+        // The binary this test built, where an install puts it.
+        let local = text.replace("/usr/local/bin/mesure", env!("CARGO_BIN_EXE_mesure"));
+        let copy = dir.join(&name);
+        std::fs::write(&copy, local).expect("copy");
+        files.push(copy);
+    }
+    assert_eq!(files.len(), 5, "{files:?}");
+    let out = Command::new("systemd-analyze")
+        .arg("verify")
+        .arg("--man=no")
+        .args(&files)
+        .output()
+        .expect("systemd-analyze (Debian's systemd package, installed by scripts/setup.sh)");
+    assert!(
+        out.status.success() && out.stderr.is_empty(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+}
