@@ -358,11 +358,8 @@ pub fn assess(facts: &Facts, site: &Site, lang: Lang, probe: &Probe) -> Vec<Chec
             remedy: None,
         },
     ];
-    if !exempt {
-        // In consent mode the site does not claim the exemption: every
-        // other condition still describes the product.
-        checks.sort_by_key(|c| c.met);
-    }
+    // Those not met first: what the reader has to act on.
+    checks.sort_by_key(|c| c.met);
     checks
 }
 

@@ -283,6 +283,16 @@ pub fn address(headers: &HeaderMap) -> String {
         .to_owned()
 }
 
+/// Whether two secrets are equal, in time that does not tell how much of
+/// them matched.
+pub fn same_secret(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
 /// Where a page sends its reader after signing in: a path of this
 /// dashboard only, never another site.
 pub fn next_path(text: &str) -> String {

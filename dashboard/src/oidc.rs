@@ -196,12 +196,6 @@ impl Provider {
         Ok(metadata)
     }
 
-    /// Forgets the discovery document: the next sign-in reads it again
-    /// (after the provider's keys changed).
-    pub async fn forget(&self) {
-        *self.discovered.lock().await = None;
-    }
-
     fn client(
         &self,
         metadata: CoreProviderMetadata,
@@ -257,7 +251,7 @@ impl Provider {
     /// the code, verifies the ID token (signature, issuer, audience,
     /// expiry, nonce) and returns its verified e-mail address.
     pub async fn finish(&self, flow: &Flow, state: &str, code: &str) -> Result<String, OidcError> {
-        if !same(state, &flow.state) {
+        if !crate::auth::same_secret(state, &flow.state) {
             return Err(OidcError::State);
         }
         let client = self.client(self.metadata().await?)?;
@@ -280,15 +274,6 @@ impl Provider {
             _ => Err(OidcError::NoEmail),
         }
     }
-}
-
-/// Compares two secrets in constant time (for their length).
-fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
 }
 
 #[cfg(test)]

@@ -79,19 +79,26 @@ pub(crate) fn field<'a>(fields: &'a [(String, String)], name: &str) -> &'a str {
 
 /// Refuses a form without the session's CSRF token (`csrf`).
 pub(crate) fn check_csrf(viewer: &Viewer, fields: &[(String, String)]) -> Result<(), ApiError> {
-    let sent = field(fields, "csrf");
-    // Constant time: the comparison does not tell how much matched.
-    let same = sent.len() == viewer.csrf.len()
-        && sent
-            .bytes()
-            .zip(viewer.csrf.bytes())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0;
-    if same {
+    if auth::same_secret(field(fields, "csrf"), &viewer.csrf) {
         Ok(())
     } else {
         Err(not_ours("a form without this session's token"))
     }
+}
+
+/// The viewer of a form posted from this dashboard's origin, with a live
+/// session and its token.
+pub(crate) async fn session_form(
+    state: &AppState,
+    headers: &HeaderMap,
+    fields: &[(String, String)],
+) -> Result<Viewer, ApiError> {
+    same_origin(headers)?;
+    let viewer = auth::viewer(state, headers)
+        .await?
+        .ok_or(ApiError::Unauthorized)?;
+    check_csrf(&viewer, fields)?;
+    Ok(viewer)
 }
 
 /// The viewer and the site of a form posted by one of the site's admins:
@@ -102,11 +109,7 @@ pub(crate) async fn admin_form(
     headers: &HeaderMap,
     fields: &[(String, String)],
 ) -> Result<(Viewer, std::sync::Arc<mesure_sites::Site>), ApiError> {
-    same_origin(headers)?;
-    let viewer = auth::viewer(state, headers)
-        .await?
-        .ok_or(ApiError::Unauthorized)?;
-    check_csrf(&viewer, fields)?;
+    let viewer = session_form(state, headers, fields).await?;
     let (sites, _) = registry(state)?;
     let (site, _) = v2::find_site(&sites, id)?;
     viewer.check_admin(&site)?;

@@ -5,7 +5,7 @@
 //! read). A secret is shown once, when made; the store keeps its hash.
 //! Each creation and revocation is audited.
 
-use super::annotate::{admin_form, check_csrf, field, same_origin};
+use super::annotate::{admin_form, field, session_form};
 use super::i18n::{Arg, Lang};
 use super::{
     Account, Notice, admin_layout, admin_page, admin_post, administered_site, see_other, store_down,
@@ -13,7 +13,7 @@ use super::{
 use crate::api::ApiError;
 use crate::app::{AppState, registry};
 use crate::audit::{self, Action};
-use crate::auth::{self, Viewer};
+use crate::auth::Viewer;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
@@ -382,25 +382,11 @@ pub async fn account(
     .await
 }
 
-/// The signed-in viewer of a form of the account page.
-async fn account_form(
-    state: &AppState,
-    headers: &HeaderMap,
-    fields: &[(String, String)],
-) -> Result<Viewer, ApiError> {
-    same_origin(headers)?;
-    let viewer = auth::viewer(state, headers)
-        .await?
-        .ok_or(ApiError::Unauthorized)?;
-    check_csrf(&viewer, fields)?;
-    Ok(viewer)
-}
-
 /// `POST /account/tokens`: `name`, `site` (repeated).
 pub async fn add_token(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let state = &state;
     admin_post(state, &headers, &body, async |fields, lang| {
-        let viewer = account_form(state, &headers, &fields).await?;
+        let viewer = session_form(state, &headers, &fields).await?;
         let readable = readable(state, &viewer)?;
         let mut chosen: Vec<String> = Vec::new();
         for (key, value) in &fields {
@@ -455,7 +441,7 @@ pub async fn revoke_token(
 ) -> Response {
     let state = &state;
     admin_post(state, &headers, &body, async |fields, _| {
-        let viewer = account_form(state, &headers, &fields).await?;
+        let viewer = session_form(state, &headers, &fields).await?;
         // Only one's own tokens: another's is not found.
         let found = state
             .accounts

@@ -4,14 +4,14 @@
 //! else an organisation is answered as if it did not exist. Each change is
 //! audited once per site of the organisation, so each site's admins see it.
 
-use super::annotate::{check_csrf, field, same_origin};
+use super::annotate::{field, session_form};
 use super::i18n::{Arg, Lang};
 use super::people::{members_table, role_choice};
 use super::{Account, admin_layout, admin_page, admin_post, see_other, store_down};
 use crate::api::ApiError;
 use crate::app::{AppState, registry};
 use crate::audit::{self, Action};
-use crate::auth::{self, Viewer};
+use crate::auth::Viewer;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
@@ -21,7 +21,7 @@ use mesure_accounts::Role;
 use mesure_accounts::users::AccountError;
 
 /// Whether `viewer` administers organisation `name`.
-pub fn administers(viewer: &Viewer, name: &str) -> bool {
+fn administers(viewer: &Viewer, name: &str) -> bool {
     viewer.access.superuser || viewer.access.organisations.get(name) == Some(&Role::Admin)
 }
 
@@ -123,11 +123,7 @@ async fn serve(
     ) -> Result<Result<(Action, String), &'static str>, AccountError>,
 ) -> Response {
     admin_post(state, headers, body, async |fields, lang| {
-        same_origin(headers)?;
-        let viewer = auth::viewer(state, headers)
-            .await?
-            .ok_or(ApiError::Unauthorized)?;
-        check_csrf(&viewer, &fields)?;
+        let viewer = session_form(state, headers, &fields).await?;
         let sites = sites_of(state, &viewer, name)?;
         match work(&fields).await.map_err(store_down)? {
             Ok((action, detail)) => {

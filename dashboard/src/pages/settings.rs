@@ -5,7 +5,7 @@
 //! the audit log; the dashboard's own registry is reloaded at once. A
 //! refused value shows the form again with what was typed and why.
 
-use super::annotate::{admin_form, field, same_origin};
+use super::annotate::{admin_form, field, session_form};
 use super::i18n::{Arg, Lang};
 use super::view::View;
 use super::{Account, admin_page, admin_post, administered_site, html, page, see_other};
@@ -13,7 +13,7 @@ use crate::annotations;
 use crate::api::ApiError;
 use crate::app::AppState;
 use crate::audit::{self, Action};
-use crate::auth::{self, Viewer};
+use crate::auth::Viewer;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
@@ -356,11 +356,7 @@ fn superuser(viewer: &Viewer) -> Result<(), ApiError> {
 pub async fn add(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let state = &state;
     admin_post(state, &headers, &body, async |fields, lang| {
-        same_origin(&headers)?;
-        let viewer = auth::viewer(state, &headers)
-            .await?
-            .ok_or(ApiError::Unauthorized)?;
-        super::annotate::check_csrf(&viewer, &fields)?;
+        let viewer = session_form(state, &headers, &fields).await?;
         superuser(&viewer)?;
         let id = field(&fields, "id").trim().to_owned();
         let form = SiteForm::posted(&id, &fields);
