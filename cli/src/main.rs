@@ -2,6 +2,7 @@
 //! subcommand; `mesure help <command>` documents it.
 
 mod config;
+mod health;
 mod users;
 
 use anyhow::Context;
@@ -82,6 +83,21 @@ enum Command {
         /// md (Markdown) or html.
         #[arg(long, default_value = "md", value_parser = ["md", "html"])]
         format: String,
+    },
+    /// Ask the collector or the dashboard of this host whether it is alive
+    /// (/healthz) or ready (/readyz): exits 0 when it answers 200. For
+    /// container health checks.
+    Health {
+        /// collector or dashboard: whose listen address to ask.
+        #[arg(value_parser = ["collector", "dashboard"])]
+        service: String,
+        /// Ask /readyz (ClickHouse reachable, sites and salts known)
+        /// instead of /healthz.
+        #[arg(long)]
+        ready: bool,
+        /// Seconds to wait for the answer.
+        #[arg(long, default_value_t = 3)]
+        timeout: u64,
     },
     /// Print the audit log, newest first, tab-separated: time (UTC),
     /// action, actor, credential, site, address, detail.
@@ -206,6 +222,19 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Migrate { print } => migrate(&config, print).await,
         Command::Expire => expire(&config).await,
+        Command::Health {
+            service,
+            ready,
+            timeout,
+        } => health::check(
+            if service == "collector" {
+                config.collector.listen
+            } else {
+                config.dashboard.listen
+            },
+            if ready { "/readyz" } else { "/healthz" },
+            std::time::Duration::from_secs(timeout),
+        ),
         Command::Collector => collector(config).await,
         Command::Dashboard => dashboard(config).await,
         Command::Site(command) => site(&config, command).await,
@@ -271,7 +300,19 @@ async fn migrate(config: &Config, plan: bool) -> anyhow::Result<()> {
 
 async fn expire(config: &Config) -> anyhow::Result<()> {
     let expiry = migrator(config)?.expire().await.context("forcing expiry")?;
-    tracing::info!(dropped = ?expiry.dropped, materialized = ?expiry.materialized, "expired data deleted");
+    tracing::info!(dropped = ?expiry.dropped, materialized = ?expiry.materialized, salts = expiry.salts, "expired data deleted");
+    // Recorded where the dashboards read it (mesure_expiry_last_run_timestamp_seconds),
+    // so the alert on a missed expiry holds when a timer runs it.
+    let now = chrono::Utc::now();
+    let store = users::store(&config.accounts).await?;
+    store
+        .record_task(
+            mesure_accounts::tasks::EXPIRY_TASK,
+            &now.date_naive().to_string(),
+            now.timestamp_millis(),
+        )
+        .await
+        .context("recording the expiry in the accounts store")?;
     Ok(())
 }
 

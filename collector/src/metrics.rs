@@ -131,7 +131,7 @@ impl Metrics {
                 "Age of the daily salt in use; -1 when there is none.",
             ),
             salt_days_ahead: gauge(
-                "mesure_salt_days_ahead",
+                "mesure_salts_ahead",
                 "Days after today whose salt this replica holds: how long hits are still taken if ClickHouse stays away.",
             ),
             geoip_age: gauge(

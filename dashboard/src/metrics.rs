@@ -79,12 +79,12 @@ impl Metrics {
             sites: IntGauge::new("mesure_dashboard_sites", "Sites in the registry.")
                 .expect("valid metric"),
             sealed_days: IntCounter::new(
-                "mesure_dashboard_sealed_days_total",
+                "mesure_dashboard_seals_total",
                 "Days of a site sealed (again, when late hits changed them).",
             )
             .expect("valid metric"),
             unsealed_days: IntGauge::new(
-                "mesure_dashboard_unsealed_days",
+                "mesure_dashboard_seals_pending",
                 "Finished days of a site not sealed yet, after the last pass.",
             )
             .expect("valid metric"),

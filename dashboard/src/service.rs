@@ -7,6 +7,7 @@ use crate::metrics::Metrics;
 use crate::query::Reader;
 use crate::seal;
 use clickhouse::Client;
+use mesure_accounts::tasks::EXPIRY_TASK;
 use mesure_schema::Timeouts;
 use mesure_sites::Registry;
 use mesure_sites::goals::{self, Goal};
@@ -74,47 +75,56 @@ pub(crate) async fn reload(
 
 /// How often a replica looks whether today's expiry has run.
 const EXPIRY_CHECK: Duration = Duration::from_secs(15 * 60);
-/// The expiry's name among the shared daily tasks.
-const EXPIRY_TASK: &str = "expire";
 
 /// Runs the forced expiry once a UTC day, on the one replica that claims
 /// the day in the accounts store; a failed run is given back and tried
-/// again at the next check.
+/// again at the next check. Without a migrator (`daily_expiry = false`),
+/// only reports when a run by `mesure expire` last finished.
 async fn expire_daily(
-    migrator: mesure_schema::Migrator,
+    migrator: Option<mesure_schema::Migrator>,
     accounts: mesure_accounts::Store,
     metrics: Metrics,
 ) {
     loop {
-        let now = now_ms();
-        let day = chrono::DateTime::from_timestamp_millis(now)
-            .unwrap_or_default()
-            .date_naive()
-            .to_string();
-        match accounts.claim_task(EXPIRY_TASK, &day, now).await {
-            Ok(true) => match migrator.expire().await {
-                Ok(expiry) => {
-                    metrics.expiry_runs.with_label_values(&["done"]).inc();
-                    tracing::info!(dropped = ?expiry.dropped, materialized = ?expiry.materialized, salts = expiry.salts, "daily expiry done");
-                    if let Err(error) = accounts.finish_task(EXPIRY_TASK, &day, now_ms()).await {
-                        tracing::warn!(%error, "daily expiry done, not recorded");
-                    }
-                }
-                Err(error) => {
-                    metrics.expiry_runs.with_label_values(&["failed"]).inc();
-                    tracing::warn!(%error, "daily expiry failed; tried again later");
-                    if let Err(error) = accounts.release_task(EXPIRY_TASK, &day).await {
-                        tracing::warn!(%error, "daily expiry claim not given back");
-                    }
-                }
-            },
-            Ok(false) => {}
-            Err(error) => tracing::warn!(%error, "daily expiry not claimed"),
+        if let Some(migrator) = &migrator {
+            expire_today(migrator, &accounts, &metrics).await;
         }
         if let Ok(Some(at)) = accounts.last_finished(EXPIRY_TASK).await {
             metrics.expiry_last_run.set(at / 1000);
         }
         tokio::time::sleep(EXPIRY_CHECK).await;
+    }
+}
+
+async fn expire_today(
+    migrator: &mesure_schema::Migrator,
+    accounts: &mesure_accounts::Store,
+    metrics: &Metrics,
+) {
+    let now = now_ms();
+    let day = chrono::DateTime::from_timestamp_millis(now)
+        .unwrap_or_default()
+        .date_naive()
+        .to_string();
+    match accounts.claim_task(EXPIRY_TASK, &day, now).await {
+        Ok(true) => match migrator.expire().await {
+            Ok(expiry) => {
+                metrics.expiry_runs.with_label_values(&["done"]).inc();
+                tracing::info!(dropped = ?expiry.dropped, materialized = ?expiry.materialized, salts = expiry.salts, "daily expiry done");
+                if let Err(error) = accounts.finish_task(EXPIRY_TASK, &day, now_ms()).await {
+                    tracing::warn!(%error, "daily expiry done, not recorded");
+                }
+            }
+            Err(error) => {
+                metrics.expiry_runs.with_label_values(&["failed"]).inc();
+                tracing::warn!(%error, "daily expiry failed; tried again later");
+                if let Err(error) = accounts.release_task(EXPIRY_TASK, &day).await {
+                    tracing::warn!(%error, "daily expiry claim not given back");
+                }
+            }
+        },
+        Ok(false) => {}
+        Err(error) => tracing::warn!(%error, "daily expiry not claimed"),
     }
 }
 
@@ -205,13 +215,11 @@ pub async fn run(
         settings.dashboard.sealed_cache_mib.saturating_mul(1 << 20),
     )
     .counted(metrics.sealed_answers.clone());
-    let expirer = settings.expiry.clone().map(|migrator| {
-        tokio::spawn(expire_daily(
-            migrator,
-            settings.accounts.clone(),
-            metrics.clone(),
-        ))
-    });
+    let expirer = tokio::spawn(expire_daily(
+        settings.expiry.clone(),
+        settings.accounts.clone(),
+        metrics.clone(),
+    ));
     let sealer = tokio::spawn(seal_forever(
         reader.clone(),
         Arc::clone(&registry),
@@ -266,9 +274,7 @@ pub async fn run(
     refresh.abort();
     sweeper.abort();
     sealer.abort();
-    if let Some(expirer) = expirer {
-        expirer.abort();
-    }
+    expirer.abort();
     if let Err(error) = served {
         tracing::error!(%error, "dashboard server failed");
     }

@@ -274,12 +274,12 @@ async fn the_service_seals_finished_days() {
     let mut sealed = None;
     for _ in 0..100 {
         let text = dashboard.metrics().await;
-        if metric(&text, "mesure_dashboard_unsealed_days") == Some(0)
-            && metric(&text, "mesure_dashboard_sealed_days_total").is_some_and(|n| n > 0)
+        if metric(&text, "mesure_dashboard_seals_pending") == Some(0)
+            && metric(&text, "mesure_dashboard_seals_total").is_some_and(|n| n > 0)
         {
             assert_eq!(metric(&text, "mesure_dashboard_seal_errors_total"), Some(0));
             assert!(text.contains("mesure_dashboard_seal_pass_duration_seconds_count"));
-            sealed = metric(&text, "mesure_dashboard_sealed_days_total");
+            sealed = metric(&text, "mesure_dashboard_seals_total");
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
