@@ -45,7 +45,6 @@ impl Store {
         Ok(())
     }
 
-    /// When `task` last finished, on any replica.
     /// Records a run of `task` for `day` that finished at `now_ms` without
     /// a claim (run by hand or by a timer), so that it counts as the day's.
     pub async fn record_task(
@@ -66,6 +65,7 @@ impl Store {
         Ok(())
     }
 
+    /// When `task` last finished, on any replica.
     pub async fn last_finished(&self, task: &str) -> Result<Option<i64>, AccountError> {
         let row = sqlx::query("SELECT MAX(finished_at) FROM task_runs WHERE task = $1")
             .bind(task)

@@ -212,6 +212,9 @@ def test_the_proxy_configuration_passes_nginx_t(tmp_path):
     assert conf.count('proxy_set_header Forwarded "";') == 2
     assert "$proxy_add_x_forwarded_for" not in conf
     assert conf.count("location = /metrics {\n        return 404;") == 2
+    # No access log keeps full addresses or shared links' secrets.
+    assert "access_log off;" in conf and "access_log /" not in conf
+    assert conf.count("access_log off;") == 3
     run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
          "-subj", "/CN=stats.example.fr", "-keyout", tmp_path / "privkey.pem",
          "-out", tmp_path / "fullchain.pem"])
