@@ -19,6 +19,7 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 
 struct Traffic {
+    db: String,
     client: Client,
     /// Shared by every step: what it keeps of sealed days must never be
     /// read for other versions.
@@ -111,18 +112,23 @@ fn queries(site: &str, now: i64) -> Vec<Value> {
 }
 
 impl Traffic {
-    async fn new() -> Traffic {
-        let (_db, client) = database("rollups", &[]).await;
+    /// Forty days of demo traffic, ending today, in a database of its own.
+    async fn new(prefix: &str, events: u64) -> Traffic {
+        let (db, client) = database(prefix, &[]).await;
         let spec = Spec {
             sites: SITES.iter().map(|(id, _, _)| (*id).to_owned()).collect(),
             days: 40,
-            events: 90_000,
+            events,
             seed: 5,
         };
         let now = mesure_testkit::clock::real_now_ms();
         generate(&client, &spec, now.div_euclid(DAY_MS), |_, _| {})
             .await
             .expect("demo traffic");
+        Traffic::over(db, client, now).await
+    }
+
+    async fn over(db: String, client: Client, now: i64) -> Traffic {
         let sites = SiteIndex::new(
             mesure_collector::sites::load(&client)
                 .await
@@ -132,6 +138,7 @@ impl Traffic {
         );
         let reader = Reader::new(client.clone(), 16 << 20);
         Traffic {
+            db,
             client,
             reader,
             sites,
@@ -224,7 +231,7 @@ fn count(sources: &[&str], pattern: &str) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rollups_and_sealed_days_agree_exactly_with_raw_events() {
-    let traffic = Traffic::new().await;
+    let traffic = Traffic::new("rollups", 90_000).await;
     let goals = first_goals();
     let every_site: Vec<&str> = SITES.iter().map(|(id, _, _)| *id).collect();
     let per_site = queries("paris", traffic.now).len();
@@ -319,4 +326,57 @@ fn goals_changed() -> Vec<Goal> {
     let mut changed = first_goals();
     changed.extend(goals(&[("Recherche", Target::Event("Recherche".into()))]));
     changed
+}
+
+/// The cluster guide moves a running single node by copying only `events`,
+/// month by month, into a database whose materialized views rebuild
+/// `sessions` and every rollup: the copy must answer every query as the
+/// original does, before and after sealing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copying_only_events_month_by_month_rebuilds_every_derived_table() {
+    let old = Traffic::new("move_old", 30_000).await;
+    let (db, client) = database("move_new", &[]).await;
+    let months: Vec<u32> = old
+        .client
+        .query("SELECT DISTINCT toYYYYMM(ts) FROM events ORDER BY 1")
+        .fetch_all()
+        .await
+        .expect("months");
+    assert!(months.len() >= 2, "{months:?}");
+    for month in &months {
+        client
+            .query(&format!(
+                "INSERT INTO events SELECT * FROM {}.events WHERE toYYYYMM(ts) = {month}",
+                old.db
+            ))
+            .execute()
+            .await
+            .expect("copy a month");
+    }
+    let new = Traffic::over(db, client, old.now).await;
+    let goals = first_goals();
+    for step in ["rollups", "sealed days"] {
+        if step == "sealed days" {
+            old.seal_all(&goals).await;
+            new.seal_all(&goals).await;
+        }
+        old.reader.forget_sealed_days();
+        new.reader.forget_sealed_days();
+        let mut asked = 0;
+        for (site, _, _) in SITES {
+            for mut body in queries(site, old.now) {
+                body["site_id"] = json!(site);
+                let request: Request = serde_json::from_value(body.clone()).expect("request");
+                let query = parse(&request, &old.sites, &goals, old.now).expect("valid");
+                let before = run(&old.reader, &query).await.expect("old node");
+                let after = run(&new.reader, &query).await.expect("copy");
+                assert_eq!(after.source, before.source, "{step}: {body}");
+                assert_eq!(after.rows, before.rows, "{step}: {body}");
+                assert_eq!(after.total_rows, before.total_rows, "{step}: {body}");
+                assert!(!before.rows.is_empty(), "{step}: {body}: no rows");
+                asked += 1;
+            }
+        }
+        assert_eq!(asked, 3 * queries("paris", old.now).len(), "{step}");
+    }
 }
