@@ -20,6 +20,18 @@ trap cleanup EXIT
 
 step() { printf '\n== %s\n' "$*"; }
 
+# Runs a test runner without stopping the script, its output kept in
+# $log/NAME for the closing count; a failure is remembered in $failures.
+failures=
+run() {
+  local name=$1
+  shift
+  set +e
+  "$@" 2>&1 | tee "$log/$name"
+  [ "${PIPESTATUS[0]}" = 0 ] || failures="$failures $name"
+  set -e
+}
+
 step "vendored data matches its npm sources"
 node scripts/vendor-data.mjs --check
 
@@ -33,10 +45,7 @@ step "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "local ClickHouse: protocol tests (pytest)"
-set +e
-.venv/bin/python -m pytest deploy/local -q -p no:cacheprovider 2>&1 | tee "$log/pytest"
-py_status=${PIPESTATUS[0]}
-set -e
+run pytest .venv/bin/python -m pytest deploy/local -q -p no:cacheprovider
 
 step "starting a local ClickHouse for the Rust tests"
 coproc CH { exec .venv/bin/python deploy/local/chlocal.py --port 0 --temporary --exit-with-parent; }
@@ -68,33 +77,23 @@ rust_tests() {
 }
 
 step "Rust tests"
-set +e
-rust_tests 2>&1 | tee "$log/rust"
-rust_status=${PIPESTATUS[0]}
-set -e
+run rust rust_tests
 
 # The guard against tests that depend on the date they run: the same suite
 # as if it ran 800 days (more than the longest retention) after its fixed
 # instant was written. A fixed date handed to the real engine meets a TTL.
 step "Rust tests again, 800 days later (MESURE_TEST_DAYS_LATER=800)"
-set +e
-MESURE_TEST_DAYS_LATER=800 rust_tests 2>&1 | tee "$log/rust-later"
-later_status=${PIPESTATUS[0]}
-set -e
+export MESURE_TEST_DAYS_LATER=800
+run rust-later rust_tests
+unset MESURE_TEST_DAYS_LATER
 
 cargo build --locked -p mesure
 
 step "deployment files: Dockerfile, compose, nginx, Helm chart, ClickHouse cluster (pytest)"
-set +e
-.venv/bin/python -m pytest deploy/tests -q -p no:cacheprovider 2>&1 | tee "$log/deploy"
-deploy_status=${PIPESTATUS[0]}
-set -e
+run deploy .venv/bin/python -m pytest deploy/tests -q -p no:cacheprovider
 
 step "browser tests: Chromium, the site script, Matomo and Plausible clients (screenshots in target/browser)"
-set +e
-node --test --test-reporter=spec collector/tests/browser/ dashboard/tests/browser/ 2>&1 | tee "$log/browser"
-browser_status=${PIPESTATUS[0]}
-set -e
+run browser node --test --test-reporter=spec collector/tests/browser/ dashboard/tests/browser/
 
 # One closing line for the whole run, from each runner's own summary.
 # Sums "N word" over the lines of a log that match a pattern.
@@ -110,4 +109,4 @@ node_count() { { grep -oE "^ℹ $1 [0-9]+" "$log/browser" || true; } | awk '{s +
 passed=$(( $(count pytest ' in [0-9.]+s' passed) + $(count deploy ' in [0-9.]+s' passed) + $(count rust "$rust" passed) + $(count rust-later "$rust" passed) + $(node_count pass) ))
 failed=$(( $(count pytest ' in [0-9.]+s' failed) + $(count deploy ' in [0-9.]+s' failed) + $(count rust "$rust" failed) + $(count rust-later "$rust" failed) + $(node_count fail) ))
 printf '\ntotal: %d passed, %d failed\n' "$passed" "$failed"
-[ "$py_status" = 0 ] && [ "$deploy_status" = 0 ] && [ "$rust_status" = 0 ] && [ "$later_status" = 0 ] && [ "$browser_status" = 0 ]
+[ -z "$failures" ] || { echo "failed:$failures" >&2; exit 1; }
