@@ -277,13 +277,26 @@ impl Harness {
         match step {
             Step::Write(rows) => {
                 let Some(open) = &self.open else { return };
-                let mut waiting = Vec::new();
-                for _ in 0..*rows {
-                    self.next_id += 1;
-                    let id = self.next_id;
-                    let row = EventRow::pageview("s", 1_000, &format!("/p/{id:08}"));
-                    waiting.push((id, open.sink.push(Rows::One(row))));
-                }
+                let ids: Vec<u64> = (1..=u64::from(*rows)).map(|i| self.next_id + i).collect();
+                self.next_id += u64::from(*rows);
+                // From two threads at once, as from two workers: a hit
+                // finding the log busy goes through the writer thread.
+                let waiting: Vec<_> = std::thread::scope(|scope| {
+                    let sink = &open.sink;
+                    let push = |ids: &[u64]| {
+                        ids.iter()
+                            .map(|&id| {
+                                let row = EventRow::pageview("s", 1_000, &format!("/p/{id:08}"));
+                                (id, sink.push(Rows::One(row)))
+                            })
+                            .collect::<Vec<_>>()
+                    };
+                    let (first, second) = ids.split_at(ids.len() / 2);
+                    let other = scope.spawn(move || push(second));
+                    let mut waiting = push(first);
+                    waiting.extend(other.join().expect("pushing thread"));
+                    waiting
+                });
                 for (id, pending) in waiting {
                     if pending.outcome().await.is_ok() {
                         self.acked.insert(id);
