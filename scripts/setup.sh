@@ -44,6 +44,12 @@ need promtool prometheus
 need docker-compose docker-compose
 [ -x /usr/sbin/nginx ] || need nginx nginx
 need openssl openssl
+# The benchmarks (scripts/bench.sh): perf profiles the collector, wrk
+# cross-checks the load generator.
+if [ "${1:-}" = "--bench" ]; then
+  need perf linux-perf
+  need wrk wrk
+fi
 
 # Python environment of the local ClickHouse.
 want=$(digest deploy/local/requirements.txt)

@@ -118,39 +118,63 @@ impl Mix {
         format!("https://{HOST}/rubrique-{}/page-{n}", n % 12)
     }
 
-    pub fn next_request(&mut self) -> Request<Full<Bytes>> {
+    /// The next request of the mix, as its parts.
+    pub fn next_raw(&mut self) -> RawRequest {
         let ua_index = self.rng.below(self.corpus.user_agents.len());
         let ip = self.client_ip();
         let page = self.page();
         let referrer = REFERRERS[self.rng.below(REFERRERS.len())];
         let width = [390, 414, 768, 1280, 1440, 1920][self.rng.below(6)];
         let beacon = self.rng.below(100) < usize::from(self.beacon_percent);
-        let builder = Request::builder()
-            .header("host", "collector.bench")
-            .header("user-agent", &self.corpus.user_agents[ua_index])
-            .header("accept-language", "fr-FR,fr;q=0.9,en;q=0.8")
-            .header("x-forwarded-for", ip);
-        let request = if beacon {
-            let body =
-                serde_json::json!({"s": SITE, "u": page, "r": referrer, "w": width}).to_string();
-            builder
-                .method(Method::POST)
-                .uri("/api/event")
-                .header("content-type", "text/plain;charset=UTF-8")
-                .header("origin", format!("https://{HOST}"))
-                .body(Full::new(Bytes::from(body)))
+        let mut headers = vec![
+            ("host", "collector.bench".to_owned()),
+            ("user-agent", self.corpus.user_agents[ua_index].clone()),
+            ("accept-language", "fr-FR,fr;q=0.9,en;q=0.8".to_owned()),
+            ("x-forwarded-for", ip),
+        ];
+        if beacon {
+            headers.push(("content-type", "text/plain;charset=UTF-8".to_owned()));
+            headers.push(("origin", format!("https://{HOST}")));
+            RawRequest {
+                method: Method::POST,
+                uri: "/api/event".to_owned(),
+                headers,
+                body: serde_json::json!({"s": SITE, "u": page, "r": referrer, "w": width})
+                    .to_string(),
+            }
         } else {
             let query: String = [("s", SITE), ("u", page.as_str()), ("r", referrer)]
                 .iter()
                 .map(|(k, v)| format!("{k}={}&", encode(v)))
                 .collect();
-            builder
-                .method(Method::GET)
-                .uri(format!("/p.gif?{query}w={width}"))
-                .body(Full::new(Bytes::new()))
-        };
-        request.unwrap_or_default()
+            RawRequest {
+                method: Method::GET,
+                uri: format!("/p.gif?{query}w={width}"),
+                headers,
+                body: String::new(),
+            }
+        }
     }
+
+    pub fn next_request(&mut self) -> Request<Full<Bytes>> {
+        let raw = self.next_raw();
+        let mut builder = Request::builder().method(raw.method).uri(raw.uri);
+        for (name, value) in raw.headers {
+            builder = builder.header(name, value);
+        }
+        builder
+            .body(Full::new(Bytes::from(raw.body)))
+            .unwrap_or_default()
+    }
+}
+
+/// A request of the mix before it is built.
+#[derive(Debug, Clone)]
+pub struct RawRequest {
+    pub method: Method,
+    pub uri: String,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: String,
 }
 
 fn encode(text: &str) -> String {
