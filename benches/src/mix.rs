@@ -84,6 +84,8 @@ pub struct Mix {
     /// Percentage of hits sent as beacons; the rest are pixels.
     beacon_percent: u8,
     rng: Rng,
+    /// Each request from a visitor of its own: the next address to use.
+    distinct: Option<u64>,
 }
 
 impl Mix {
@@ -92,11 +94,32 @@ impl Mix {
             corpus,
             beacon_percent: beacon_percent.min(100),
             rng: Rng::new(seed),
+            distinct: None,
+        }
+    }
+
+    /// Pixels each from a new visitor (its own public IPv4 address, from
+    /// number `first` on): what fills the collector's table of visits.
+    pub fn new_visitors(corpus: Arc<Corpus>, seed: u64, first: u64) -> Mix {
+        Mix {
+            distinct: Some(first),
+            ..Mix::new(corpus, 0, seed)
         }
     }
 
     /// A client address: visitors come back, so addresses repeat.
     fn client_ip(&mut self) -> String {
+        if let Some(next) = &mut self.distinct {
+            let n = *next;
+            *next += 1;
+            return format!(
+                "{}.{}.{}.{}",
+                11 + (n >> 24) % 100,
+                (n >> 16) & 255,
+                (n >> 8) & 255,
+                n & 255
+            );
+        }
         let n = self.rng.below(50_000);
         match n % 5 {
             0 => format!("2a01:cb00:{:x}:{:x}::1", n / 256, n % 256),
@@ -214,6 +237,22 @@ mod tests {
         };
         assert_eq!(first(1), first(1));
         assert_ne!(first(1), first(2));
+    }
+
+    #[test]
+    fn new_visitors_never_share_an_address() {
+        let mut mix = Mix::new_visitors(corpus(), 1, 300);
+        let addresses: std::collections::HashSet<String> = (0..1000)
+            .map(|_| {
+                let request = mix.next_request();
+                request.headers()["x-forwarded-for"]
+                    .to_str()
+                    .unwrap_or_default()
+                    .to_owned()
+            })
+            .collect();
+        assert_eq!(addresses.len(), 1000);
+        assert!(addresses.contains("11.0.1.44"), "{addresses:?}");
     }
 
     #[test]

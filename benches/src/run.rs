@@ -36,13 +36,27 @@ pub async fn run(
     duration: Duration,
     connections: usize,
 ) -> Report {
+    let mix = move |worker: usize| Mix::new(Arc::clone(&corpus), beacon_percent, worker as u64 + 1);
+    run_with(addr, mode, mix, None, duration, connections).await
+}
+
+/// As [`run`], each connection with the mix `mix(connection)` makes, and in
+/// closed loop `limit` requests at most.
+pub async fn run_with(
+    addr: SocketAddr,
+    mode: Mode,
+    mix: impl Fn(usize) -> Mix,
+    limit: Option<u64>,
+    duration: Duration,
+    connections: usize,
+) -> Report {
     let start = Instant::now() + Duration::from_millis(50);
     let deadline = start + duration;
     let schedule = match mode {
         Mode::Open { rate } => Some(OpenLoop::new(start, rate)),
         Mode::Closed => None,
     };
-    let total = schedule.map_or(u64::MAX, |s| s.count(duration));
+    let total = schedule.map_or(limit.unwrap_or(u64::MAX), |s| s.count(duration));
     let next = Arc::new(AtomicU64::new(0));
     let connections = connections.max(1);
     // Open loop: a thread releases each request at its intended time, to
@@ -61,10 +75,10 @@ pub async fn run(
     };
     let workers: Vec<_> = (0..connections)
         .map(|worker| {
-            let (corpus, next) = (Arc::clone(&corpus), Arc::clone(&next));
+            let next = Arc::clone(&next);
             let mut due = due[worker].take();
+            let mut mix = mix(worker);
             tokio::spawn(async move {
-                let mut mix = Mix::new(corpus, beacon_percent, worker as u64 + 1);
                 let mut recorder = Recorder::new();
                 let (mut sent, mut ok, mut errors) = (0u64, 0u64, 0u64);
                 let mut connection = None;

@@ -73,6 +73,16 @@ pub fn usage(pid: u32) -> (u64, f64) {
     (peak, ticks / 100.0)
 }
 
+/// Resident memory (kB) of a process now.
+pub fn rss_kb(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
 /// A tiny HTTP/1.0 exchange, for metrics and ClickHouse queries.
 pub fn http(addr: SocketAddr, method: &str, path: &str, body: &str) -> anyhow::Result<String> {
     Ok(http_with(addr, method, path, &[], body)?.1)
