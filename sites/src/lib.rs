@@ -401,8 +401,18 @@ pub struct Registry {
     current: ArcSwap<SiteIndex>,
     /// Whether any registry is known yet: from ClickHouse or from the copy.
     known: std::sync::atomic::AtomicBool,
-    /// The copy's last contents, to write it only when it changes.
-    saved: std::sync::Mutex<Vec<u8>>,
+    /// A hash of the copy's last contents, to write it only when it changes.
+    saved: std::sync::Mutex<Option<u64>>,
+    /// The `sites` table as last loaded (rows and a hash of their
+    /// versions): an unchanged table is not read again.
+    loaded: std::sync::Mutex<Option<(u64, u64)>>,
+}
+
+fn digest(bytes: &[u8]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    bytes.hash(&mut hasher);
+    hasher.finish()
 }
 
 /// The local copy of the registry, in the spool's directory.
@@ -414,6 +424,7 @@ impl Registry {
             current: ArcSwap::from_pointee(index),
             known: true.into(),
             saved: Default::default(),
+            loaded: Default::default(),
         }
     }
 
@@ -457,7 +468,7 @@ impl Registry {
         *self
             .saved
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = bytes;
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(digest(&bytes));
         Ok(Some(count))
     }
 
@@ -468,17 +479,36 @@ impl Registry {
         client: &Client,
         dir: Option<&std::path::Path>,
     ) -> Result<usize, RegistryError> {
+        // Read before the rows: a change made in between is read now and
+        // seen again next time, never missed.
+        let versions: (u64, u64) = client
+            .query("SELECT count(), sum(cityHash64(site_id, updated_at, deleted)) FROM sites")
+            .fetch_one()
+            .await?;
+        if *self
+            .loaded
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            == Some(versions)
+        {
+            return Ok(self.current().len());
+        }
         let rows = load(client).await?;
         let count = self.install(&rows);
+        *self
+            .loaded
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(versions);
         if let Some(dir) = dir {
             let bytes = serde_json::to_vec(&rows).unwrap_or_default();
+            let hash = digest(&bytes);
             let changed = *self
                 .saved
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
-                != bytes;
+                != Some(hash);
             if changed {
-                let (path, copy) = (dir.to_path_buf(), bytes.clone());
+                let (path, copy) = (dir.to_path_buf(), bytes);
                 let written = tokio::task::spawn_blocking(move || {
                     write_atomically(&path, SNAPSHOT_FILE, &copy)
                 })
@@ -489,7 +519,7 @@ impl Registry {
                         *self
                             .saved
                             .lock()
-                            .unwrap_or_else(std::sync::PoisonError::into_inner) = bytes;
+                            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(hash);
                     }
                     Err(error) => tracing::warn!(%error, "local copy of the sites not saved"),
                 }

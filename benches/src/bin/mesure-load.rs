@@ -819,7 +819,6 @@ struct Growth {
 async fn growth(quick: bool, corpus: &Arc<Corpus>, each: Duration) -> anyhow::Result<Vec<Growth>> {
     let visits: u64 = if quick { 20_000 } else { 1_000_000 };
     let services = start_services(&[
-        ("MESURE_COLLECTOR_SITES_REFRESH_SECONDS", "1".to_owned()),
         // Room for every visit, whatever shard each falls in.
         (
             "MESURE_COLLECTOR_MAX_SESSIONS",
