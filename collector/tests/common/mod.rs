@@ -300,6 +300,9 @@ pub async fn launch(
         .expect("collector runs");
     });
     let addr = addr.await.expect("collector started");
+    // The collector maps its GeoIP copies; unlinked, they stay readable and
+    // free their 66 MB when it ends, which a test process may not wait for.
+    let _ = std::fs::remove_dir_all(spool_dir.join(mesure_collector::service::GEOIP_COPIES));
     Running {
         addr,
         spool: spool_dir.to_path_buf(),
