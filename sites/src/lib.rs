@@ -403,8 +403,8 @@ pub struct Registry {
     known: std::sync::atomic::AtomicBool,
     /// A hash of the copy's last contents, to write it only when it changes.
     saved: std::sync::Mutex<Option<u64>>,
-    /// The `sites` table as last loaded (rows and a hash of their
-    /// versions): an unchanged table is not read again.
+    /// The `sites` table as last loaded (its row count and a hash of its
+    /// rows' versions): an unchanged table is not read again.
     loaded: std::sync::Mutex<Option<(u64, u64)>>,
 }
 
@@ -495,10 +495,9 @@ impl Registry {
         }
         let rows = load(client).await?;
         let count = self.install(&rows);
-        *self
-            .loaded
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(versions);
+        // Not marked loaded until the copy is saved too, so a failed save
+        // is tried again at the next reload.
+        let mut saved = true;
         if let Some(dir) = dir {
             let bytes = serde_json::to_vec(&rows).unwrap_or_default();
             let hash = digest(&bytes);
@@ -521,9 +520,18 @@ impl Registry {
                             .lock()
                             .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(hash);
                     }
-                    Err(error) => tracing::warn!(%error, "local copy of the sites not saved"),
+                    Err(error) => {
+                        saved = false;
+                        tracing::warn!(%error, "local copy of the sites not saved");
+                    }
                 }
             }
+        }
+        if saved {
+            *self
+                .loaded
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(versions);
         }
         Ok(count)
     }

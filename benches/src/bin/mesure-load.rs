@@ -346,7 +346,7 @@ async fn suite(quick: bool, out: &Path) -> anyhow::Result<()> {
         profile_for.as_secs(),
         &services.dir,
     );
-    let profiled = run(
+    run(
         collector,
         Mode::Closed,
         Arc::clone(&corpus),
@@ -359,7 +359,6 @@ async fn suite(quick: bool, out: &Path) -> anyhow::Result<()> {
     if shares.is_none() {
         eprintln!("suite: no profile (perf missing or refused)");
     }
-    let _ = profiled;
 
     // 2. Sustained end to end: rows stored must equal hits accepted. What
     // ClickHouse stored during the run, per second, is the maximum
@@ -902,6 +901,9 @@ async fn growth(quick: bool, corpus: &Arc<Corpus>, each: Duration) -> anyhow::Re
         std::thread::sleep(Duration::from_secs(1));
     }
     steps.push(measure(registered, true).await);
+    let dir = services.dir.clone();
+    drop(services);
+    let _ = std::fs::remove_dir_all(dir);
     Ok(steps)
 }
 

@@ -60,18 +60,37 @@ impl SpoolSink {
     }
 }
 
+/// Each thread's buffer for the records of the hit it takes, kept between
+/// hits up to this size (a Matomo bulk request can be far larger).
+const KEPT_BUFFER: usize = 64 * 1024;
+
+thread_local! {
+    static RECORDS: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 impl Sink for SpoolSink {
     fn push(&self, rows: Rows) -> Pending {
-        let mut records = Vec::with_capacity(512 * rows.len());
-        for row in rows.iter() {
-            log::encode(row, &mut records);
-        }
-        // Freed here, by the thread that made them.
-        let rows = {
-            let n = rows.len();
+        let count_rows = rows.len();
+        RECORDS.with_borrow_mut(|records| {
+            records.clear();
+            for row in rows.iter() {
+                log::encode(row, records);
+            }
+            // Freed here, by the thread that made them.
             drop(rows);
-            n
-        };
+            let pending = self.append_or_hand_over(records, count_rows);
+            if records.capacity() > KEPT_BUFFER {
+                *records = Vec::new();
+            }
+            pending
+        })
+    }
+}
+
+impl SpoolSink {
+    /// Appends the records at once when the log is free, else queues them
+    /// for the writer thread.
+    fn append_or_hand_over(&self, records: &[u8], rows: usize) -> Pending {
         if self.inline {
             // Never waits for the lock: a busy log means the thread's turn.
             let writer = match self.writer.try_lock() {
@@ -82,7 +101,7 @@ impl Sink for SpoolSink {
             if let Some(mut writer) = writer
                 && writer.appends_in_place(records.len())
             {
-                let outcome = writer.append(&records);
+                let outcome = writer.append(records);
                 drop(writer);
                 count(&self.metrics, rows, outcome);
                 return Pending::Done(outcome);
@@ -90,7 +109,7 @@ impl Sink for SpoolSink {
         }
         let (done, wait) = oneshot::channel();
         match self.tx.try_send(Entry {
-            records,
+            records: records.to_vec(),
             rows,
             done,
         }) {
