@@ -8,9 +8,9 @@ use crate::row::{COLUMNS, EVENTS_TABLE, EventRow};
 use bytes::Bytes;
 use clickhouse::Client;
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Mutex;
 use std::time::Duration;
-use tokio::sync::oneshot;
 
 /// The rows of one request, taken or refused together: one hit, or every
 /// hit of a Matomo bulk request.
@@ -56,18 +56,27 @@ pub trait Sink: Send + Sync + std::fmt::Debug {
 }
 
 /// The outcome of [`Sink::push`], now or once the rows are durable.
-#[derive(Debug)]
 pub enum Pending {
     Done(Result<(), DropReason>),
-    Wait(oneshot::Receiver<Result<(), DropReason>>),
+    /// Decided later. Dropping it unpolled must not strand rows the sink
+    /// took (the spool then writes them in `Drop`).
+    Later(Pin<Box<dyn Future<Output = Result<(), DropReason>> + Send>>),
+}
+
+impl std::fmt::Debug for Pending {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Pending::Done(outcome) => f.debug_tuple("Done").field(outcome).finish(),
+            Pending::Later(_) => f.write_str("Later"),
+        }
+    }
 }
 
 impl Pending {
     pub async fn outcome(self) -> Result<(), DropReason> {
         match self {
             Pending::Done(outcome) => outcome,
-            // The writer is gone: the service is stopping.
-            Pending::Wait(wait) => wait.await.unwrap_or(Err(DropReason::Overloaded)),
+            Pending::Later(later) => later.await,
         }
     }
 }

@@ -42,7 +42,9 @@ enum Insert {
 
 #[derive(Debug, Clone)]
 enum Step {
-    Write(u8),
+    /// Hits, and which of them are cancelled before their outcome (bit i:
+    /// the client of hit i left).
+    Write(u8, u16),
     Ship(Vec<Insert>),
     Restart,
     Crash,
@@ -64,7 +66,8 @@ fn insert() -> impl Strategy<Value = Insert> {
 
 fn step() -> impl Strategy<Value = Step> {
     prop_oneof![
-        5 => (1u8..=12).prop_map(Step::Write),
+        5 => (1u8..=12, prop_oneof![3 => Just(0u16), 1 => any::<u16>()])
+            .prop_map(|(rows, gone)| Step::Write(rows, gone)),
         5 => proptest::collection::vec(insert(), 1..=4).prop_map(Step::Ship),
         2 => Just(Step::Restart),
         2 => Just(Step::Crash),
@@ -173,6 +176,9 @@ impl Destination for Shared {
 /// An open spool with its shipper running.
 struct Open {
     sink: mesure_collector::spool::SpoolSink,
+    metrics: Metrics,
+    /// Rows handed to this sink.
+    pushed: u64,
     writer: std::thread::JoinHandle<()>,
     shipper: tokio::task::JoinHandle<()>,
     stop: tokio::sync::watch::Sender<bool>,
@@ -219,6 +225,7 @@ impl Harness {
     }
 
     fn start(&mut self) {
+        let metrics = Metrics::new();
         let spool = Spool::open(
             &self.config,
             Shared(Arc::clone(&self.table)),
@@ -227,7 +234,7 @@ impl Harness {
                 max_bytes: 1 << 20,
                 max_delay: Duration::from_millis(1),
             },
-            Metrics::new(),
+            metrics.clone(),
             Duration::ZERO,
         )
         .expect("the spool opens, full disk or not");
@@ -239,6 +246,8 @@ impl Harness {
         let (stop, stopping) = tokio::sync::watch::channel(false);
         self.open = Some(Open {
             sink: spool.sink,
+            metrics,
+            pushed: 0,
             writer: spool.writer,
             shipper: tokio::spawn(shipper.run(stopping)),
             stop,
@@ -261,6 +270,21 @@ impl Harness {
             .await
             .expect("join")
             .expect("the writer ends");
+        // Every row the sink took is decided and counted once, cancelled or not.
+        let dropped: u64 = ["overloaded"]
+            .iter()
+            .map(|reason| {
+                open.metrics
+                    .hits_dropped
+                    .with_label_values(&[*reason])
+                    .get()
+            })
+            .sum();
+        assert_eq!(
+            open.metrics.hits_accepted.get() + dropped,
+            open.pushed,
+            "rows counted as accepted or dropped"
+        );
         let mut shipper = open.shipper;
         if !graceful
             || tokio::time::timeout(Duration::from_millis(100), &mut shipper)
@@ -275,8 +299,9 @@ impl Harness {
 
     async fn run(&mut self, step: &Step) {
         match step {
-            Step::Write(rows) => {
-                let Some(open) = &self.open else { return };
+            Step::Write(rows, gone) => {
+                let Some(open) = &mut self.open else { return };
+                open.pushed += u64::from(*rows);
                 let ids: Vec<u64> = (1..=u64::from(*rows)).map(|i| self.next_id + i).collect();
                 self.next_id += u64::from(*rows);
                 // From two threads at once, as from two workers: a hit
@@ -297,8 +322,11 @@ impl Harness {
                     waiting.extend(other.join().expect("pushing thread"));
                     waiting
                 });
-                for (id, pending) in waiting {
-                    if pending.outcome().await.is_ok() {
+                for (i, (id, pending)) in waiting.into_iter().enumerate() {
+                    if gone & (1 << i) != 0 {
+                        // Never polled: its row is written all the same.
+                        drop(pending);
+                    } else if pending.outcome().await.is_ok() {
                         self.acked.insert(id);
                     }
                 }

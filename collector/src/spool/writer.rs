@@ -1,11 +1,16 @@
 //! The spool writer: a hit is acknowledged only once its rows are written
-//! (and synced, per policy). Its records are encoded by the task that took
-//! it; when the log is free and no sync is due per write, that task appends
-//! them itself, which spares two thread hand-overs per hit. Otherwise (the
-//! log busy, a segment to open, `fsync = "always"`) they go to the writer
-//! thread, which appends whatever waits in one group. Outcomes are counted
-//! where they are decided, so a client that disconnects while waiting
-//! cannot leave a written row uncounted.
+//! (and synced, per policy).
+//!
+//! Hits are written in rounds. A task encodes its rows into the open round
+//! and yields once, so that the other tasks ready on the runtime add theirs;
+//! the first of them to run again takes the round and, when the log is free
+//! and no sync is due per write, appends it itself in one `write(2)`. The
+//! others find the outcome decided when they run. Otherwise (the log busy, a
+//! segment to open, `fsync = "always"`) the round goes to the writer thread,
+//! which appends whatever waits in one group. Outcomes are counted where
+//! they are decided, and a task dropped before its round was taken writes
+//! it, so a client that disconnects can neither strand nor leave uncounted
+//! a row the spool took.
 
 use super::log::{self, Position};
 use super::{Fsync, SpoolConfig};
@@ -15,82 +20,155 @@ use crate::metrics::Metrics;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, TryLockError};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, TryLockError};
 use std::time::{Duration, Instant};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{Notify, mpsc, watch};
 
-/// Hits taken into one write at most.
+/// Rounds taken into one write by the writer thread at most.
 const MAX_GROUP: usize = 4096;
 /// A segment is closed after this long even if not full, so that shipped
 /// rows leave the disk soon on a quiet site too.
 const SEGMENT_MAX_AGE: Duration = Duration::from_secs(3600);
 /// How often a disk error is logged at most.
 const ERROR_LOG_EVERY: Duration = Duration::from_secs(10);
+/// A round's buffer is kept for the next one up to this size (a Matomo
+/// bulk request can make one far larger).
+const KEPT_BUFFER: usize = 256 * 1024;
 
-struct Entry {
-    /// The rows' spool records.
-    records: Vec<u8>,
-    rows: usize,
-    done: oneshot::Sender<Result<(), DropReason>>,
+type Outcome = Result<(), DropReason>;
+
+/// The outcome of one round, shared by the hits in it.
+#[derive(Debug, Default)]
+struct Round {
+    outcome: OnceLock<Outcome>,
+    decided: Notify,
 }
 
-impl std::fmt::Debug for Entry {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Entry")
+impl Round {
+    fn decide(&self, outcome: Outcome) {
+        let _ = self.outcome.set(outcome);
+        self.decided.notify_waiters();
+    }
+
+    async fn outcome(&self) -> Outcome {
+        loop {
+            let mut decided = std::pin::pin!(self.decided.notified());
+            // Registered before looking, so a decision in between is seen.
+            decided.as_mut().enable();
+            if let Some(outcome) = self.outcome.get() {
+                return *outcome;
+            }
+            decided.await;
+        }
     }
 }
 
-/// The collector's sink: appends rows to the log, or hands them to the
-/// writer thread.
+/// The open round: records gathered since the last one was taken.
+#[derive(Debug, Default)]
+struct Gathered {
+    records: Vec<u8>,
+    rows: usize,
+    round: Arc<Round>,
+    /// The last round's buffer, for the next.
+    spare: Vec<u8>,
+}
+
+/// A round handed to the writer thread.
+struct Entry {
+    records: Vec<u8>,
+    rows: usize,
+    round: Arc<Round>,
+}
+
+/// The collector's sink.
 #[derive(Debug, Clone)]
-pub struct SpoolSink {
-    tx: mpsc::Sender<Entry>,
+pub struct SpoolSink(Arc<Shared>);
+
+#[derive(Debug)]
+struct Shared {
+    gathered: Mutex<Gathered>,
     writer: Arc<Mutex<Writer>>,
-    /// Whether a task may append its own records: not when every write
-    /// is synced, which the thread does once for a whole group.
+    /// Whether a task may append a round itself: not when every write is
+    /// synced, which the thread does once for a whole group.
     inline: bool,
+    tx: mpsc::UnboundedSender<Entry>,
+    /// Rows handed to the writer thread and not yet written.
+    queued: Arc<AtomicUsize>,
+    max_queued: usize,
     metrics: Metrics,
 }
 
 impl SpoolSink {
-    /// Hits waiting for the writer.
+    /// Rows waiting for the writer thread.
     pub fn queued(&self) -> usize {
-        self.tx.max_capacity() - self.tx.capacity()
+        self.0.queued.load(Ordering::Relaxed)
     }
 }
 
-/// Each thread's buffer for the records of the hit it takes, kept between
-/// hits up to this size (a Matomo bulk request can be far larger).
-const KEPT_BUFFER: usize = 64 * 1024;
-
-thread_local! {
-    static RECORDS: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl Sink for SpoolSink {
     fn push(&self, rows: Rows) -> Pending {
-        let count_rows = rows.len();
-        RECORDS.with_borrow_mut(|records| {
-            records.clear();
+        if rows.is_empty() {
+            return Pending::Done(Ok(()));
+        }
+        let round = {
+            let mut gathered = lock(&self.0.gathered);
             for row in rows.iter() {
-                log::encode(row, records);
+                log::encode(row, &mut gathered.records);
             }
-            // Freed here, by the thread that made them.
-            drop(rows);
-            let pending = self.append_or_hand_over(records, count_rows);
-            if records.capacity() > KEPT_BUFFER {
-                *records = Vec::new();
-            }
-            pending
-        })
+            gathered.rows += rows.len();
+            Arc::clone(&gathered.round)
+        };
+        // Freed here, by the thread that made them, outside the lock.
+        drop(rows);
+        let turn = Turn {
+            shared: Arc::clone(&self.0),
+            round,
+        };
+        Pending::Later(Box::pin(async move {
+            let turn = turn;
+            // The hits ready now join this round before it is written.
+            tokio::task::yield_now().await;
+            turn.shared.write_round(&turn.round);
+            turn.round.outcome().await
+        }))
     }
 }
 
-impl SpoolSink {
-    /// Appends the records at once when the log is free, else queues them
-    /// for the writer thread.
-    fn append_or_hand_over(&self, records: &[u8], rows: usize) -> Pending {
+/// A hit's claim on its round: whoever runs first writes it, and a hit
+/// dropped before that writes it on the way out.
+struct Turn {
+    shared: Arc<Shared>,
+    round: Arc<Round>,
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        if self.round.outcome.get().is_none() {
+            self.shared.write_round(&self.round);
+        }
+    }
+}
+
+impl Shared {
+    /// Takes the open round if it is still `round`, and appends it at once
+    /// when the log is free, else hands it to the writer thread.
+    fn write_round(&self, round: &Arc<Round>) {
+        let (records, rows, round) = {
+            let mut gathered = lock(&self.gathered);
+            if !Arc::ptr_eq(&gathered.round, round) {
+                return;
+            }
+            let spare = std::mem::take(&mut gathered.spare);
+            let records = std::mem::replace(&mut gathered.records, spare);
+            let rows = std::mem::take(&mut gathered.rows);
+            let round = std::mem::take(&mut gathered.round);
+            (records, rows, round)
+        };
         if self.inline {
             // Never waits for the lock: a busy log means the thread's turn.
             let writer = match self.writer.try_lock() {
@@ -101,25 +179,46 @@ impl SpoolSink {
             if let Some(mut writer) = writer
                 && writer.appends_in_place(records.len())
             {
-                let outcome = writer.append(records);
+                let outcome = writer.append(&records);
                 drop(writer);
                 count(&self.metrics, rows, outcome);
-                return Pending::Done(outcome);
+                round.decide(outcome);
+                self.recycle(records);
+                return;
             }
         }
-        let (done, wait) = oneshot::channel();
-        match self.tx.try_send(Entry {
-            records: records.to_vec(),
+        self.hand_over(Entry {
+            records,
             rows,
-            done,
-        }) {
-            Ok(()) => Pending::Wait(wait),
-            // The writer is behind: shed rather than grow memory.
-            Err(error) => {
-                let outcome = Err(DropReason::Overloaded);
-                count(&self.metrics, error.into_inner().rows, outcome);
-                Pending::Done(outcome)
+            round,
+        });
+    }
+
+    fn recycle(&self, mut records: Vec<u8>) {
+        if records.capacity() <= KEPT_BUFFER {
+            records.clear();
+            let mut gathered = lock(&self.gathered);
+            if gathered.spare.capacity() == 0 {
+                gathered.spare = records;
             }
+        }
+    }
+
+    fn hand_over(&self, entry: Entry) {
+        let before = self.queued.fetch_add(entry.rows, Ordering::AcqRel);
+        // The writer is behind: shed rather than grow memory (a request
+        // larger than the queue still goes through an empty one).
+        let shed = before > 0 && before + entry.rows > self.max_queued;
+        let refused = if shed {
+            Some(entry)
+        } else {
+            self.tx.send(entry).err().map(|error| error.0)
+        };
+        if let Some(entry) = refused {
+            self.queued.fetch_sub(entry.rows, Ordering::AcqRel);
+            let outcome = Err(DropReason::Overloaded);
+            count(&self.metrics, entry.rows, outcome);
+            entry.round.decide(outcome);
         }
     }
 }
@@ -230,7 +329,7 @@ pub(super) fn start(
     committed: watch::Sender<Position>,
     first_segment: u64,
 ) -> std::io::Result<(SpoolSink, std::thread::JoinHandle<()>)> {
-    let (tx, rx) = mpsc::channel(config.writer_queue.max(1));
+    let (tx, rx) = mpsc::unbounded_channel();
     let syncer = match config.fsync {
         Fsync::Interval => {
             let durability = Arc::new(Durability::default());
@@ -254,17 +353,25 @@ pub(super) fn start(
         last_error_log: None,
         syncer,
     }));
-    let (shared, counted) = (Arc::clone(&writer), metrics.clone());
+    let queued = Arc::new(AtomicUsize::new(0));
+    let thread = Thread {
+        writer: Arc::clone(&writer),
+        metrics: metrics.clone(),
+        queued: Arc::clone(&queued),
+    };
     let handle = std::thread::Builder::new()
         .name("spool-writer".into())
-        .spawn(move || run(&shared, &counted, rx))?;
+        .spawn(move || thread.run(rx))?;
     Ok((
-        SpoolSink {
-            tx,
+        SpoolSink(Arc::new(Shared {
+            gathered: Mutex::new(Gathered::default()),
             writer,
             inline,
+            tx,
+            queued,
+            max_queued: config.writer_queue.max(1),
             metrics,
-        },
+        })),
         handle,
     ))
 }
@@ -278,37 +385,46 @@ impl std::fmt::Debug for Writer {
     }
 }
 
-/// The writer thread: appends what the tasks handed over, a group at a time.
-fn run(writer: &Mutex<Writer>, metrics: &Metrics, mut rx: mpsc::Receiver<Entry>) {
-    let lock = || writer.lock().unwrap_or_else(PoisonError::into_inner);
-    let mut group = Vec::with_capacity(MAX_GROUP);
-    let mut buf = Vec::with_capacity(1 << 20);
-    while let Some(first) = rx.blocking_recv() {
-        group.push(first);
-        while group.len() < MAX_GROUP {
-            match rx.try_recv() {
-                Ok(entry) => group.push(entry),
-                Err(_) => break,
+/// The writer thread: appends the rounds the tasks handed over, a group at
+/// a time.
+struct Thread {
+    writer: Arc<Mutex<Writer>>,
+    metrics: Metrics,
+    queued: Arc<AtomicUsize>,
+}
+
+impl Thread {
+    fn run(self, mut rx: mpsc::UnboundedReceiver<Entry>) {
+        let mut group = Vec::with_capacity(MAX_GROUP);
+        let mut buf = Vec::with_capacity(1 << 20);
+        while let Some(first) = rx.blocking_recv() {
+            group.push(first);
+            while group.len() < MAX_GROUP {
+                match rx.try_recv() {
+                    Ok(entry) => group.push(entry),
+                    Err(_) => break,
+                }
+            }
+            buf.clear();
+            for entry in &group {
+                buf.extend_from_slice(&entry.records);
+            }
+            let outcome = lock(&self.writer).append(&buf);
+            for entry in group.drain(..) {
+                // Counted here, whether or not anyone still waits.
+                count(&self.metrics, entry.rows, outcome);
+                self.queued.fetch_sub(entry.rows, Ordering::AcqRel);
+                entry.round.decide(outcome);
             }
         }
-        buf.clear();
-        for entry in &group {
-            buf.extend_from_slice(&entry.records);
+        // The service is stopping: make what was written durable.
+        let writer = lock(&self.writer);
+        if let Some(file) = &writer.file
+            && writer.config.fsync != Fsync::Never
+            && file.sync_all().is_ok()
+        {
+            writer.metrics.spool_fsyncs.inc();
         }
-        let outcome = lock().append(&buf);
-        for entry in group.drain(..) {
-            // Counted here, whether or not anyone still waits.
-            count(metrics, entry.rows, outcome);
-            let _ = entry.done.send(outcome);
-        }
-    }
-    // The service is stopping: make what was written durable.
-    let writer = lock();
-    if let Some(file) = &writer.file
-        && writer.config.fsync != Fsync::Never
-        && file.sync_all().is_ok()
-    {
-        writer.metrics.spool_fsyncs.inc();
     }
 }
 
