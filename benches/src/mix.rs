@@ -200,6 +200,22 @@ pub struct RawRequest {
     pub body: String,
 }
 
+impl RawRequest {
+    /// The request as it goes on the wire.
+    pub fn write_to(&self, out: &mut Vec<u8>) {
+        use std::io::Write;
+        let _ = write!(out, "{} {} HTTP/1.1\r\n", self.method, self.uri);
+        for (name, value) in &self.headers {
+            let _ = write!(out, "{name}: {value}\r\n");
+        }
+        if self.method == Method::POST || !self.body.is_empty() {
+            let _ = write!(out, "content-length: {}\r\n", self.body.len());
+        }
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(self.body.as_bytes());
+    }
+}
+
 fn encode(text: &str) -> String {
     let mut out = String::with_capacity(text.len() * 3);
     for b in text.bytes() {

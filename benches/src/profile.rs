@@ -21,9 +21,10 @@ pub const PARTS: &[(&str, Part)] = &[
         Part::Functions(&["mesure_collector::pipeline::Pipeline::process"]),
     ),
     (
-        "spool append in the request's task (encoding, write(2))",
+        "spool: encoding the records, writing the rounds (write(2))",
         Part::Functions(&[
-            "<mesure_collector::spool::writer::SpoolSink as mesure_collector::delivery::Sink>::push",
+            "mesure_collector::spool::log::encode",
+            "mesure_collector::spool::writer::Shared::write_round",
         ]),
     ),
     (
@@ -165,7 +166,8 @@ mod tests {
     fn shares_come_from_perf_reports() {
         let symbols = "# comment\n\
             \x20   40.00%     0.10%  [.] mesure_collector::pipeline::Pipeline::process\n\
-            \x20   12.00%     0.00%  [.] <mesure_collector::spool::writer::SpoolSink as mesure_collector::delivery::Sink>::push\n\
+            \x20    3.00%     3.00%  [.] mesure_collector::spool::log::encode\n\
+            \x20    9.00%     0.50%  [.] mesure_collector::spool::writer::Shared::write_round\n\
             \x20    5.00%     1.00%  [.] mesure_collector::wire::pixel::parse_pixel\n\
             \x20    4.00%     0.00%  [.] mesure_collector::wire::pixel::parse_pixel\n\
             \x20    0.90%     0.60%  [.] prometheus::vec::MetricVec<T>::with_label_values\n\
@@ -180,7 +182,7 @@ mod tests {
         };
         assert_eq!(get("parsing"), Some(5.0));
         assert_eq!(get("enrichment"), Some(40.0));
-        assert_eq!(get("spool append"), Some(12.0));
+        assert_eq!(get("spool: encoding"), Some(12.0));
         assert_eq!(get("spool writer"), Some(10.0));
         assert_eq!(get("fsync"), Some(0.0));
         assert!((get("metrics").unwrap_or(0.0) - 0.9).abs() < 1e-9);

@@ -1,7 +1,7 @@
 //! Running a load: closed loop (as fast as the connections go) or open loop
 //! (a constant arrival rate, latency from the intended send time).
 
-use crate::client::Connection;
+use crate::client::RawConnection;
 use crate::mix::{Corpus, Mix};
 use crate::record::{Recorder, Summary};
 use crate::schedule::OpenLoop;
@@ -100,7 +100,7 @@ pub async fn run_with(
                         break;
                     }
                     if connection.is_none() {
-                        connection = Connection::open(addr).await.ok();
+                        connection = RawConnection::open(addr).await.ok();
                     }
                     let Some(conn) = connection.as_mut() else {
                         errors += 1;
@@ -108,8 +108,8 @@ pub async fn run_with(
                         continue;
                     };
                     sent += 1;
-                    match conn.send(mix.next_request()).await {
-                        Ok(status) if status.is_success() => ok += 1,
+                    match conn.send(&mix.next_raw()).await {
+                        Ok(status) if (200..300).contains(&status) => ok += 1,
                         Ok(_) => errors += 1,
                         Err(_) => {
                             errors += 1;
