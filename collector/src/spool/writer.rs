@@ -5,7 +5,9 @@
 //! and yields once, so that the other tasks ready on the runtime add theirs;
 //! the first of them to run again takes the round and, when the log is free
 //! and no sync is due per write, appends it itself in one `write(2)`. The
-//! others find the outcome decided when they run. Otherwise (the log busy, a
+//! others find the outcome decided when they run. While hits do not
+//! overlap (the last round had one), a hit skips the wait and is written at
+//! once. Otherwise (the log busy, a
 //! segment to open, `fsync = "always"`) the round goes to the writer thread,
 //! which appends whatever waits in one group. Outcomes are counted where
 //! they are decided, and a task dropped before its round was taken writes
