@@ -469,9 +469,9 @@ async fn suite(quick: bool, out: &Path) -> anyhow::Result<()> {
     let port = services.clickhouse_addr.port();
     let outage = secs(60, 5);
     let load_rate = (sustainable * 0.7).max(10.0);
-    let open = |seconds| {
+    let open = |target, seconds| {
         run(
-            collector,
+            target,
             Mode::Open { rate: load_rate },
             Arc::clone(&corpus),
             20,
@@ -481,13 +481,13 @@ async fn suite(quick: bool, out: &Path) -> anyhow::Result<()> {
     };
     services.clickhouse = None; // killed
     let outage_cpu = Split::start(&services);
-    let outage_report = open(outage).await;
+    let outage_report = open(collector, outage).await;
     let outage_split = outage_cpu.per_hit(outage_report.ok);
     let (peak_outage_kb, _) = usage(services.collector.pid());
     let spool_bytes = metric(collector, "mesure_spool_bytes");
     let (clickhouse, _) = start_clickhouse(&services.dir, port)?;
     services.clickhouse = Some(clickhouse);
-    let recovery_report = open(secs(10, 3)).await;
+    let recovery_report = open(collector, secs(10, 3)).await;
     let accepted_end = metric(collector, "mesure_hits_accepted_total");
     let stored_end = wait_rows(
         services.clickhouse_addr,
@@ -500,15 +500,7 @@ async fn suite(quick: bool, out: &Path) -> anyhow::Result<()> {
     eprintln!("suite: bare server at the outage's rate");
     let floor = {
         let (_bare, addr) = start_bare()?;
-        run(
-            addr,
-            Mode::Open { rate: load_rate },
-            Arc::clone(&corpus),
-            20,
-            outage,
-            256,
-        )
-        .await
+        open(addr, outage).await
     };
 
     // 5. Cost as it grows: more sites, then a full table of visits.
