@@ -33,12 +33,24 @@ fn samples(n: usize) -> Vec<Sample> {
     let mut mix = Mix::new(corpus, 0, 42);
     (0..n)
         .map(|_| {
-            let request = mix.next_request();
-            let query = request.uri().query().unwrap_or_default().to_owned();
+            let request = mix.next_raw();
+            let query = request
+                .uri
+                .split_once('?')
+                .map_or("", |(_, q)| q)
+                .to_owned();
             let hit = wire::parse_pixel(&query).expect("a valid hit");
+            let headers = request
+                .headers
+                .iter()
+                .map(|(name, value)| {
+                    let value = http::HeaderValue::from_str(value).expect("a header value");
+                    (http::HeaderName::from_static(name), value)
+                })
+                .collect();
             Sample {
                 hit,
-                headers: request.headers().clone(),
+                headers,
                 query,
             }
         })

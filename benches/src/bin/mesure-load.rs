@@ -506,7 +506,7 @@ async fn suite(quick: bool, out: &Path) -> anyhow::Result<()> {
     // 5. Cost as it grows: more sites, then a full table of visits.
     eprintln!("suite: cost as it grows");
     let growth = growth(quick, &corpus, secs(10, 3)).await?;
-    let fill_visits: u64 = if quick { 20_000 } else { 1_000_000 };
+    let fill_visits = fill_visits(quick);
 
     let pipeline_us = criterion_mean("pipeline", "whole, warm caches");
     results.insert("ceiling".into(), json!(ceiling));
@@ -826,6 +826,11 @@ fn render(r: &Rendered<'_>) -> String {
     s
 }
 
+/// New visitors sent before the growth run's last step.
+fn fill_visits(quick: bool) -> u64 {
+    if quick { 20_000 } else { 1_000_000 }
+}
+
 /// One step of the growth run.
 #[derive(Debug)]
 struct Growth {
@@ -842,7 +847,7 @@ struct Growth {
 /// Throughput, CPU and memory with 10, 1,000 and 100,000 sites
 /// registered, then with the table of visits full (1 million).
 async fn growth(quick: bool, corpus: &Arc<Corpus>, each: Duration) -> anyhow::Result<Vec<Growth>> {
-    let visits: u64 = if quick { 20_000 } else { 1_000_000 };
+    let visits = fill_visits(quick);
     let services = start_services(&[
         // Room for every visit, whatever shard each falls in.
         (

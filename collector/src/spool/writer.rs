@@ -7,9 +7,9 @@
 //! and no sync is due per write, appends it itself in one `write(2)`. The
 //! others find the outcome decided when they run. While hits do not
 //! overlap (the last round had one), a hit skips the wait and is written at
-//! once. Otherwise (the log busy, a
-//! segment to open, `fsync = "always"`) the round goes to the writer thread,
-//! which appends whatever waits in one group. Outcomes are counted where
+//! once. Otherwise (the log busy, a segment to open, `fsync = "always"`)
+//! the round goes to the writer thread, which appends whatever waits in one
+//! group. Outcomes are counted where
 //! they are decided, and a task dropped before its round was taken writes
 //! it, so a client that disconnects can neither strand nor leave uncounted
 //! a row the spool took.
@@ -78,8 +78,8 @@ struct Gathered {
     /// round's first hit waits for the others. Else it is written at once,
     /// since a lone hit's wait costs more than the write it would share.
     overlapping: bool,
-    /// Rounds written at once since the last wait, so that a rising load
-    /// is seen: every `PROBE_EVERY`th waits anyway.
+    /// Lone rounds counted, so that every `PROBE_EVERY`th waits anyway
+    /// and a rising load is seen.
     alone: u32,
 }
 
