@@ -86,10 +86,7 @@ pub fn count(metrics: &Metrics, rows: usize, outcome: Result<(), DropReason>) {
     let rows = rows as u64;
     match outcome {
         Ok(()) => metrics.hits_accepted.inc_by(rows),
-        Err(reason) => metrics
-            .hits_dropped
-            .with_label_values(&[reason.as_str()])
-            .inc_by(rows),
+        Err(reason) => metrics.dropped_rows(reason, rows),
     }
 }
 

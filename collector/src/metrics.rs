@@ -10,9 +10,12 @@ use prometheus::{
 #[derive(Debug, Clone)]
 pub struct Metrics {
     registry: Registry,
-    pub hits_received: IntCounterVec,
+    hits_received: IntCounterVec,
     pub hits_accepted: IntCounter,
     pub hits_dropped: IntCounterVec,
+    /// Each label's counter, looked up once rather than on every hit.
+    received_by: Vec<IntCounter>,
+    dropped_by: Vec<IntCounter>,
     pub queue_rows: IntGauge,
     pub batch_rows: Histogram,
     pub batch_bytes: Histogram,
@@ -37,7 +40,24 @@ pub struct Metrics {
 }
 
 /// The endpoints counted in `mesure_hits_received_total`.
-pub const ENDPOINTS: &[&str] = &["pixel", "event", "matomo"];
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    Pixel,
+    Event,
+    Matomo,
+}
+
+impl Endpoint {
+    pub const ALL: [Endpoint; 3] = [Endpoint::Pixel, Endpoint::Event, Endpoint::Matomo];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Endpoint::Pixel => "pixel",
+            Endpoint::Event => "event",
+            Endpoint::Matomo => "matomo",
+        }
+    }
+}
 /// The operations counted in `mesure_clickhouse_timeouts_total`.
 pub const TIMED_OPERATIONS: &[&str] = &["insert", "ping", "sites", "salts"];
 
@@ -58,7 +78,9 @@ impl Metrics {
                 Histogram::with_opts(HistogramOpts::new(name, help).buckets(buckets)),
             )
         };
-        let metrics = Metrics {
+        let mut metrics = Metrics {
+            received_by: Vec::new(),
+            dropped_by: Vec::new(),
             hits_received: counter_vec(
                 "mesure_hits_received_total",
                 "Tracking requests received, by endpoint.",
@@ -150,12 +172,18 @@ impl Metrics {
             registry,
         };
         // Every label exists from the start, so rates work before the first event.
-        for endpoint in ENDPOINTS {
-            metrics.hits_received.with_label_values(&[endpoint]);
-        }
-        for reason in DropReason::ALL {
-            metrics.hits_dropped.with_label_values(&[reason.as_str()]);
-        }
+        metrics.received_by = Endpoint::ALL
+            .iter()
+            .map(|endpoint| {
+                metrics
+                    .hits_received
+                    .with_label_values(&[endpoint.as_str()])
+            })
+            .collect();
+        metrics.dropped_by = DropReason::ALL
+            .iter()
+            .map(|reason| metrics.hits_dropped.with_label_values(&[reason.as_str()]))
+            .collect();
         for kind in ["transient", "data"] {
             metrics.insert_errors.with_label_values(&[kind]);
         }
@@ -167,10 +195,18 @@ impl Metrics {
         metrics
     }
 
+    /// Counts requests received at `endpoint`.
+    pub fn received(&self, endpoint: Endpoint) {
+        self.received_by[endpoint as usize].inc();
+    }
+
     pub fn dropped(&self, reason: DropReason) {
-        self.hits_dropped
-            .with_label_values(&[reason.as_str()])
-            .inc();
+        self.dropped_rows(reason, 1);
+    }
+
+    pub fn dropped_rows(&self, reason: DropReason, rows: u64) {
+        // `ALL` lists the reasons in their declaration order (tested).
+        self.dropped_by[reason as usize].inc_by(rows);
     }
 
     /// The Prometheus text exposition of every metric.
@@ -197,5 +233,45 @@ where
 impl Default for Metrics {
     fn default() -> Self {
         Metrics::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(text: &str, prefix: &str) -> String {
+        text.lines()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    #[test]
+    fn each_label_counts_under_its_own_name() {
+        let metrics = Metrics::new();
+        for (n, reason) in DropReason::ALL.iter().enumerate() {
+            metrics.dropped_rows(*reason, n as u64 + 1);
+        }
+        for (n, endpoint) in Endpoint::ALL.iter().enumerate() {
+            for _ in 0..=n {
+                metrics.received(*endpoint);
+            }
+        }
+        let text = metrics.render();
+        for (n, reason) in DropReason::ALL.iter().enumerate() {
+            let prefix = format!(
+                "mesure_hits_dropped_total{{reason=\"{}\"}}",
+                reason.as_str()
+            );
+            assert_eq!(line(&text, &prefix), format!("{prefix} {}", n + 1));
+        }
+        for (n, endpoint) in Endpoint::ALL.iter().enumerate() {
+            let prefix = format!(
+                "mesure_hits_received_total{{endpoint=\"{}\"}}",
+                endpoint.as_str()
+            );
+            assert_eq!(line(&text, &prefix), format!("{prefix} {}", n + 1));
+        }
     }
 }

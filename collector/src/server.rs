@@ -22,7 +22,7 @@
 use crate::assets::{self, Asset, Lang};
 use crate::delivery::{self, Rows, Sink};
 use crate::event::{DropReason, Tracker};
-use crate::metrics::Metrics;
+use crate::metrics::{Endpoint, Metrics};
 use crate::pipeline::visitor::utc_day;
 use crate::pipeline::{Pipeline, Request as HitRequest};
 use crate::row::EventRow;
@@ -179,10 +179,7 @@ impl Collector {
     async fn pixel(&self, query: &str, headers: &HeaderMap, peer: IpAddr, head: bool) -> Reply {
         // A HEAD (link checkers, prefetchers) gets the headers but is not a view.
         if !head {
-            self.metrics
-                .hits_received
-                .with_label_values(&["pixel"])
-                .inc();
+            self.metrics.received(Endpoint::Pixel);
             let _ = self.accept(wire::parse_pixel(query), headers, peer).await;
         }
         if head { self::head(gif()) } else { gif() }
@@ -193,10 +190,7 @@ impl Collector {
         B: http_body::Body<Data = Bytes>,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
-        self.metrics
-            .hits_received
-            .with_label_values(&["event"])
-            .inc();
+        self.metrics.received(Endpoint::Event);
         let content_type = headers
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
@@ -302,10 +296,7 @@ impl Collector {
                 Ok(bytes) => bytes,
                 Err(reply) => {
                     // Counted as one request received, and dropped as invalid.
-                    self.metrics
-                        .hits_received
-                        .with_label_values(&["matomo"])
-                        .inc();
+                    self.metrics.received(Endpoint::Matomo);
                     return reply;
                 }
             }
@@ -351,10 +342,7 @@ impl Collector {
         headers: &HeaderMap,
         peer: IpAddr,
     ) -> Result<(), DropReason> {
-        self.metrics
-            .hits_received
-            .with_label_values(&["matomo"])
-            .inc();
+        self.metrics.received(Endpoint::Matomo);
         match request {
             Ok(wire::matomo::Request::Nothing) => {
                 self.metrics.dropped(DropReason::NotRecorded);
@@ -372,10 +360,7 @@ impl Collector {
         let requests = match wire::parse_matomo_bulk(body) {
             Ok(requests) => requests,
             Err(error) => {
-                self.metrics
-                    .hits_received
-                    .with_label_values(&["matomo"])
-                    .inc();
+                self.metrics.received(Endpoint::Matomo);
                 self.metrics.dropped(DropReason::Invalid);
                 return json_error(StatusCode::BAD_REQUEST, "invalid", &error.to_string());
             }
@@ -383,10 +368,7 @@ impl Collector {
         let (mut rows, mut invalid, mut tracked) = (Vec::new(), Vec::new(), 0u64);
         let mut refused = None;
         for (i, request) in requests.into_iter().enumerate() {
-            self.metrics
-                .hits_received
-                .with_label_values(&["matomo"])
-                .inc();
+            self.metrics.received(Endpoint::Matomo);
             let hit = match request {
                 Ok(wire::matomo::Request::Nothing) => {
                     self.metrics.dropped(DropReason::NotRecorded);

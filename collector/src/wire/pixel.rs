@@ -14,8 +14,14 @@ fn decode(raw: &str) -> Option<Cow<'_, str>> {
     if !raw.bytes().any(|b| b == b'%' || b == b'+') {
         return Some(Cow::Borrowed(raw));
     }
-    let spaced = raw.replace('+', " ");
-    let bytes: Vec<u8> = percent_decode(spaced.as_bytes()).collect();
+    // One pass, one allocation: `+` is a space, `%XX` a byte.
+    let mut bytes = Vec::with_capacity(raw.len());
+    for (i, chunk) in raw.split('+').enumerate() {
+        if i > 0 {
+            bytes.push(b' ');
+        }
+        bytes.extend(percent_decode(chunk.as_bytes()));
+    }
     String::from_utf8(bytes).ok().map(Cow::Owned)
 }
 
@@ -72,6 +78,17 @@ mod tests {
     use super::*;
     use crate::event::Kind;
     use crate::wire::SiteKey;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// One pass decodes as spaces first, then escapes, would.
+        #[test]
+        fn decoding_matches_the_two_step_reading(raw in "[a-z%+2-9A-F\\x{e9}]{0,24}") {
+            let spaced = raw.replace('+', " ");
+            let reference = String::from_utf8(percent_decode(spaced.as_bytes()).collect()).ok();
+            prop_assert_eq!(decode(&raw).map(Cow::into_owned), reference);
+        }
+    }
 
     #[test]
     fn a_full_pageview() {
