@@ -151,7 +151,8 @@ fn split(symbols: &str, threads: &str) -> (Vec<(&'static str, f64)>, f64) {
                     .map(|(s, _)| s.get(1).copied().unwrap_or(0.0))
                     .sum(),
             };
-            (*name, share)
+            // perf can print a rounded `-0.00%`.
+            (*name, if share > 0.0 { share } else { 0.0 })
         })
         .collect();
     let rest = (100.0 - shares.iter().map(|(_, s)| s).sum::<f64>()).max(0.0);
