@@ -890,12 +890,10 @@ struct Growth {
 /// registered, then with the table of visits full (1 million).
 async fn growth(quick: bool, corpus: &Arc<Corpus>, each: Duration) -> anyhow::Result<Vec<Growth>> {
     let visits = fill_visits(quick);
-    let services = start_services(&[
-        (
-            "MESURE_COLLECTOR_MAX_SESSIONS",
-            session_room(visits).to_string(),
-        ),
-    ])?;
+    let services = start_services(&[(
+        "MESURE_COLLECTOR_MAX_SESSIONS",
+        session_room(visits).to_string(),
+    )])?;
     let collector = services.collector_addr;
     let sites: &[u64] = if quick {
         &[10, 1000]
