@@ -329,25 +329,19 @@ async fn suite(quick: bool, out: &Path) -> anyhow::Result<()> {
     // Each server is measured warm: a first run, not counted, maps its
     // pages, fills its caches and lets the allocator reach its working set.
     let (closed_for, warm_for) = (secs(10, 3), secs(WARM_UP_SECONDS, 1));
-    let warm_up = |addr: SocketAddr| run(addr, Mode::Closed, Arc::clone(&corpus), 0, warm_for, 64);
+    let pixels = |addr: SocketAddr, seconds: Duration| {
+        run(addr, Mode::Closed, Arc::clone(&corpus), 0, seconds, 64)
+    };
     eprintln!("suite: ceiling (bare server)");
     let (bare, bare_addr) = start_bare()?;
-    warm_up(bare_addr).await;
+    pixels(bare_addr, warm_for).await;
     let cpu = |pid: u32| usage(pid).1;
     // Each is measured CLOSED_RUNS times and its median run kept: one
     // stall of this shared machine moves a single run by a tenth.
     let mut ceilings = Vec::new();
     for _ in 0..CLOSED_RUNS {
         let (bare_before, generator_before) = (cpu(bare.pid()), cpu(std::process::id()));
-        let report = run(
-            bare_addr,
-            Mode::Closed,
-            Arc::clone(&corpus),
-            0,
-            closed_for,
-            64,
-        )
-        .await;
+        let report = pixels(bare_addr, closed_for).await;
         // CPU per request of the generator's process, and of the bare server's.
         let per_request =
             |before: f64, pid: u32| (cpu(pid) - before) * 1e6 / (report.ok.max(1) as f64);
@@ -364,19 +358,11 @@ async fn suite(quick: bool, out: &Path) -> anyhow::Result<()> {
     let collector = services.collector_addr;
     let accepted_before = metric(collector, "mesure_hits_accepted_total");
     let shed_before = shed(collector);
-    warm_up(collector).await;
+    pixels(collector, warm_for).await;
     let mut maxes = Vec::new();
     for _ in 0..CLOSED_RUNS {
         let cpu = Split::start(&services);
-        let report = run(
-            collector,
-            Mode::Closed,
-            Arc::clone(&corpus),
-            0,
-            closed_for,
-            64,
-        )
-        .await;
+        let report = pixels(collector, closed_for).await;
         let split = cpu.per_hit(report.ok);
         maxes.push((report, split));
     }
