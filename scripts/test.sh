@@ -9,12 +9,18 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 
 log=$(mktemp -d)
+# Every test's temporary files (spools, SQLite files, browser profiles, the
+# local servers' data) go under one folder, removed when the run ends.
+scratch=$(mktemp -d "${TMPDIR:-/tmp}/mesure-test.XXXXXX")
+# Traversable by the PostgreSQL server's own user.
+chmod 755 "$scratch"
+export TMPDIR=$scratch
 ch_pid=
 pg_pid=
 cleanup() {
   [ -n "$ch_pid" ] && kill "$ch_pid" 2>/dev/null && wait "$ch_pid" 2>/dev/null
   [ -n "$pg_pid" ] && kill "$pg_pid" 2>/dev/null && wait "$pg_pid" 2>/dev/null
-  rm -rf "$log"
+  rm -rf "$log" "$scratch"
 }
 trap cleanup EXIT
 

@@ -12,7 +12,7 @@ pub struct Metrics {
     registry: Registry,
     hits_received: IntCounterVec,
     pub hits_accepted: IntCounter,
-    pub hits_dropped: IntCounterVec,
+    hits_dropped: IntCounterVec,
     /// Each label's counter, looked up once rather than on every hit.
     received_by: Vec<IntCounter>,
     dropped_by: Vec<IntCounter>,
@@ -209,6 +209,11 @@ impl Metrics {
         self.dropped_by[reason as usize].inc_by(rows);
     }
 
+    /// Hits dropped for `reason` so far.
+    pub fn dropped_count(&self, reason: DropReason) -> u64 {
+        self.dropped_by[reason as usize].get()
+    }
+
     /// The Prometheus text exposition of every metric.
     pub fn render(&self) -> String {
         let mut out = Vec::new();
@@ -265,6 +270,7 @@ mod tests {
                 reason.as_str()
             );
             assert_eq!(line(&text, &prefix), format!("{prefix} {}", n + 1));
+            assert_eq!(metrics.dropped_count(*reason), n as u64 + 1);
         }
         for (n, endpoint) in Endpoint::ALL.iter().enumerate() {
             let prefix = format!(

@@ -89,13 +89,7 @@ async fn recorded_requests_give_the_recorded_rows() {
 
         let dropped_before: Vec<u64> = DropReason::ALL
             .iter()
-            .map(|r| {
-                t.collector
-                    .metrics
-                    .hits_dropped
-                    .with_label_values(&[r.as_str()])
-                    .get()
-            })
+            .map(|r| t.collector.metrics.dropped_count(*r))
             .collect();
         let response = t.collector.handle(request, peer).await;
         let status = response.status().as_u16();
@@ -116,14 +110,7 @@ async fn recorded_requests_give_the_recorded_rows() {
         let dropped: Vec<&str> = DropReason::ALL
             .iter()
             .zip(dropped_before)
-            .filter(|(r, before)| {
-                t.collector
-                    .metrics
-                    .hits_dropped
-                    .with_label_values(&[r.as_str()])
-                    .get()
-                    > *before
-            })
+            .filter(|(r, before)| t.collector.metrics.dropped_count(**r) > *before)
             .map(|(r, _)| r.as_str())
             .collect();
         let answer = if content_type == "image/gif" {

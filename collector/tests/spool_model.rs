@@ -273,11 +273,7 @@ impl Harness {
             .expect("the writer ends");
         // Every row the sink took is decided and counted once, cancelled or not.
         // The spool's one reason to drop.
-        let dropped = open
-            .metrics
-            .hits_dropped
-            .with_label_values(&[DropReason::Overloaded.as_str()])
-            .get();
+        let dropped = open.metrics.dropped_count(DropReason::Overloaded);
         assert_eq!(
             open.metrics.hits_accepted.get() + dropped,
             open.pushed,
