@@ -379,15 +379,7 @@ async fn suite(quick: bool, out: &Path) -> anyhow::Result<()> {
         profile_for.as_secs(),
         &services.dir,
     );
-    run(
-        collector,
-        Mode::Closed,
-        Arc::clone(&corpus),
-        0,
-        profile_for + Duration::from_secs(1),
-        64,
-    )
-    .await;
+    pixels(collector, profile_for + Duration::from_secs(1)).await;
     let shares = recording.and_then(mesure_bench::profile::Recording::shares);
     if shares.is_none() {
         eprintln!("suite: no profile (perf missing or refused)");
