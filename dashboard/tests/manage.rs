@@ -328,6 +328,21 @@ async fn admins_manage_their_sites_and_nobody_else_does() {
             .await;
             assert_eq!(answer.status, status, "{id}");
         }
+        // Another id with lyon's host: its hits would go to one of the two.
+        let same_host = post(
+            &dashboard,
+            "/sites/new",
+            &dashboard.cookie,
+            &new_site("lyon-bis", &dashboard.csrf),
+        )
+        .await;
+        assert_eq!(same_host.status, 400);
+        let page = text(&same_host);
+        assert!(
+            page.contains("lyon.fr") && page.contains("another site"),
+            "{page}"
+        );
+        assert!(site_row(&client, "lyon-bis").await.is_none());
         dashboard.stop();
     }
 }

@@ -142,6 +142,10 @@ pub enum SiteError {
     Organisation(String),
     #[error("time zone {0:?} is unknown")]
     TimeZone(String),
+    #[error("hostname {host:?} is already site {site}'s: a hit must belong to one site")]
+    HostTaken { host: String, site: String },
+    #[error("Matomo id {id} is already site {site}'s: a hit must belong to one site")]
+    MatomoIdTaken { id: u32, site: String },
     #[error(transparent)]
     Goal(#[from] goals::GoalError),
 }
@@ -163,6 +167,13 @@ enum HostPattern {
 }
 
 impl HostPattern {
+    /// The domain the index files the pattern under: `example.fr` and
+    /// `*.example.fr` share one entry.
+    fn domain(&self) -> &str {
+        let (HostPattern::Exact(host) | HostPattern::Subdomains(host)) = self;
+        host
+    }
+
     fn parse(text: &str) -> Result<HostPattern, SiteError> {
         let lower = text.trim().to_ascii_lowercase();
         let (pattern, host) = match lower.strip_prefix("*.") {
@@ -335,8 +346,9 @@ impl SiteIndex {
         for site in sites {
             let site = Arc::new(site);
             for host in &site.hosts {
-                let (HostPattern::Exact(host) | HostPattern::Subdomains(host)) = host;
-                index.by_host.insert(host.clone(), Arc::clone(&site));
+                index
+                    .by_host
+                    .insert(host.domain().to_owned(), Arc::clone(&site));
             }
             if let Some(matomo_id) = site.matomo_id {
                 index.by_matomo_id.insert(matomo_id, Arc::clone(&site));
@@ -566,9 +578,39 @@ pub fn writable(row: &SiteRow) -> Result<Site, SiteError> {
     Ok(site)
 }
 
-/// Adds or replaces a site, after validating it (the time zone by ClickHouse).
+/// Refuses `site` if another of `others` already has one of its domains or
+/// its Matomo id: the collectors would file its hits under one of them.
+pub fn unclaimed(site: &Site, others: &[SiteRow]) -> Result<(), SiteError> {
+    for other in others.iter().filter(|o| *o.site_id != *site.id) {
+        // A stored row that no longer validates claims nothing.
+        let Ok(other) = Site::from_row(other) else {
+            continue;
+        };
+        if let Some(host) = site
+            .hosts
+            .iter()
+            .find(|h| other.hosts.iter().any(|o| o.domain() == h.domain()))
+        {
+            return Err(SiteError::HostTaken {
+                host: host.domain().to_owned(),
+                site: other.id.to_string(),
+            });
+        }
+        if let Some(id) = site.matomo_id.filter(|id| other.matomo_id == Some(*id)) {
+            return Err(SiteError::MatomoIdTaken {
+                id,
+                site: other.id.to_string(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Adds or replaces a site, after validating it (the time zone by ClickHouse)
+/// and checking that no other site has its hosts or Matomo id.
 pub async fn put(client: &Client, mut row: SiteRow) -> Result<(), RegistryError> {
-    writable(&row)?;
+    let site = writable(&row)?;
+    unclaimed(&site, &load(client).await?)?;
     let valid_zone: u64 = client
         .query("SELECT count() FROM system.time_zones WHERE time_zone = ?")
         .bind(&row.time_zone)
@@ -740,6 +782,52 @@ mod tests {
         assert_eq!(id(index.by_domain("c.fr")), None);
         assert_eq!(id(index.by_matomo_id(7)), Some("a".into()));
         assert_eq!(id(index.by_matomo_id(8)), None);
+    }
+
+    #[test]
+    fn a_domain_or_a_matomo_id_belongs_to_one_site() {
+        let mut a = SiteRow::new("a", &["www.a.fr", "*.agence.gouv.fr"]);
+        a.matomo_id = Some(7);
+        let mut broken = SiteRow::new("broken", &["bad host"]);
+        broken.matomo_id = Some(9);
+        let stored = [a.clone(), broken, SiteRow::new("b", &["b.fr"])];
+        let check = |hosts: &[&str], matomo_id: Option<u32>| {
+            let mut row = SiteRow::new("new", hosts);
+            row.matomo_id = matomo_id;
+            unclaimed(&Site::from_row(&row).expect("valid"), &stored)
+        };
+        let host_taken = |host: &str, site: &str| {
+            Err(SiteError::HostTaken {
+                host: host.into(),
+                site: site.into(),
+            })
+        };
+        assert_eq!(check(&["WWW.A.fr"], None), host_taken("www.a.fr", "a"));
+        // `agence.gouv.fr` and `*.agence.gouv.fr` would share an entry.
+        assert_eq!(
+            check(&["c.fr", "agence.gouv.fr"], None),
+            host_taken("agence.gouv.fr", "a")
+        );
+        assert_eq!(check(&["*.b.fr"], None), host_taken("b.fr", "b"));
+        assert_eq!(
+            check(&["c.fr"], Some(7)),
+            Err(SiteError::MatomoIdTaken {
+                id: 7,
+                site: "a".into()
+            })
+        );
+        // A parent or a child domain is another entry: the closest wins.
+        assert_eq!(
+            check(&["gouv.fr", "x.agence.gouv.fr", "a.fr"], Some(8)),
+            Ok(())
+        );
+        // A stored row that no longer validates claims nothing.
+        assert_eq!(check(&["c.fr"], Some(9)), Ok(()));
+        // A site may keep its own hosts and id.
+        assert_eq!(
+            unclaimed(&Site::from_row(&a).expect("valid"), &stored),
+            Ok(())
+        );
     }
 
     #[test]

@@ -61,6 +61,8 @@ impl Refusal {
             SiteError::TooManyEvents => ("site-error-events", String::new()),
             SiteError::Organisation(v) => ("site-error-organisation", v.clone()),
             SiteError::TimeZone(v) => ("site-error-time-zone", v.clone()),
+            SiteError::HostTaken { host, .. } => ("site-error-host-taken", host.clone()),
+            SiteError::MatomoIdTaken { id, .. } => ("site-error-matomo-taken", id.to_string()),
             SiteError::Goal(GoalError::Name(v)) => ("goal-error-name", v.clone()),
             SiteError::Goal(GoalError::Pattern(v)) => ("goal-error-page", v.clone()),
             SiteError::Goal(GoalError::Event(v)) => ("goal-error-event", v.clone()),
@@ -293,7 +295,8 @@ async fn write_site(
     let put = mesure_sites::put(&state.reader.client, row.clone());
     match tokio::time::timeout(state.timeouts.receive, put).await {
         Ok(Ok(())) => {}
-        // ClickHouse knows fewer time zones than the form may offer.
+        // ClickHouse knows fewer time zones than the form may offer, and
+        // another site may have one of the hosts or the Matomo id.
         Ok(Err(RegistryError::Site(error))) => return Ok(refused(Refusal::of_site(&error))),
         Ok(Err(error)) => return Err(ApiError::Unavailable(error.to_string())),
         Err(_) => return Err(ApiError::Unavailable("clickhouse timed out".into())),
