@@ -8,7 +8,7 @@ use mesure_bench::mix::{Corpus, HOST, Mix, SITE};
 use mesure_collector::clock::FixedClock;
 use mesure_collector::event::Tracker;
 use mesure_collector::pipeline::agent::Agents;
-use mesure_collector::pipeline::geo::Geo;
+use mesure_collector::pipeline::geo::{Geo, LiveGeo};
 use mesure_collector::pipeline::network::Network;
 use mesure_collector::pipeline::referrer::Referrers;
 use mesure_collector::pipeline::session::Sessions;
@@ -62,9 +62,9 @@ fn pipeline(agent_cache: usize, geo_cache: usize) -> Pipeline {
     Pipeline {
         registry: Arc::new(Registry::new(SiteIndex::new([site]))),
         agents: Arc::new(Agents::new(agent_cache).expect("agents")),
-        geo: Arc::new(
+        geo: Arc::new(LiveGeo::fixed(
             Geo::open(&[geoip_dir().join("GeoLite2-City.mmdb")], geo_cache).expect("geo"),
-        ),
+        )),
         referrers: Arc::new(Referrers::new().expect("referrers")),
         salts: Arc::new(FixedSalt([7; 16])),
         sessions: Arc::new(Sessions::new(30, 900_000)),
@@ -194,7 +194,7 @@ fn bench(c: &mut Criterion) {
     steps.bench_function("geolocation, warm", |b| {
         b.iter(|| {
             i += 1;
-            black_box(warm.geo.lookup(truncated[i % truncated.len()]))
+            black_box(warm.geo.current().lookup(truncated[i % truncated.len()]))
         })
     });
     let cold_geo = Geo::open(&[geoip_dir().join("GeoLite2-City.mmdb")], 1).expect("geo");

@@ -5,7 +5,7 @@
 use crate::clock::FixedClock;
 use crate::event::Tracker;
 use crate::pipeline::agent::Agents;
-use crate::pipeline::geo::Geo;
+use crate::pipeline::geo::{Geo, LiveGeo};
 use crate::pipeline::network::{ForwardedHeader, Network};
 use crate::pipeline::referrer::Referrers;
 use crate::pipeline::session::Sessions;
@@ -44,7 +44,7 @@ static PIPELINE: LazyLock<Pipeline> = LazyLock::new(|| {
     Pipeline {
         registry: Arc::new(Registry::new(SiteIndex::new(sites))),
         agents: Arc::new(Agents::new(10_000).expect("agent rules")),
-        geo: Arc::new(Geo::empty()),
+        geo: Arc::new(LiveGeo::fixed(Geo::empty())),
         referrers: Arc::new(Referrers::new().expect("referrers")),
         salts: Arc::new(FixedSalt([7; 16])),
         sessions: Arc::new(Sessions::new(30, 10_000)),

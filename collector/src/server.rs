@@ -458,7 +458,7 @@ impl Collector {
             ("sites", self.pipeline.registry.is_known()),
             (
                 "geoip",
-                self.health.geoip_optional || self.pipeline.geo.is_loaded(),
+                self.health.geoip_optional || self.pipeline.geo.current().is_loaded(),
             ),
             ("salt", self.pipeline.salts.salt(today).is_some()),
         ];

@@ -9,7 +9,7 @@ use crate::delivery::{ClickHouseEvents, Timeouts, timed};
 use crate::metrics::Metrics;
 use crate::pipeline::Pipeline;
 use crate::pipeline::agent::{Agents, AgentsError};
-use crate::pipeline::geo::{Geo, GeoError};
+use crate::pipeline::geo::{Geo, GeoError, LiveGeo};
 use crate::pipeline::referrer::{Referrers, ReferrersError};
 use crate::pipeline::session::Sessions;
 use crate::salt::SharedSalts;
@@ -92,19 +92,12 @@ pub async fn run(
         Duration::from_secs(config.shutdown_grace_seconds),
     )?;
     // Mapped from copies in the spool's directory, now held locked.
-    let geo = Arc::new(Geo::open_mapped(
+    let geo = Arc::new(LiveGeo::open_mapped(
         &settings.geoip.databases,
         settings.geoip.cache.unwrap_or(100_000),
         &settings.spool.dir.join(GEOIP_COPIES),
     )?);
-    if let Some(built) = geo.oldest_build() {
-        let age = SystemTime::now()
-            .duration_since(built)
-            .map_or(0, |d| d.as_secs());
-        metrics
-            .geoip_age
-            .set(i64::try_from(age).unwrap_or(i64::MAX));
-    }
+    set_geoip_age(&metrics, &geo.current());
     // What the last run knew: a start while ClickHouse is down still
     // serves the sites and uses the salts it had.
     let registry = Arc::new(Registry::default());
@@ -131,6 +124,7 @@ pub async fn run(
         geoip_optional: settings.geoip.databases.is_empty(),
         ..Health::default()
     });
+    let geo_refresh = spawn_geo_refresh(&geo, &metrics);
     let pipeline = Pipeline {
         registry: Arc::clone(&registry),
         agents: Arc::new(Agents::new(config.user_agent_cache)?),
@@ -184,6 +178,7 @@ pub async fn run(
         task.abort();
     }
     depth.abort();
+    geo_refresh.abort();
     // The connections are gone, and with them every sender: the writer ends
     // once it has written what it holds; then the shipper drains the spool.
     let writer = spool.writer;
@@ -256,6 +251,49 @@ pub async fn serve(
 }
 
 /// Runs `tick` now, then every `period`, until aborted.
+/// How often the GeoIP files are looked at for a new version.
+const GEOIP_CHECK: Duration = Duration::from_secs(60);
+
+fn set_geoip_age(metrics: &Metrics, geo: &Geo) {
+    if let Some(built) = geo.oldest_build() {
+        let age = SystemTime::now()
+            .duration_since(built)
+            .map_or(0, |d| d.as_secs());
+        metrics
+            .geoip_age
+            .set(i64::try_from(age).unwrap_or(i64::MAX));
+    }
+}
+
+/// Opens the GeoIP files again when an operator replaces them, without a
+/// restart.
+fn spawn_geo_refresh(geo: &Arc<LiveGeo>, metrics: &Metrics) -> JoinHandle<()> {
+    let (geo, metrics) = (Arc::clone(geo), metrics.clone());
+    spawn_every(GEOIP_CHECK, move || {
+        let (geo, metrics) = (Arc::clone(&geo), metrics.clone());
+        async move {
+            let refreshed = tokio::task::spawn_blocking(move || {
+                let outcome = geo.refresh();
+                if let Ok(true) = outcome {
+                    set_geoip_age(&metrics, &geo.current());
+                }
+                outcome
+            })
+            .await;
+            match refreshed {
+                Ok(Ok(true)) => {
+                    tracing::info!("GeoIP databases changed on disk: new version in use")
+                }
+                Ok(Ok(false)) => {}
+                Ok(Err(error)) => {
+                    tracing::warn!(%error, "GeoIP database changed but unreadable: the previous version stays in use");
+                }
+                Err(error) => tracing::warn!(%error, "GeoIP refresh stopped"),
+            }
+        }
+    })
+}
+
 fn spawn_every<F, Fut>(period: Duration, mut tick: F) -> JoinHandle<()>
 where
     F: FnMut() -> Fut + Send + 'static,

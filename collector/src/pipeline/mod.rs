@@ -26,7 +26,7 @@ use crate::row::{EventRow, Text};
 use crate::sites::{Mode, Registry, Site, SiteIndex};
 use crate::wire::{Hit, SiteKey};
 use agent::{AgentFacts, Agents};
-use geo::Geo;
+use geo::LiveGeo;
 use headers::Headers;
 use http::HeaderMap;
 use network::Network;
@@ -47,7 +47,7 @@ pub struct Request<'a> {
 pub struct Pipeline {
     pub registry: Arc<Registry>,
     pub agents: Arc<Agents>,
-    pub geo: Arc<Geo>,
+    pub geo: Arc<LiveGeo>,
     pub referrers: Arc<Referrers>,
     pub salts: Arc<dyn SaltSource>,
     pub sessions: Arc<Sessions>,
@@ -74,7 +74,7 @@ impl Pipeline {
         let name = event_name(hit, site)?;
         let ip = self.network.client_ip(request.peer, request.headers);
         let truncated = self.network.truncate(ip);
-        let place = self.geo.lookup(truncated);
+        let place = self.geo.current().lookup(truncated);
         let salt = self.salts.salt(utc_day(now)).ok_or(DropReason::NoSalt)?;
         let visitor = visitor_id(&salt, &site.id, ip, user_agent);
         let page = page::sanitise(page_url(hit, headers.referer)?, site, hit.hash_routing)?;

@@ -9,7 +9,7 @@ use mesure_collector::delivery::{MemorySink, Sink};
 use mesure_collector::metrics::Metrics;
 use mesure_collector::pipeline::Pipeline;
 use mesure_collector::pipeline::agent::Agents;
-use mesure_collector::pipeline::geo::Geo;
+use mesure_collector::pipeline::geo::{Geo, LiveGeo};
 use mesure_collector::pipeline::network::Network;
 use mesure_collector::pipeline::referrer::Referrers;
 use mesure_collector::pipeline::session::Sessions;
@@ -69,7 +69,7 @@ pub fn collector_with(
     let pipeline = Pipeline {
         registry: Arc::new(Registry::new(index(&sites()))),
         agents: Arc::new(Agents::new(1000).expect("agents")),
-        geo: Arc::new(geo),
+        geo: Arc::new(LiveGeo::fixed(geo)),
         referrers: Arc::new(Referrers::new().expect("referrers")),
         salts,
         sessions: Arc::new(Sessions::new(30, 10_000)),
